@@ -1,0 +1,32 @@
+"""Pydantic schemas for the native types (called from the Rust core's classmethods)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic_core import core_schema
+
+
+def objectid_core_schema(cls: Any) -> core_schema.CoreSchema:
+    """ObjectId validates from an ObjectId, a 24-hex str or 12 bytes; JSON sees a str."""
+
+    def validate(value: Any) -> Any:
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, (str, bytes)):
+            return cls(value)
+        raise ValueError(f"ObjectId expected (or a 24-hex str or 12 bytes), got {type(value).__name__}")
+
+    python_schema = core_schema.no_info_plain_validator_function(validate)
+    return core_schema.json_or_python_schema(
+        json_schema=core_schema.chain_schema(
+            [
+                core_schema.str_schema(pattern="^[0-9a-fA-F]{24}$"),
+                core_schema.no_info_plain_validator_function(validate),
+            ]
+        ),
+        python_schema=python_schema,
+        serialization=core_schema.plain_serializer_function_ser_schema(
+            str, when_used="json-unless-none"
+        ),
+    )

@@ -1,0 +1,104 @@
+"""Connecting: ``connect_to_mongodb`` and ``init_db_client``."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+from . import _core
+
+__all__ = ["VellumClient", "connect_to_mongodb", "init_db_client"]
+
+
+class VellumClient:
+    """A connection pool to one MongoDB deployment, with an optional default database.
+
+    Close it before the event loop ends (``await client.close()``), or use it as
+    ``async with await connect_to_mongodb(...) as client:``.
+    """
+
+    __slots__ = ("_core", "default_database")
+
+    def __init__(self, core: _core.Client, default_database: str | None = None) -> None:
+        self._core = core
+        self.default_database = default_database
+
+    @property
+    def uri(self) -> str:
+        """The connection string, with any password replaced by ``***``."""
+        return self._core.uri
+
+    @property
+    def closed(self) -> bool:
+        return self._core.closed
+
+    def database_name(self, name: str | None) -> str:
+        resolved = name or self.default_database
+        if not resolved:
+            raise ValueError(
+                "no database name: pass one (VellumRepository(Model, client, 'app')) or connect "
+                "with a default (connect_to_mongodb(uri, 'app'))"
+            )
+        return resolved
+
+    async def command(self, command: dict[str, Any], database: str | None = None) -> dict[str, Any]:
+        """Runs a database command (``{"ping": 1}``...) and returns the server's reply."""
+        return await self._core.command(self.database_name(database), command)
+
+    async def list_collection_names(self, database: str | None = None) -> list[str]:
+        return await self._core.list_collection_names(self.database_name(database))
+
+    async def drop_database(self, database: str | None = None) -> None:
+        await self._core.drop_database(self.database_name(database))
+
+    async def close(self) -> None:
+        """Closes the pool; later operations raise ``ClientClosedError``."""
+        await self._core.close()
+
+    async def __aenter__(self) -> VellumClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"VellumClient({self.uri!r}, default_database={self.default_database!r})"
+
+
+async def init_db_client(
+    uri: str,
+    *,
+    default_database: str | None = None,
+    app_name: str | None = None,
+    server_selection_timeout_ms: int | None = None,
+) -> VellumClient:
+    """Connects to ``uri`` and checks that the server answers.
+
+    Raises ``ConfigurationError`` for a malformed URI and ``ServerSelectionTimeoutError`` when no
+    server answers in time (``serverSelectionTimeoutMS`` in the URI, or the argument here).
+    """
+    core = await _core.Client.connect(
+        uri, app_name=app_name, server_selection_timeout_ms=server_selection_timeout_ms
+    )
+    return VellumClient(core, default_database)
+
+
+async def connect_to_mongodb(
+    uri: str,
+    db_name: str | None = None,
+    *,
+    app_name: str | None = None,
+    server_selection_timeout_ms: int | None = None,
+) -> VellumClient:
+    """Connects to ``uri`` with ``db_name`` as the default database of repositories."""
+    return await init_db_client(
+        uri,
+        default_database=db_name,
+        app_name=app_name,
+        server_selection_timeout_ms=server_selection_timeout_ms,
+    )

@@ -1,0 +1,167 @@
+"""Vellum's exceptions. Every one derives from :class:`VellumError`.
+
+Errors raised by the server keep what MongoDB said: ``code``, ``code_name``, ``error_labels``.
+The Rust core raises these classes; they live here so they can mix in the built-in exception
+a caller may already catch (``ConnectionError``, ``ValueError``, ``TypeError``).
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "AuthenticationError",
+    "ClientClosedError",
+    "ConfigurationError",
+    "ConnectionError",
+    "DocumentValidationError",
+    "DuplicateKeyError",
+    "IndexConflictError",
+    "OperationFailure",
+    "ServerSelectionTimeoutError",
+    "UnsupportedTypeError",
+    "ValueOutOfRangeError",
+    "VellumError",
+]
+
+
+class VellumError(Exception):
+    """Base class of every exception Vellum raises."""
+
+
+class ConfigurationError(VellumError, ValueError):
+    """A connection string or option is invalid."""
+
+
+class ConnectionError(VellumError, builtins.ConnectionError):  # noqa: A001 - the documented name
+    """The server could not be reached, or the connection broke."""
+
+
+class ServerSelectionTimeoutError(ConnectionError, TimeoutError):
+    """No suitable server answered within the server selection timeout."""
+
+
+class AuthenticationError(VellumError):
+    """The server refused the credentials in the connection string."""
+
+
+class ClientClosedError(VellumError):
+    """The client was closed; create a new one."""
+
+
+class UnsupportedTypeError(VellumError, TypeError):
+    """A value has a type BSON cannot store; the message names the field path."""
+
+
+class ValueOutOfRangeError(VellumError, ValueError):
+    """A value of a supported type cannot be stored exactly (an int beyond int64, a Decimal
+    beyond Decimal128's precision); the message names the field path."""
+
+
+class OperationFailure(VellumError):
+    """The server refused an operation.
+
+    Attributes:
+        code: MongoDB's numeric error code, if it sent one.
+        code_name: MongoDB's name for the code (``"DuplicateKey"``...).
+        error_labels: labels such as ``"TransientTransactionError"``.
+        details: extra information the server attached, if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        code: int | None = None,
+        code_name: str | None = None,
+        error_labels: Sequence[str] = (),
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.code_name = code_name
+        self.error_labels: tuple[str, ...] = tuple(error_labels)
+        self.details = details
+
+    def has_error_label(self, label: str) -> bool:
+        return label in self.error_labels
+
+    def __str__(self) -> str:
+        if self.code is None:
+            return self.message
+        return f"{self.message} (code {self.code}{', ' + self.code_name if self.code_name else ''})"
+
+
+_INDEX_RE = re.compile(r"index: (\S+)")
+_DUP_KEY_RE = re.compile(r"dup key: (\{.*\})")
+
+
+class DuplicateKeyError(OperationFailure):
+    """A write would have stored a second document with the same value of a unique index.
+
+    Attributes:
+        index_name: the unique index that refused the write.
+        key_pattern: that index's keys (``{"email": 1}``) when known.
+        key_value: the duplicated value (``{"email": "ada@example.com"}``) when known, else the
+            server's text of it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        code: int | None = 11000,
+        code_name: str | None = "DuplicateKey",
+        error_labels: Sequence[str] = (),
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, code, code_name, error_labels, details)
+        index = _INDEX_RE.search(message)
+        dup = _DUP_KEY_RE.search(message)
+        self.index_name: str | None = index.group(1) if index else None
+        self.key_pattern: dict[str, Any] | None = None
+        self.key_value: dict[str, Any] | str | None = dup.group(1) if dup else None
+
+
+class IndexConflictError(VellumError):
+    """An index with the same name or keys exists with other options.
+
+    Attributes:
+        wanted: the index spec the model declares.
+        existing: the index spec the server has.
+    """
+
+    def __init__(self, collection: str, wanted: Mapping[str, Any], existing: Mapping[str, Any]):
+        self.wanted = dict(wanted)
+        self.existing = dict(existing)
+        super().__init__(
+            f"index conflict on collection {collection!r}: the model declares {self.wanted} but "
+            f"the server has {self.existing}. Drop the existing index (repository.drop_index"
+            f"({self.existing.get('name')!r})) or change the declaration to match it."
+        )
+
+
+class DocumentValidationError(VellumError, ValueError):
+    """A document does not fit its model: on the way in (a bad update) or on the way out (a
+    stored document that no longer validates).
+
+    Attributes:
+        model: the model class name.
+        document_id: the document's ``_id``, when known.
+        errors: Pydantic's error list (``loc``, ``msg``, ``type``...).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: str,
+        document_id: Any = None,
+        errors: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        super().__init__(message)
+        self.model = model
+        self.document_id = document_id
+        self.errors = [dict(e) for e in errors]

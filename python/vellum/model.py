@@ -1,0 +1,97 @@
+"""``VellumBaseModel``: the Pydantic base class of stored documents."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .indexes import Index
+
+__all__ = ["DocumentSettings", "VellumBaseModel"]
+
+
+def _snake_case(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+
+class DocumentSettings:
+    """A model's resolved ``Settings``: where it is stored and which indexes it declares."""
+
+    __slots__ = ("collection_name", "indexes")
+
+    def __init__(self, collection_name: str, indexes: tuple[Index, ...]) -> None:
+        self.collection_name = collection_name
+        self.indexes = indexes
+
+    def __repr__(self) -> str:
+        return f"DocumentSettings(collection_name={self.collection_name!r}, indexes={self.indexes!r})"
+
+
+def _resolve_settings(cls: type[VellumBaseModel]) -> DocumentSettings:
+    # Only the class's own Settings counts for the collection name: a subclass without one is
+    # stored under its own name, as it is a different document type.
+    own = cls.__dict__.get("Settings")
+    collection_name = getattr(own, "collection_name", None) or _snake_case(cls.__name__)
+    if not isinstance(collection_name, str):
+        raise TypeError(f"{cls.__name__}.Settings.collection_name must be a str")
+    indexes = tuple(getattr(own, "indexes", ()) or ())
+    for index in indexes:
+        if not isinstance(index, Index):
+            raise TypeError(
+                f"{cls.__name__}.Settings.indexes must hold vellum.Index objects, got {index!r}"
+            )
+    return DocumentSettings(collection_name, indexes)
+
+
+class VellumBaseModel(BaseModel):
+    """Base class for documents stored by a :class:`~vellum.VellumRepository`.
+
+    ``id`` is stored as ``_id`` (a UUID by default; declare ``id: ObjectId = Field(
+    default_factory=ObjectId, alias="_id")`` for ObjectIds). ``created_at`` and ``updated_at``
+    are set by the repository, as timezone-aware UTC datetimes truncated to milliseconds (the
+    precision BSON stores).
+
+    An inner ``class Settings`` names the collection (``collection_name``, by default the class
+    name in snake case) and its ``indexes``.
+    """
+
+    model_config = ConfigDict(
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=False,
+        validate_assignment=True,
+        arbitrary_types_allowed=False,
+    )
+
+    id: UUID = Field(default_factory=uuid4, alias="_id")
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    __vellum_settings__: ClassVar[DocumentSettings]
+
+    @field_validator("created_at", "updated_at")
+    @classmethod
+    def _as_utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        id_field = cls.model_fields.get("id")
+        if id_field is None or id_field.alias != "_id":
+            raise TypeError(
+                f"{cls.__name__}.id must be stored as _id: declare it as "
+                "`id: <type> = Field(default_factory=..., alias=\"_id\")`"
+            )
+        cls.__vellum_settings__ = _resolve_settings(cls)
+
+
+VellumBaseModel.__vellum_settings__ = DocumentSettings("vellum_base_model", ())

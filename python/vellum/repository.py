@@ -1,0 +1,364 @@
+"""``VellumRepository``: CRUD, queries and indexes for one model's collection."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from . import _core
+from .client import VellumClient
+from .errors import DocumentValidationError, DuplicateKeyError, IndexConflictError
+from .indexes import Index, comparable
+from .model import VellumBaseModel
+
+__all__ = ["Filter", "SortSpec", "VellumRepository"]
+
+M = TypeVar("M", bound=VellumBaseModel)
+
+Filter = Mapping[str, Any]
+"""A MongoDB query filter, such as ``{"age": {"$gte": 18}}``."""
+
+SortSpec = Sequence[tuple[str, int]] | Mapping[str, int]
+"""``[("age", -1), ("name", 1)]`` or ``{"age": -1}``: 1 ascending, -1 descending."""
+
+# Fields the repository owns: callers cannot $set them through update().
+_MANAGED = frozenset({"id", "created_at", "updated_at"})
+
+
+def _now() -> datetime:
+    """Now in UTC, truncated to the millisecond BSON stores, so a returned model equals the
+    stored one."""
+    now = datetime.now(timezone.utc)
+    return now.replace(microsecond=now.microsecond - now.microsecond % 1000)
+
+
+def _sort_document(sort: SortSpec | None) -> dict[str, int] | None:
+    if sort is None:
+        return None
+    pairs = list(sort.items()) if isinstance(sort, Mapping) else list(sort)
+    out: dict[str, int] = {}
+    for pair in pairs:
+        if not (isinstance(pair, tuple) and len(pair) == 2):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise TypeError(f"sort takes (field, direction) pairs such as ('age', -1), got {pair!r}")
+        field, direction = pair
+        if direction not in (1, -1) or isinstance(direction, bool):
+            raise ValueError(f"sort direction for {field!r} must be 1 or -1, got {direction!r}")
+        out[field] = direction
+    return out
+
+
+def _first_error(err: ValidationError) -> str:
+    parts: list[str] = []
+    for e in err.errors()[:3]:
+        loc = ".".join(str(p) for p in e["loc"]) or "(document)"
+        parts.append(f"{loc}: {e['msg']}")
+    more = err.error_count() - len(parts)
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+class VellumRepository(Generic[M]):
+    """Stores and loads one model's documents.
+
+    >>> users = VellumRepository(User, client, "app")   # doctest: +SKIP
+    >>> ada = await users.create(User(name="Ada", email="ada@example.com"))   # doctest: +SKIP
+
+    Documents are validated by the model on the way in and on the way out: a stored document
+    that no longer fits raises :class:`DocumentValidationError` naming its ``_id`` and field.
+    """
+
+    def __init__(self, model: type[M], client: VellumClient, db_name: str | None = None) -> None:
+        if not (isinstance(model, type) and issubclass(model, VellumBaseModel)):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise TypeError(f"VellumRepository needs a VellumBaseModel subclass, got {model!r}")
+        self.model = model
+        self.client = client
+        self.database_name = client.database_name(db_name)
+        self.collection_name = model.__vellum_settings__.collection_name
+        self.collection: _core.Collection = client._core.collection(  # pyright: ignore[reportPrivateUsage]
+            self.database_name, self.collection_name
+        )
+        self._id_adapter: TypeAdapter[Any] = TypeAdapter(model.model_fields["id"].annotation)
+        self._aliases = {
+            (field.alias or name): name for name, field in model.model_fields.items()
+        }
+
+    def __repr__(self) -> str:
+        return f"VellumRepository({self.model.__name__}, '{self.database_name}.{self.collection_name}')"
+
+    # -- conversion -------------------------------------------------------------------------
+
+    def _id(self, doc_id: Any) -> Any:
+        try:
+            return self._id_adapter.validate_python(doc_id)
+        except ValidationError as err:
+            raise DocumentValidationError(
+                f"{doc_id!r} is not a valid id for {self.model.__name__}: {_first_error(err)}",
+                model=self.model.__name__,
+                document_id=doc_id,
+                errors=err.errors(),
+            ) from None
+
+    def _load(self, raw: dict[str, Any]) -> M:
+        try:
+            return self.model.model_validate(raw)
+        except ValidationError as err:
+            raise DocumentValidationError(
+                f"stored document _id={raw.get('_id')!r} in {self.collection_name!r} does not "
+                f"fit {self.model.__name__}: {_first_error(err)}. Migrate the document or relax "
+                "the model; nothing was skipped.",
+                model=self.model.__name__,
+                document_id=raw.get("_id"),
+                errors=err.errors(),
+            ) from None
+
+    def _load_many(self, raws: list[dict[str, Any]]) -> list[M]:
+        return [self._load(raw) for raw in raws]
+
+    def _coerce(self, document: M | Mapping[str, Any]) -> M:
+        if isinstance(document, self.model):
+            return document
+        if isinstance(document, Mapping):
+            try:
+                return self.model.model_validate(document)
+            except ValidationError as err:
+                raise DocumentValidationError(
+                    f"document does not fit {self.model.__name__}: {_first_error(err)}",
+                    model=self.model.__name__,
+                    document_id=document.get("_id", document.get("id")),
+                    errors=err.errors(),
+                ) from None
+        raise TypeError(
+            f"expected a {self.model.__name__} or a dict, got {type(document).__name__}"
+        )
+
+    @staticmethod
+    def _stamp(document: VellumBaseModel, created: datetime | None, updated: datetime) -> None:
+        # Set without re-running assignment validation: the values are already UTC datetimes.
+        values = document.__dict__
+        fields_set = document.__pydantic_fields_set__
+        if created is not None:
+            values["created_at"] = created
+            fields_set.add("created_at")
+        values["updated_at"] = updated
+        fields_set.add("updated_at")
+
+    def _enrich_duplicate(self, err: DuplicateKeyError, documents: Iterable[Mapping[str, Any]]) -> None:
+        index = next(
+            (i for i in self.model.__vellum_settings__.indexes if i.name == err.index_name), None
+        )
+        if index is None:
+            return
+        err.key_pattern = dict(index.keys)
+        fields = [field for field, _ in index.keys]
+        for document in documents:
+            value = {f: document.get(f) for f in fields}
+            if err.key_value is None or str(next(iter(value.values()), "")) in str(err.key_value):
+                err.key_value = value
+                break
+
+    def _changes(self, changes: BaseModel | Mapping[str, Any]) -> dict[str, Any]:
+        """Validates a partial update field by field and returns its ``$set`` document, or raises
+        before anything is written."""
+        if isinstance(changes, self.model):
+            data = {
+                name: getattr(changes, name)
+                for name in self.model.model_fields
+                if name not in _MANAGED
+            }
+        elif isinstance(changes, BaseModel):
+            data = {name: getattr(changes, name) for name in changes.model_fields_set}
+        elif isinstance(changes, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance]
+            data = dict(changes)
+        else:
+            raise TypeError(f"update takes a dict or a BaseModel, got {type(changes).__name__}")
+        if not data:
+            raise ValueError("update has nothing to change")
+        blank = self.model.model_construct()
+        validator = self.model.__pydantic_validator__
+        names: list[str] = []
+        for key, value in data.items():
+            name = self._aliases.get(key, key)
+            if name not in self.model.model_fields:
+                raise DocumentValidationError(
+                    f"{self.model.__name__} has no field {key!r}; its fields are "
+                    f"{sorted(self.model.model_fields)}. Nothing was written.",
+                    model=self.model.__name__,
+                )
+            if name in _MANAGED:
+                raise DocumentValidationError(
+                    f"{name!r} is managed by the repository and cannot be updated. Nothing was "
+                    "written.",
+                    model=self.model.__name__,
+                )
+            try:
+                validator.validate_assignment(blank, name, value)
+            except ValidationError as err:
+                raise DocumentValidationError(
+                    f"update of {self.model.__name__} rejected: {_first_error(err)}. Nothing was "
+                    "written.",
+                    model=self.model.__name__,
+                    errors=err.errors(),
+                ) from None
+            names.append(name)
+        return blank.model_dump(include=set(names), by_alias=True)
+
+    # -- writes -----------------------------------------------------------------------------
+
+    async def create(self, document: M | Mapping[str, Any]) -> M:
+        """Inserts a document and returns it with ``created_at``/``updated_at`` set."""
+        doc = self._coerce(document)
+        now = _now()
+        self._stamp(doc, now, now)
+        raw = doc.model_dump(by_alias=True)
+        try:
+            await self.collection.insert_one(raw)
+        except DuplicateKeyError as err:
+            self._enrich_duplicate(err, [raw])
+            raise
+        return doc
+
+    async def create_many(
+        self, documents: Iterable[M | Mapping[str, Any]], *, ordered: bool = True
+    ) -> list[M]:
+        """Inserts documents in bulk. With ``ordered=True`` (the default) the first failure
+        stops the batch; the documents before it are stored."""
+        docs = [self._coerce(d) for d in documents]
+        now = _now()
+        for doc in docs:
+            self._stamp(doc, now, now)
+        raws = [doc.model_dump(by_alias=True) for doc in docs]
+        try:
+            await self.collection.insert_many(raws, ordered=ordered)
+        except DuplicateKeyError as err:
+            self._enrich_duplicate(err, raws)
+            raise
+        return docs
+
+    async def update(self, doc_id: Any, changes: BaseModel | Mapping[str, Any]) -> M | None:
+        """Sets the given fields (validated against the model first) and a fresh
+        ``updated_at``; returns the stored document after the update, or None if no document
+        has that id."""
+        values = self._changes(changes)
+        values["updated_at"] = _now()
+        try:
+            raw = await self.collection.find_one_and_update(
+                {"_id": self._id(doc_id)}, {"$set": values}, return_after=True
+            )
+        except DuplicateKeyError as err:
+            self._enrich_duplicate(err, [values])
+            raise
+        return None if raw is None else self._load(raw)
+
+    async def delete(self, doc_id: Any) -> bool:
+        """Deletes one document; True if it existed."""
+        return await self.collection.delete_one({"_id": self._id(doc_id)}) == 1
+
+    async def delete_many(self, filter: Filter) -> int:  # noqa: A002 - MongoDB's word
+        """Deletes every matching document; returns how many. An empty filter deletes all."""
+        return await self.collection.delete_many(dict(filter))
+
+    # -- reads ------------------------------------------------------------------------------
+
+    async def get(self, doc_id: Any) -> M | None:
+        """The document with this id, or None."""
+        raw = await self.collection.find_one({"_id": self._id(doc_id)})
+        return None if raw is None else self._load(raw)
+
+    async def find(
+        self,
+        filter: Filter | None = None,  # noqa: A002
+        *,
+        skip: int = 0,
+        limit: int = 0,
+        sort: SortSpec | None = None,
+    ) -> list[M]:
+        """Every matching document (``limit=0``: no limit)."""
+        raws = await self.collection.find(
+            dict(filter or {}), sort=_sort_document(sort), skip=skip or None, limit=limit or None
+        )
+        return self._load_many(raws)
+
+    async def find_one(
+        self,
+        filter: Filter | None = None,  # noqa: A002
+        *,
+        sort: SortSpec | None = None,
+        skip: int = 0,
+    ) -> M | None:
+        raw = await self.collection.find_one(
+            dict(filter or {}), sort=_sort_document(sort), skip=skip or None
+        )
+        return None if raw is None else self._load(raw)
+
+    async def iter(
+        self,
+        filter: Filter | None = None,  # noqa: A002
+        *,
+        skip: int = 0,
+        limit: int = 0,
+        sort: SortSpec | None = None,
+        batch_size: int = 1000,
+    ) -> AsyncIterator[M]:
+        """Streams matching documents batch by batch, never holding more than one batch."""
+        cursor = await self.collection.find_cursor(
+            dict(filter or {}),
+            sort=_sort_document(sort),
+            skip=skip or None,
+            limit=limit or None,
+            batch_size=batch_size,
+        )
+        try:
+            while batch := await cursor.next_batch():
+                for raw in batch:
+                    yield self._load(raw)
+        finally:
+            await cursor.close()
+
+    async def count(self, filter: Filter | None = None) -> int:  # noqa: A002
+        return await self.collection.count_documents(dict(filter or {}))
+
+    # -- indexes ----------------------------------------------------------------------------
+
+    async def ensure_indexes(self) -> list[str]:
+        """Creates the model's declared indexes; returns the names it created.
+
+        An identical existing index is left alone. One with the same name or the same keys but
+        other options raises :class:`IndexConflictError` showing both definitions.
+        """
+        declared = self.model.__vellum_settings__.indexes
+        existing = await self.collection.list_indexes()
+        missing: list[Index] = []
+        for index in declared:
+            wanted = comparable(index.spec())
+            match = next(
+                (
+                    spec
+                    for spec in existing
+                    if spec.get("name") == index.name
+                    or comparable(spec).get("key") == wanted["key"]
+                ),
+                None,
+            )
+            if match is None:
+                missing.append(index)
+            elif comparable(match) != wanted or match.get("name") != index.name:
+                raise IndexConflictError(self.collection_name, index.spec(), _public_spec(match))
+        if missing:
+            await self.collection.create_indexes([index.spec() for index in missing])
+        return [index.name for index in missing]
+
+    async def list_indexes(self) -> list[dict[str, Any]]:
+        return [_public_spec(spec) for spec in await self.collection.list_indexes()]
+
+    async def drop_index(self, name: str) -> None:
+        await self.collection.drop_index(name)
+
+    async def drop_indexes(self) -> None:
+        """Drops every index but ``_id_``."""
+        await self.collection.drop_indexes()
+
+
+def _public_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    return {"name": spec.get("name"), **comparable(spec)}

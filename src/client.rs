@@ -1,0 +1,182 @@
+//! `Client`: one connection pool to a MongoDB deployment.
+
+use std::sync::{Arc, RwLock};
+
+use bson::doc;
+use mongodb::options::ClientOptions;
+use pyo3::prelude::*;
+
+use crate::codec::decode::DecodedDocument;
+use crate::codec::encode_document;
+use crate::collection::Collection;
+use crate::error::Error;
+use crate::runtime::spawn;
+use crate::uri::redact;
+
+/// What collections and cursors share with their client: the driver handle (gone once closed)
+/// and the redacted URI for error messages.
+pub struct ClientInner {
+    driver: RwLock<Option<mongodb::Client>>,
+    pub uri: Arc<str>,
+}
+
+impl ClientInner {
+    pub fn driver(&self) -> Result<mongodb::Client, Error> {
+        self.driver
+            .read()
+            .expect("client lock poisoned")
+            .clone()
+            .ok_or(Error::ClientClosed)
+    }
+
+    pub fn wrap(&self, err: mongodb::error::Error) -> Error {
+        Error::driver(err, &self.uri)
+    }
+}
+
+/// A connection pool to one MongoDB deployment. Create it with `Client.connect`; close it with
+/// `close()` before the event loop ends.
+#[pyclass(module = "vellum._core", frozen)]
+pub struct Client {
+    pub inner: Arc<ClientInner>,
+}
+
+async fn connect(
+    uri: String,
+    app_name: Option<String>,
+    server_selection_timeout_ms: Option<u64>,
+) -> Result<Client, Error> {
+    let redacted: Arc<str> = redact(&uri).into();
+    let mut options = ClientOptions::parse(&uri)
+        .await
+        .map_err(|e| Error::InvalidUri {
+            uri: redacted.to_string(),
+            message: e.to_string(),
+        })?;
+    if options.app_name.is_none() {
+        options.app_name = Some(app_name.unwrap_or_else(|| "vellum".to_owned()));
+    }
+    if let Some(ms) = server_selection_timeout_ms {
+        options.server_selection_timeout = Some(std::time::Duration::from_millis(ms));
+    }
+    let driver = mongodb::Client::with_options(options).map_err(|e| Error::driver(e, &redacted))?;
+    // Fail at connect time, not at the first query, when the server cannot be reached.
+    driver
+        .database("admin")
+        .run_command(doc! { "ping": 1 })
+        .await
+        .map_err(|e| Error::driver(e, &redacted))?;
+    Ok(Client {
+        inner: Arc::new(ClientInner {
+            driver: RwLock::new(Some(driver)),
+            uri: redacted,
+        }),
+    })
+}
+
+#[pymethods]
+impl Client {
+    /// Connects and checks that the server answers a ping.
+    #[staticmethod]
+    #[pyo3(signature = (uri, *, app_name = None, server_selection_timeout_ms = None))]
+    fn connect(
+        py: Python<'_>,
+        uri: String,
+        app_name: Option<String>,
+        server_selection_timeout_ms: Option<u64>,
+    ) -> PyResult<Bound<'_, PyAny>> {
+        spawn(py, connect(uri, app_name, server_selection_timeout_ms))
+    }
+
+    /// The connection string with any password replaced by `***`.
+    #[getter]
+    fn uri(&self) -> &str {
+        &self.inner.uri
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner
+            .driver
+            .read()
+            .expect("client lock poisoned")
+            .is_none()
+    }
+
+    fn collection(&self, database: String, name: String) -> Collection {
+        Collection::new(self.inner.clone(), database, name)
+    }
+
+    /// Runs a database command and returns the server's reply.
+    fn command<'py>(
+        &self,
+        py: Python<'py>,
+        database: String,
+        command: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let command = encode_document(command)?;
+        let inner = self.inner.clone();
+        spawn(py, async move {
+            let reply = inner
+                .driver()?
+                .database(&database)
+                .run_raw_command(command)
+                .await
+                .map_err(|e| inner.wrap(e))?;
+            let reply = bson::RawDocumentBuf::from_document(&reply)
+                .map_err(|e| Error::InvalidBson(e.to_string()))?;
+            Ok(DecodedDocument(Some(reply)))
+        })
+    }
+
+    fn list_collection_names<'py>(
+        &self,
+        py: Python<'py>,
+        database: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        spawn(py, async move {
+            let mut names = inner
+                .driver()?
+                .database(&database)
+                .list_collection_names()
+                .await
+                .map_err(|e| inner.wrap(e))?;
+            names.sort();
+            Ok(names)
+        })
+    }
+
+    fn drop_database<'py>(&self, py: Python<'py>, database: String) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        spawn(py, async move {
+            inner
+                .driver()?
+                .database(&database)
+                .drop()
+                .await
+                .map_err(|e| inner.wrap(e))?;
+            Ok(())
+        })
+    }
+
+    /// Closes the pool. Later operations raise `ClientClosedError`; closing twice is harmless.
+    fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let taken = self
+            .inner
+            .driver
+            .write()
+            .expect("client lock poisoned")
+            .take();
+        spawn(py, async move {
+            if let Some(driver) = taken {
+                driver.shutdown().immediate(true).await;
+            }
+            Ok(())
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Client('{}')", self.inner.uri)
+    }
+}

@@ -1,0 +1,199 @@
+//! BSON -> Python. Runs where the result is handed to Python, once per batch of documents.
+
+use ahash::AHashMap;
+use bson::raw::{RawArray, RawBsonRef, RawDocument, RawDocumentBuf};
+use bson::spec::BinarySubtype;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+
+use super::bson_types::{Binary, MaxKey, MinKey, Timestamp};
+use super::datetime::civil_from_millis;
+use super::objectid::ObjectId;
+use super::types::PyTypes;
+
+/// Field names repeat across the documents of a batch: each distinct name becomes one Python
+/// string, shared by every dict of the batch (which also speeds up Pydantic's lookups).
+#[derive(Default)]
+pub struct KeyCache<'a> {
+    keys: AHashMap<&'a str, Py<PyString>>,
+}
+
+impl<'a> KeyCache<'a> {
+    fn key<'py>(&mut self, py: Python<'py>, key: &'a str) -> Bound<'py, PyString> {
+        if let Some(k) = self.keys.get(key) {
+            return k.bind(py).clone();
+        }
+        let k = PyString::new(py, key);
+        if self.keys.len() < 4096 {
+            self.keys.insert(key, k.clone().unbind());
+        }
+        k
+    }
+}
+
+fn bson_error(err: bson::raw::Error) -> PyErr {
+    PyValueError::new_err(format!("the server sent malformed BSON: {err}"))
+}
+
+fn with_field(err: PyErr, py: Python<'_>, key: &str) -> PyErr {
+    let _ = err
+        .value(py)
+        .call_method1("add_note", (format!("while decoding field '{key}'"),));
+    err
+}
+
+pub fn decode_document<'a, 'py>(
+    py: Python<'py>,
+    doc: &'a RawDocument,
+    t: &PyTypes,
+    cache: &mut KeyCache<'a>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    for element in doc.iter() {
+        let (key, value) = element.map_err(bson_error)?;
+        let value = decode_value(py, value, t, cache).map_err(|e| with_field(e, py, key))?;
+        dict.set_item(cache.key(py, key), value)?;
+    }
+    Ok(dict)
+}
+
+fn decode_array<'a, 'py>(
+    py: Python<'py>,
+    array: &'a RawArray,
+    t: &PyTypes,
+    cache: &mut KeyCache<'a>,
+) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    for item in array.into_iter() {
+        list.append(decode_value(py, item.map_err(bson_error)?, t, cache)?)?;
+    }
+    Ok(list)
+}
+
+const REGEX_FLAGS: [(char, i64); 6] = [
+    ('i', 2),
+    ('l', 4),
+    ('m', 8),
+    ('s', 16),
+    ('u', 32),
+    ('x', 64),
+];
+
+pub fn decode_value<'a, 'py>(
+    py: Python<'py>,
+    value: RawBsonRef<'a>,
+    t: &PyTypes,
+    cache: &mut KeyCache<'a>,
+) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        RawBsonRef::String(s) => PyString::new(py, s).into_any(),
+        RawBsonRef::Int32(n) => n.into_pyobject(py)?.into_any(),
+        RawBsonRef::Int64(n) => n.into_pyobject(py)?.into_any(),
+        RawBsonRef::Double(f) => f.into_pyobject(py)?.into_any(),
+        RawBsonRef::Boolean(b) => b.into_pyobject(py)?.to_owned().into_any(),
+        RawBsonRef::Null | RawBsonRef::Undefined => py.None().into_bound(py),
+        RawBsonRef::Document(d) => decode_document(py, d, t, cache)?.into_any(),
+        RawBsonRef::Array(a) => decode_array(py, a, t, cache)?.into_any(),
+        RawBsonRef::ObjectId(oid) => Bound::new(py, ObjectId { oid })?.into_any(),
+        RawBsonRef::DateTime(dt) => {
+            let millis = dt.timestamp_millis();
+            let c = civil_from_millis(millis).ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "stored datetime ({millis} ms since 1970) is outside the years 1 to 9999 \
+                     that Python's datetime supports"
+                ))
+            })?;
+            t.datetime_cls.bind(py).call1((
+                c.year,
+                c.month,
+                c.day,
+                c.hour,
+                c.minute,
+                c.second,
+                c.microsecond,
+                t.utc.bind(py),
+            ))?
+        }
+        RawBsonRef::Decimal128(d) => t.decimal_cls.bind(py).call1((d.to_string(),))?,
+        RawBsonRef::Binary(b) => match b.subtype {
+            BinarySubtype::Generic => PyBytes::new(py, b.bytes).into_any(),
+            BinarySubtype::Uuid if b.bytes.len() == 16 => {
+                let kwargs = PyDict::new(py);
+                kwargs.set_item(pyo3::intern!(py, "bytes"), PyBytes::new(py, b.bytes))?;
+                t.uuid_cls.bind(py).call((), Some(&kwargs))?
+            }
+            other => Bound::new(
+                py,
+                Binary {
+                    subtype: u8::from(other),
+                    data: b.bytes.to_vec(),
+                },
+            )?
+            .into_any(),
+        },
+        RawBsonRef::RegularExpression(r) => {
+            let flags: i64 = REGEX_FLAGS
+                .iter()
+                .filter(|(c, _)| r.options.contains(*c))
+                .map(|(_, bit)| bit)
+                .sum();
+            t.re_compile.bind(py).call1((r.pattern, flags))?
+        }
+        RawBsonRef::Timestamp(ts) => Bound::new(
+            py,
+            Timestamp {
+                time: ts.time,
+                inc: ts.increment,
+            },
+        )?
+        .into_any(),
+        RawBsonRef::MinKey => Bound::new(py, MinKey)?.into_any(),
+        RawBsonRef::MaxKey => Bound::new(py, MaxKey)?.into_any(),
+        RawBsonRef::Symbol(s) | RawBsonRef::JavaScriptCode(s) => PyString::new(py, s).into_any(),
+        RawBsonRef::JavaScriptCodeWithScope(_) | RawBsonRef::DbPointer(_) => {
+            return Err(PyValueError::new_err(
+                "stored value is a deprecated BSON type (JavaScript with scope or DBPointer) \
+                 that Vellum does not read; migrate the field with an update",
+            ))
+        }
+    })
+}
+
+/// A batch of documents from the server, decoded into a `list[dict]` when it reaches Python.
+pub struct Batch(pub Vec<RawDocumentBuf>);
+
+impl<'py> IntoPyObject<'py> for Batch {
+    type Target = PyList;
+    type Output = Bound<'py, PyList>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let t = PyTypes::get(py)?;
+        let mut cache = KeyCache::default();
+        let mut items = Vec::with_capacity(self.0.len());
+        for doc in &self.0 {
+            items.push(decode_document(py, doc, t, &mut cache)?);
+        }
+        PyList::new(py, items)
+    }
+}
+
+/// At most one document, decoded into a `dict` or `None` when it reaches Python.
+pub struct DecodedDocument(pub Option<RawDocumentBuf>);
+
+impl<'py> IntoPyObject<'py> for DecodedDocument {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match self.0 {
+            None => Ok(py.None().into_bound(py)),
+            Some(doc) => {
+                let t = PyTypes::get(py)?;
+                Ok(decode_document(py, &doc, t, &mut KeyCache::default())?.into_any())
+            }
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! `vellum.ObjectId`: MongoDB's 12-byte identifier as a Python value type.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+
+use bson::oid;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::pyclass::CompareOp;
+use pyo3::types::{PyBytes, PyString, PyType};
+
+use super::datetime::civil_from_millis;
+use super::types::PyTypes;
+
+/// A MongoDB ObjectId: 4 bytes of seconds since the epoch, 5 random bytes, a 3-byte counter.
+///
+/// `ObjectId()` generates a new one; `ObjectId("65f0...")` parses 24 hex digits;
+/// `ObjectId(b"...12 bytes...")` takes raw bytes. Ordered by those bytes (so roughly by
+/// creation time), hashable, immutable, and usable as a Pydantic field type.
+#[pyclass(module = "vellum", frozen, from_py_object)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ObjectId {
+    pub oid: oid::ObjectId,
+}
+
+impl ObjectId {
+    pub fn parse(value: &Bound<'_, PyAny>) -> PyResult<oid::ObjectId> {
+        if let Ok(other) = value.cast::<ObjectId>() {
+            return Ok(other.get().oid);
+        }
+        if let Ok(text) = value.cast::<PyString>() {
+            let text = text.to_str()?;
+            return oid::ObjectId::parse_str(text).map_err(|_| {
+                PyValueError::new_err(format!(
+                    "{text:?} is not a valid ObjectId: expected 24 hexadecimal characters \
+                     (12 bytes), such as '65f0c2a1b3d4e5f601234567'"
+                ))
+            });
+        }
+        if let Ok(raw) = value.cast::<PyBytes>() {
+            let raw = raw.as_bytes();
+            let bytes: [u8; 12] = raw.try_into().map_err(|_| {
+                PyValueError::new_err(format!("an ObjectId is 12 bytes; got {} bytes", raw.len()))
+            })?;
+            return Ok(oid::ObjectId::from_bytes(bytes));
+        }
+        Err(PyTypeError::new_err(format!(
+            "cannot make an ObjectId from {}: pass a 24-character hex str, 12 bytes or an ObjectId",
+            value.get_type().name()?
+        )))
+    }
+}
+
+#[pymethods]
+impl ObjectId {
+    #[new]
+    #[pyo3(signature = (oid = None))]
+    fn new(oid: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        Ok(ObjectId {
+            oid: match oid {
+                None => oid::ObjectId::new(),
+                Some(value) => Self::parse(value)?,
+            },
+        })
+    }
+
+    /// True if `value` is an ObjectId, 24 hex characters or 12 bytes.
+    #[staticmethod]
+    fn is_valid(value: &Bound<'_, PyAny>) -> bool {
+        Self::parse(value).is_ok()
+    }
+
+    /// The 12 raw bytes.
+    #[getter]
+    fn binary<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.oid.bytes())
+    }
+
+    /// When it was generated, to the second, as an aware UTC datetime.
+    #[getter]
+    fn generation_time<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let millis = self.oid.timestamp().timestamp_millis();
+        let c = civil_from_millis(millis)
+            .ok_or_else(|| PyValueError::new_err("ObjectId time is out of datetime's range"))?;
+        let t = PyTypes::get(py)?;
+        t.datetime_cls.bind(py).call1((
+            c.year,
+            c.month,
+            c.day,
+            c.hour,
+            c.minute,
+            c.second,
+            0,
+            t.utc.bind(py),
+        ))
+    }
+
+    fn __str__(&self) -> String {
+        self.oid.to_hex()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("ObjectId('{}')", self.oid.to_hex())
+    }
+
+    fn __richcmp__(&self, other: &Bound<'_, ObjectId>, op: CompareOp) -> bool {
+        op.matches(self.oid.cmp(&other.get().oid))
+    }
+
+    fn __hash__(&self) -> u64 {
+        let mut h = DefaultHasher::new();
+        self.oid.hash(&mut h);
+        h.finish()
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyType>, (String,))> {
+        Ok((slf.get_type(), (slf.get().oid.to_hex(),)))
+    }
+
+    fn __copy__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __deepcopy__<'py>(slf: Bound<'py, Self>, _memo: &Bound<'py, PyAny>) -> Bound<'py, Self> {
+        slf
+    }
+
+    /// Pydantic integration: validates from ObjectId, str or bytes; serialises to str in JSON.
+    #[classmethod]
+    fn __get_pydantic_core_schema__<'py>(
+        cls: &Bound<'py, PyType>,
+        _source: &Bound<'py, PyAny>,
+        _handler: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        cls.py()
+            .import("vellum._pydantic")?
+            .call_method1("objectid_core_schema", (cls,))
+    }
+}

@@ -1,0 +1,92 @@
+//! The table of Python types and helpers the codec dispatches on, built once per interpreter.
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::PyTypeInfo;
+
+use super::bson_types::{Binary, MaxKey, MinKey, Timestamp};
+use super::objectid::ObjectId;
+
+/// Exact type pointers for the fast path, plus the Python callables the codec needs.
+pub struct PyTypes {
+    pub str_: usize,
+    pub int: usize,
+    pub float: usize,
+    pub bool_: usize,
+    pub none: usize,
+    pub dict: usize,
+    pub list: usize,
+    pub tuple: usize,
+    pub bytes: usize,
+    pub datetime: usize,
+    pub uuid: usize,
+    pub decimal: usize,
+    pub objectid: usize,
+    pub pattern: usize,
+    pub binary: usize,
+    pub timestamp: usize,
+    pub minkey: usize,
+    pub maxkey: usize,
+    pub datetime_cls: Py<PyAny>,
+    pub date_cls: Py<PyAny>,
+    pub utc: Py<PyAny>,
+    pub uuid_cls: Py<PyAny>,
+    pub decimal_cls: Py<PyAny>,
+    pub enum_cls: Py<PyAny>,
+    pub mapping_abc: Py<PyAny>,
+    pub re_compile: Py<PyAny>,
+    pub pattern_cls: Py<PyAny>,
+}
+
+static TYPES: PyOnceLock<PyTypes> = PyOnceLock::new();
+
+fn ptr(obj: &Bound<'_, PyAny>) -> usize {
+    obj.as_ptr() as usize
+}
+
+impl PyTypes {
+    pub fn get(py: Python<'_>) -> PyResult<&PyTypes> {
+        TYPES.get_or_try_init(py, || {
+            let datetime_mod = py.import("datetime")?;
+            let datetime_cls = datetime_mod.getattr("datetime")?;
+            let date_cls = datetime_mod.getattr("date")?;
+            let utc = datetime_mod.getattr("timezone")?.getattr("utc")?;
+            let uuid_cls = py.import("uuid")?.getattr("UUID")?;
+            let decimal_cls = py.import("decimal")?.getattr("Decimal")?;
+            let enum_cls = py.import("enum")?.getattr("Enum")?;
+            let mapping_abc = py.import("collections.abc")?.getattr("Mapping")?;
+            let re = py.import("re")?;
+            let pattern_cls = re.getattr("Pattern")?;
+            Ok::<_, PyErr>(PyTypes {
+                str_: ptr(PyString::type_object(py).as_any()),
+                int: ptr(PyInt::type_object(py).as_any()),
+                float: ptr(PyFloat::type_object(py).as_any()),
+                bool_: ptr(PyBool::type_object(py).as_any()),
+                none: ptr(py.None().bind(py).get_type().as_any()),
+                dict: ptr(PyDict::type_object(py).as_any()),
+                list: ptr(PyList::type_object(py).as_any()),
+                tuple: ptr(PyTuple::type_object(py).as_any()),
+                bytes: ptr(PyBytes::type_object(py).as_any()),
+                datetime: ptr(&datetime_cls),
+                uuid: ptr(&uuid_cls),
+                decimal: ptr(&decimal_cls),
+                objectid: ptr(ObjectId::type_object(py).as_any()),
+                pattern: ptr(&pattern_cls),
+                binary: ptr(Binary::type_object(py).as_any()),
+                timestamp: ptr(Timestamp::type_object(py).as_any()),
+                minkey: ptr(MinKey::type_object(py).as_any()),
+                maxkey: ptr(MaxKey::type_object(py).as_any()),
+                datetime_cls: datetime_cls.unbind(),
+                date_cls: date_cls.unbind(),
+                utc: utc.unbind(),
+                uuid_cls: uuid_cls.unbind(),
+                decimal_cls: decimal_cls.unbind(),
+                enum_cls: enum_cls.unbind(),
+                mapping_abc: mapping_abc.unbind(),
+                re_compile: re.getattr("compile")?.unbind(),
+                pattern_cls: pattern_cls.unbind(),
+            })
+        })
+    }
+}

@@ -1,0 +1,554 @@
+//! `Collection`: the CRUD, query, aggregation and index operations of one collection.
+//!
+//! Every method converts its Python arguments to owned BSON first, then spawns the driver call;
+//! documents come back as raw BSON and are decoded once per batch.
+
+use std::sync::Arc;
+
+use bson::{doc, Document, RawDocumentBuf};
+use futures_util::TryStreamExt;
+use mongodb::options::{
+    AggregateOptions, CountOptions, FindOneAndUpdateOptions, FindOneOptions, FindOptions,
+    ReturnDocument, UpdateOptions,
+};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+use crate::client::ClientInner;
+use crate::codec::{encode_document, encode_filter, Batch, DecodedDocument};
+use crate::cursor::Cursor;
+use crate::error::Error;
+use crate::options::{non_negative, optional_document, update_modifications};
+use crate::runtime::spawn;
+
+#[pyclass(module = "vellum._core", frozen)]
+pub struct Collection {
+    client: Arc<ClientInner>,
+    database: String,
+    name: String,
+}
+
+impl Collection {
+    pub fn new(client: Arc<ClientInner>, database: String, name: String) -> Self {
+        Collection {
+            client,
+            database,
+            name,
+        }
+    }
+
+    /// What a spawned task needs: the client and the names, all owned.
+    fn target(&self) -> Target {
+        Target {
+            client: self.client.clone(),
+            database: self.database.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Target {
+    client: Arc<ClientInner>,
+    database: String,
+    name: String,
+}
+
+impl Target {
+    fn collection(&self) -> Result<mongodb::Collection<RawDocumentBuf>, Error> {
+        Ok(self
+            .client
+            .driver()?
+            .database(&self.database)
+            .collection(&self.name))
+    }
+
+    fn wrap(&self, err: mongodb::error::Error) -> Error {
+        self.client.wrap(err)
+    }
+
+    async fn command(&self, command: Document) -> Result<Document, Error> {
+        self.client
+            .driver()?
+            .database(&self.database)
+            .run_command(command)
+            .await
+            .map_err(|e| self.wrap(e))
+    }
+}
+
+fn find_options(
+    sort: Option<&Bound<'_, PyAny>>,
+    skip: Option<i64>,
+    limit: Option<i64>,
+    projection: Option<&Bound<'_, PyAny>>,
+    batch_size: Option<u32>,
+) -> PyResult<FindOptions> {
+    let mut options = FindOptions::default();
+    options.sort = optional_document(sort)?;
+    options.skip = non_negative("skip", skip)?;
+    options.limit = non_negative("limit", limit)?.map(|n| n as i64);
+    options.projection = optional_document(projection)?;
+    options.batch_size = batch_size;
+    Ok(options)
+}
+
+#[pymethods]
+impl Collection {
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    #[getter]
+    fn database(&self) -> &str {
+        &self.database
+    }
+
+    fn insert_one<'py>(
+        &self,
+        py: Python<'py>,
+        document: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let document = encode_document(document)?;
+        let target = self.target();
+        spawn(py, async move {
+            target
+                .collection()?
+                .insert_one(document)
+                .await
+                .map_err(|e| target.wrap(e))?;
+            Ok(())
+        })
+    }
+
+    /// Inserts the documents in one or more batches; returns how many were inserted.
+    #[pyo3(signature = (documents, *, ordered = true))]
+    fn insert_many<'py>(
+        &self,
+        py: Python<'py>,
+        documents: &Bound<'py, PyAny>,
+        ordered: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let documents = documents
+            .try_iter()?
+            .map(|d| encode_document(&d?))
+            .collect::<PyResult<Vec<_>>>()?;
+        let target = self.target();
+        spawn(py, async move {
+            if documents.is_empty() {
+                return Ok(0usize);
+            }
+            let result = target
+                .collection()?
+                .insert_many(documents)
+                .ordered(ordered)
+                .await
+                .map_err(|e| target.wrap(e))?;
+            Ok(result.inserted_ids.len())
+        })
+    }
+
+    /// Returns every matching document.
+    #[pyo3(signature = (filter, *, sort = None, skip = None, limit = None, projection = None, batch_size = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn find<'py>(
+        &self,
+        py: Python<'py>,
+        filter: &Bound<'py, PyAny>,
+        sort: Option<&Bound<'py, PyAny>>,
+        skip: Option<i64>,
+        limit: Option<i64>,
+        projection: Option<&Bound<'py, PyAny>>,
+        batch_size: Option<u32>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let filter = encode_filter(filter)?;
+        let options = find_options(sort, skip, limit, projection, batch_size)?;
+        let target = self.target();
+        spawn(py, async move {
+            let cursor = target
+                .collection()?
+                .find(filter)
+                .with_options(options)
+                .await
+                .map_err(|e| target.wrap(e))?;
+            let docs: Vec<RawDocumentBuf> =
+                cursor.try_collect().await.map_err(|e| target.wrap(e))?;
+            Ok(Batch(docs))
+        })
+    }
+
+    /// Opens a cursor that yields the matching documents batch by batch.
+    #[pyo3(signature = (filter, *, sort = None, skip = None, limit = None, projection = None, batch_size = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn find_cursor<'py>(
+        &self,
+        py: Python<'py>,
+        filter: &Bound<'py, PyAny>,
+        sort: Option<&Bound<'py, PyAny>>,
+        skip: Option<i64>,
+        limit: Option<i64>,
+        projection: Option<&Bound<'py, PyAny>>,
+        batch_size: Option<u32>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let filter = encode_filter(filter)?;
+        let options = find_options(sort, skip, limit, projection, batch_size)?;
+        let target = self.target();
+        spawn(py, async move {
+            let cursor = target
+                .collection()?
+                .find(filter)
+                .with_options(options)
+                .await
+                .map_err(|e| target.wrap(e))?;
+            Ok(Cursor::new(cursor, target.client.clone(), batch_size))
+        })
+    }
+
+    #[pyo3(signature = (filter, *, sort = None, skip = None, projection = None))]
+    fn find_one<'py>(
+        &self,
+        py: Python<'py>,
+        filter: &Bound<'py, PyAny>,
+        sort: Option<&Bound<'py, PyAny>>,
+        skip: Option<i64>,
+        projection: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let filter = encode_filter(filter)?;
+        let mut options = FindOneOptions::default();
+        options.sort = optional_document(sort)?;
+        options.skip = non_negative("skip", skip)?;
+        options.projection = optional_document(projection)?;
+        let target = self.target();
+        spawn(py, async move {
+            let doc = target
+                .collection()?
+                .find_one(filter)
+                .with_options(options)
+                .await
+                .map_err(|e| target.wrap(e))?;
+            Ok(DecodedDocument(doc))
+        })
+    }
+
+    /// Updates the first matching document; returns (matched, modified, upserted_id or None).
+    #[pyo3(signature = (filter, update, *, upsert = false))]
+    fn update_one<'py>(
+        &self,
+        py: Python<'py>,
+        filter: &Bound<'py, PyAny>,
+        update: &Bound<'py, PyAny>,
+        upsert: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.update(py, filter, update, upsert, false)
+    }
+
+    /// Updates every matching document; returns (matched, modified, upserted_id or None).
+    #[pyo3(signature = (filter, update, *, upsert = false))]
+    fn update_many<'py>(
+        &self,
+        py: Python<'py>,
+        filter: &Bound<'py, PyAny>,
+        update: &Bound<'py, PyAny>,
+        upsert: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.update(py, filter, update, upsert, true)
+    }
+
+    /// Atomically updates one document and returns it as stored after (or before) the update.
+    #[pyo3(signature = (filter, update, *, sort = None, projection = None, upsert = false, return_after = true))]
+    #[allow(clippy::too_many_arguments)]
+    fn find_one_and_update<'py>(
+        &self,
+        py: Python<'py>,
+        filter: &Bound<'py, PyAny>,
+        update: &Bound<'py, PyAny>,
+        sort: Option<&Bound<'py, PyAny>>,
+        projection: Option<&Bound<'py, PyAny>>,
+        upsert: bool,
+        return_after: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let filter = encode_filter(filter)?;
+        let update = update_modifications(update)?;
+        let mut options = FindOneAndUpdateOptions::default();
+        options.sort = optional_document(sort)?;
+        options.projection = optional_document(projection)?;
+        options.upsert = Some(upsert);
+        options.return_document = Some(if return_after {
+            ReturnDocument::After
+        } else {
+            ReturnDocument::Before
+        });
+        let target = self.target();
+        spawn(py, async move {
+            let doc = target
+                .collection()?
+                .find_one_and_update(filter, update)
+                .with_options(options)
+                .await
+                .map_err(|e| target.wrap(e))?;
+            Ok(DecodedDocument(doc))
+        })
+    }
+
+    /// Deletes the first matching document; returns how many were deleted (0 or 1).
+    fn delete_one<'py>(
+        &self,
+        py: Python<'py>,
+        filter: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.delete(py, filter, false)
+    }
+
+    /// Deletes every matching document; returns how many were deleted.
+    fn delete_many<'py>(
+        &self,
+        py: Python<'py>,
+        filter: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.delete(py, filter, true)
+    }
+
+    #[pyo3(signature = (filter, *, skip = None, limit = None))]
+    fn count_documents<'py>(
+        &self,
+        py: Python<'py>,
+        filter: &Bound<'py, PyAny>,
+        skip: Option<i64>,
+        limit: Option<i64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let filter = encode_filter(filter)?;
+        let mut options = CountOptions::default();
+        options.skip = non_negative("skip", skip)?;
+        options.limit = non_negative("limit", limit)?;
+        let target = self.target();
+        spawn(py, async move {
+            target
+                .collection()?
+                .count_documents(filter)
+                .with_options(options)
+                .await
+                .map_err(|e| target.wrap(e))
+        })
+    }
+
+    /// Runs an aggregation pipeline and returns every result document.
+    #[pyo3(signature = (pipeline, *, batch_size = None, allow_disk_use = None))]
+    fn aggregate<'py>(
+        &self,
+        py: Python<'py>,
+        pipeline: &Bound<'py, PyAny>,
+        batch_size: Option<u32>,
+        allow_disk_use: Option<bool>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (pipeline, options) = aggregate_args(pipeline, batch_size, allow_disk_use)?;
+        let target = self.target();
+        spawn(py, async move {
+            let cursor = target
+                .collection()?
+                .aggregate(pipeline)
+                .with_options(options)
+                .with_type::<RawDocumentBuf>()
+                .await
+                .map_err(|e| target.wrap(e))?;
+            let docs: Vec<RawDocumentBuf> =
+                cursor.try_collect().await.map_err(|e| target.wrap(e))?;
+            Ok(Batch(docs))
+        })
+    }
+
+    /// Runs an aggregation pipeline and returns a cursor over its results.
+    #[pyo3(signature = (pipeline, *, batch_size = None, allow_disk_use = None))]
+    fn aggregate_cursor<'py>(
+        &self,
+        py: Python<'py>,
+        pipeline: &Bound<'py, PyAny>,
+        batch_size: Option<u32>,
+        allow_disk_use: Option<bool>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (pipeline, options) = aggregate_args(pipeline, batch_size, allow_disk_use)?;
+        let target = self.target();
+        spawn(py, async move {
+            let cursor = target
+                .collection()?
+                .aggregate(pipeline)
+                .with_options(options)
+                .with_type::<RawDocumentBuf>()
+                .await
+                .map_err(|e| target.wrap(e))?;
+            Ok(Cursor::new(cursor, target.client.clone(), batch_size))
+        })
+    }
+
+    /// Creates indexes from `createIndexes` specs (`{"key": {...}, "name": ..., ...}`).
+    fn create_indexes<'py>(
+        &self,
+        py: Python<'py>,
+        specs: &Bound<'py, PyList>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let specs = specs
+            .iter()
+            .map(|s| encode_filter(&s))
+            .collect::<PyResult<Vec<_>>>()?;
+        let target = self.target();
+        spawn(py, async move {
+            target
+                .command(doc! { "createIndexes": &target.name, "indexes": specs })
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// The collection's index specs as the server lists them (empty if it does not exist).
+    fn list_indexes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let target = self.target();
+        spawn(py, async move {
+            // A collection holds at most 64 indexes: they all fit in the first batch.
+            let reply = match target.command(doc! { "listIndexes": &target.name }).await {
+                Ok(reply) => reply,
+                // NamespaceNotFound: no collection yet, so no indexes.
+                Err(Error::Driver { source, .. }) if matches!(source.kind.as_ref(), mongodb::error::ErrorKind::Command(c) if c.code == 26) => {
+                    return Ok(Batch(Vec::new()))
+                }
+                Err(e) => return Err(e),
+            };
+            let specs = reply
+                .get_document("cursor")
+                .and_then(|c| c.get_array("firstBatch"))
+                .map_err(|e| Error::InvalidBson(format!("unexpected listIndexes reply: {e}")))?;
+            let docs = specs
+                .iter()
+                .filter_map(|spec| spec.as_document())
+                .map(RawDocumentBuf::from_document)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| Error::InvalidBson(e.to_string()))?;
+            Ok(Batch(docs))
+        })
+    }
+
+    /// Drops one index by name.
+    fn drop_index<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+        if name == "*" || name == "_id_" {
+            return Err(PyValueError::new_err(
+                "drop_index takes one index name; use drop_indexes() to drop all but _id_",
+            ));
+        }
+        let target = self.target();
+        spawn(py, async move {
+            target
+                .command(doc! { "dropIndexes": &target.name, "index": name })
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Drops every index but `_id_`.
+    fn drop_indexes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let target = self.target();
+        spawn(py, async move {
+            target
+                .collection()?
+                .drop_indexes()
+                .await
+                .map_err(|e| target.wrap(e))?;
+            Ok(())
+        })
+    }
+
+    /// Drops the collection with its documents and indexes.
+    fn drop<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let target = self.target();
+        spawn(py, async move {
+            target
+                .collection()?
+                .drop()
+                .await
+                .map_err(|e| target.wrap(e))?;
+            Ok(())
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Collection('{}.{}')", self.database, self.name)
+    }
+}
+
+impl Collection {
+    fn update<'py>(
+        &self,
+        py: Python<'py>,
+        filter: &Bound<'py, PyAny>,
+        update: &Bound<'py, PyAny>,
+        upsert: bool,
+        many: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let filter = encode_filter(filter)?;
+        let update = update_modifications(update)?;
+        let mut options = UpdateOptions::default();
+        options.upsert = Some(upsert);
+        let target = self.target();
+        spawn(py, async move {
+            let collection = target.collection()?;
+            let result = if many {
+                collection
+                    .update_many(filter, update)
+                    .with_options(options)
+                    .await
+            } else {
+                collection
+                    .update_one(filter, update)
+                    .with_options(options)
+                    .await
+            }
+            .map_err(|e| target.wrap(e))?;
+            let upserted = result.upserted_id.map(|id| {
+                let mut wrapper = RawDocumentBuf::new();
+                if let Ok(raw) = bson::RawBson::try_from(id) {
+                    wrapper.append("_id", raw);
+                }
+                wrapper
+            });
+            Ok((
+                result.matched_count,
+                result.modified_count,
+                DecodedDocument(upserted),
+            ))
+        })
+    }
+
+    fn delete<'py>(
+        &self,
+        py: Python<'py>,
+        filter: &Bound<'py, PyAny>,
+        many: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let filter = encode_filter(filter)?;
+        let target = self.target();
+        spawn(py, async move {
+            let collection = target.collection()?;
+            let result = if many {
+                collection.delete_many(filter).await
+            } else {
+                collection.delete_one(filter).await
+            }
+            .map_err(|e| target.wrap(e))?;
+            Ok(result.deleted_count)
+        })
+    }
+}
+
+fn aggregate_args(
+    pipeline: &Bound<'_, PyAny>,
+    batch_size: Option<u32>,
+    allow_disk_use: Option<bool>,
+) -> PyResult<(Vec<Document>, AggregateOptions)> {
+    let stages = pipeline
+        .try_iter()?
+        .map(|s| encode_filter(&s?))
+        .collect::<PyResult<Vec<_>>>()?;
+    let mut options = AggregateOptions::default();
+    options.batch_size = batch_size;
+    options.allow_disk_use = allow_disk_use;
+    Ok((stages, options))
+}

@@ -1,0 +1,136 @@
+//! The one Rust error type of the core and its single mapping to Python exceptions.
+//!
+//! The exception classes live in `vellum.errors` (Python), so users can subclass and catch them
+//! with ordinary multiple inheritance (`vellum.ConnectionError` is also a builtin
+//! `ConnectionError`). Errors built here are lazy: no Python object is created until the error
+//! reaches a thread attached to the interpreter, so tokio tasks never touch Python.
+
+use mongodb::error::{ErrorKind, WriteFailure};
+use pyo3::PyErr;
+
+pyo3::import_exception!(vellum.errors, VellumError);
+pyo3::import_exception!(vellum.errors, ConfigurationError);
+pyo3::import_exception!(vellum.errors, ConnectionError);
+pyo3::import_exception!(vellum.errors, ServerSelectionTimeoutError);
+pyo3::import_exception!(vellum.errors, AuthenticationError);
+pyo3::import_exception!(vellum.errors, OperationFailure);
+pyo3::import_exception!(vellum.errors, DuplicateKeyError);
+pyo3::import_exception!(vellum.errors, ClientClosedError);
+pyo3::import_exception!(vellum.errors, UnsupportedTypeError);
+pyo3::import_exception!(vellum.errors, ValueOutOfRangeError);
+
+/// Everything that can go wrong in the core outside of Python-side validation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{source}")]
+    Driver {
+        source: Box<mongodb::error::Error>,
+        /// The connection string with any password replaced, for connection errors.
+        uri: std::sync::Arc<str>,
+    },
+    #[error(
+        "this client is closed; create a new one with connect_to_mongodb() or init_db_client()"
+    )]
+    ClientClosed,
+    #[error("invalid connection string {uri}: {message}")]
+    InvalidUri { uri: String, message: String },
+    #[error("the server sent a document that is not valid BSON: {0}")]
+    InvalidBson(String),
+}
+
+impl Error {
+    pub fn driver(source: mongodb::error::Error, uri: &std::sync::Arc<str>) -> Self {
+        Error::Driver {
+            source: Box::new(source),
+            uri: uri.clone(),
+        }
+    }
+}
+
+/// What MongoDB said about a failed operation, in the shape `OperationFailure.__init__` takes.
+type FailureArgs = (
+    String,
+    Option<i32>,
+    Option<String>,
+    Vec<String>,
+    Option<String>,
+);
+
+fn failure(
+    message: String,
+    code: Option<i32>,
+    code_name: Option<String>,
+    labels: Vec<String>,
+) -> PyErr {
+    let args: FailureArgs = (message, code, code_name, labels, None);
+    if code == Some(DUPLICATE_KEY) {
+        DuplicateKeyError::new_err(args)
+    } else {
+        OperationFailure::new_err(args)
+    }
+}
+
+const DUPLICATE_KEY: i32 = 11000;
+
+fn driver_to_py(err: &mongodb::error::Error, uri: &str) -> PyErr {
+    let mut labels: Vec<String> = err.labels().iter().cloned().collect();
+    labels.sort();
+    match err.kind.as_ref() {
+        ErrorKind::Command(c) => failure(
+            c.message.clone(),
+            Some(c.code),
+            Some(c.code_name.clone()),
+            labels,
+        ),
+        ErrorKind::Write(WriteFailure::WriteError(w)) => {
+            failure(w.message.clone(), Some(w.code), w.code_name.clone(), labels)
+        }
+        ErrorKind::Write(WriteFailure::WriteConcernError(w)) => failure(
+            format!("write concern not satisfied: {}", w.message),
+            Some(w.code),
+            Some(w.code_name.clone()),
+            labels,
+        ),
+        ErrorKind::InsertMany(e) => {
+            match e.write_errors.as_ref().and_then(|errors| errors.first()) {
+                Some(w) => failure(
+                    format!("{} (document {} of the batch)", w.message, w.index),
+                    Some(w.code),
+                    w.code_name.clone(),
+                    labels,
+                ),
+                None => failure(err.to_string(), None, None, labels),
+            }
+        }
+        ErrorKind::ServerSelection { message, .. } => {
+            ServerSelectionTimeoutError::new_err(format!(
+                "no MongoDB server answered at {uri} before the server selection timeout. \
+             Check that the server is running and reachable from here, and that the URI is right \
+             (lower serverSelectionTimeoutMS to fail faster). Driver said: {message}"
+            ))
+        }
+        ErrorKind::Io(_)
+        | ErrorKind::ConnectionPoolCleared { .. }
+        | ErrorKind::DnsResolve { .. } => {
+            ConnectionError::new_err(format!("connection to MongoDB at {uri} failed: {err}"))
+        }
+        ErrorKind::Authentication { message, .. } => AuthenticationError::new_err(format!(
+            "authentication to MongoDB at {uri} failed: {message}. Check the user name, password \
+             and authSource in the URI"
+        )),
+        ErrorKind::InvalidArgument { message, .. } => ConfigurationError::new_err(message.clone()),
+        ErrorKind::Shutdown => ClientClosedError::new_err(Error::ClientClosed.to_string()),
+        _ => VellumError::new_err(err.to_string()),
+    }
+}
+
+impl From<Error> for PyErr {
+    fn from(err: Error) -> PyErr {
+        match &err {
+            Error::Driver { source, uri } => driver_to_py(source, uri),
+            Error::ClientClosed => ClientClosedError::new_err(err.to_string()),
+            Error::InvalidUri { .. } => ConfigurationError::new_err(err.to_string()),
+            Error::InvalidBson(_) => VellumError::new_err(err.to_string()),
+        }
+    }
+}

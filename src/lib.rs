@@ -1,0 +1,39 @@
+//! Vellum's native core: BSON conversion, the MongoDB driver and the async bridge.
+//!
+//! This file only declares modules and the Python export list.
+
+mod client;
+pub mod codec;
+mod collection;
+mod cursor;
+pub mod error;
+mod options;
+mod runtime;
+pub mod uri;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+mod _core {
+    #[pymodule_export]
+    use crate::client::Client;
+    #[pymodule_export]
+    use crate::codec::bson_types::{Binary, MaxKey, MinKey, Timestamp};
+    #[pymodule_export]
+    use crate::codec::functions::{decode_bson, encode_bson};
+    #[pymodule_export]
+    use crate::codec::objectid::ObjectId;
+    #[pymodule_export]
+    use crate::collection::Collection;
+    #[pymodule_export]
+    use crate::cursor::Cursor;
+    #[pymodule_export]
+    use crate::runtime::bridge_overhead_probe;
+    use pyo3::prelude::*;
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        Ok(())
+    }
+}

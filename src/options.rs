@@ -1,0 +1,52 @@
+//! Query options given from Python, converted to owned driver values before any I/O.
+
+use bson::Document;
+use mongodb::options::UpdateModifications;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+use crate::codec::encode_filter;
+
+/// Encodes an optional mapping (sort, projection, hint...).
+pub fn optional_document(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Document>> {
+    match value {
+        Some(v) if !v.is_none() => Ok(Some(encode_filter(v)?)),
+        _ => Ok(None),
+    }
+}
+
+/// An update is either a document of update operators or an aggregation pipeline (a list).
+pub fn update_modifications(update: &Bound<'_, PyAny>) -> PyResult<UpdateModifications> {
+    if let Ok(stages) = update.cast::<PyList>() {
+        let pipeline = stages
+            .iter()
+            .map(|s| encode_filter(&s))
+            .collect::<PyResult<Vec<_>>>()?;
+        return Ok(UpdateModifications::Pipeline(pipeline));
+    }
+    let doc = encode_filter(update)?;
+    if doc.is_empty() {
+        return Err(PyValueError::new_err(
+            "an update must change something: it is empty",
+        ));
+    }
+    if let Some(key) = doc.keys().find(|k| !k.starts_with('$')) {
+        return Err(PyValueError::new_err(format!(
+            "an update document must hold only update operators such as $set; found field \
+             '{key}'. Wrap the fields in {{'$set': {{...}}}}"
+        )));
+    }
+    Ok(UpdateModifications::Document(doc))
+}
+
+/// Converts a Python-side `limit`/`skip` into what the driver takes, refusing negatives.
+pub fn non_negative(name: &str, value: Option<i64>) -> PyResult<Option<u64>> {
+    match value {
+        Some(n) if n < 0 => Err(PyValueError::new_err(format!(
+            "{name} must be >= 0, got {n}"
+        ))),
+        Some(n) => Ok(Some(n as u64)),
+        None => Ok(None),
+    }
+}
