@@ -10,7 +10,7 @@ use crate::codec::decode::DecodedDocument;
 use crate::codec::encode_document;
 use crate::collection::Collection;
 use crate::error::Error;
-use crate::runtime::spawn;
+use crate::runtime::{spawn, Done};
 use crate::uri::redact;
 
 /// What collections and cursors share with their client: the driver handle (gone once closed)
@@ -156,7 +156,7 @@ impl Client {
                 .drop()
                 .await
                 .map_err(|e| inner.wrap(e))?;
-            Ok(())
+            Ok(Done)
         })
     }
 
@@ -172,7 +172,7 @@ impl Client {
             if let Some(driver) = taken {
                 driver.shutdown().immediate(true).await;
             }
-            Ok(())
+            Ok(Done)
         })
     }
 

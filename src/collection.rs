@@ -20,7 +20,7 @@ use crate::codec::{encode_document, encode_filter, Batch, DecodedDocument};
 use crate::cursor::Cursor;
 use crate::error::Error;
 use crate::options::{non_negative, optional_document, update_modifications};
-use crate::runtime::spawn;
+use crate::runtime::{spawn, Done};
 
 #[pyclass(module = "vellum._core", frozen)]
 pub struct Collection {
@@ -119,7 +119,7 @@ impl Collection {
                 .insert_one(document)
                 .await
                 .map_err(|e| target.wrap(e))?;
-            Ok(())
+            Ok(Done)
         })
     }
 
@@ -396,7 +396,7 @@ impl Collection {
             target
                 .command(doc! { "createIndexes": &target.name, "indexes": specs })
                 .await?;
-            Ok(())
+            Ok(Done)
         })
     }
 
@@ -439,7 +439,7 @@ impl Collection {
             target
                 .command(doc! { "dropIndexes": &target.name, "index": name })
                 .await?;
-            Ok(())
+            Ok(Done)
         })
     }
 
@@ -452,7 +452,7 @@ impl Collection {
                 .drop_indexes()
                 .await
                 .map_err(|e| target.wrap(e))?;
-            Ok(())
+            Ok(Done)
         })
     }
 
@@ -465,7 +465,7 @@ impl Collection {
                 .drop()
                 .await
                 .map_err(|e| target.wrap(e))?;
-            Ok(())
+            Ok(Done)
         })
     }
 

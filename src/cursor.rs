@@ -8,7 +8,7 @@ use tokio::sync::Mutex;
 
 use crate::client::ClientInner;
 use crate::codec::Batch;
-use crate::runtime::spawn;
+use crate::runtime::{spawn, Done};
 
 /// How many documents one `next_batch()` hands over when no batch size was set: MongoDB's
 /// default first batch.
@@ -69,7 +69,7 @@ impl Cursor {
         spawn(py, async move {
             // Dropping the driver cursor sends killCursors in the background.
             shared.lock().await.take();
-            Ok(())
+            Ok(Done)
         })
     }
 }

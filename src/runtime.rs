@@ -64,8 +64,22 @@ where
     })
 }
 
+/// The result of an operation that returns nothing: `None` in Python (Rust's `()` would
+/// become an empty tuple).
+pub struct Done;
+
+impl<'py> IntoPyObject<'py> for Done {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = std::convert::Infallible;
+
+    fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
+        Ok(py.None().into_bound(py))
+    }
+}
+
 /// An awaitable that does no I/O: measures the cost of crossing into tokio and back.
 #[pyfunction]
 pub fn bridge_overhead_probe(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-    spawn(py, async { Ok::<(), Error>(()) })
+    spawn(py, async { Ok::<Done, Error>(Done) })
 }

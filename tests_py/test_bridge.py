@@ -1,0 +1,55 @@
+"""The async bridge: several event loops, cancellation, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+
+from models import User
+from vellum import VellumClient, VellumRepository, connect_to_mongodb
+from vellum._core import bridge_overhead_probe
+
+
+def test_several_event_loops_one_after_another(server: object) -> None:
+    uri: str = server.uri  # type: ignore[attr-defined]
+
+    async def once(i: int) -> int:
+        client = await connect_to_mongodb(uri, "vellum_loops")
+        try:
+            users = VellumRepository(User, client)
+            made = await users.create(User(name=f"loop{i}", email=f"loop{i}@x"))
+            got = await users.get(made.id)
+            assert got == made
+            await users.delete(made.id)
+            return i
+        finally:
+            await client.close()
+
+    assert [asyncio.run(once(i)) for i in range(3)] == [0, 1, 2]
+
+
+async def test_cancelled_awaits_leave_the_client_usable(client: VellumClient, db_name: str) -> None:
+    users = VellumRepository(User, client, db_name)
+    await users.create_many([User(name=str(i), email=f"{i}@x") for i in range(300)])
+    tasks = [asyncio.create_task(users.find()) for _ in range(20)]
+    await asyncio.sleep(0.001)
+    for task in tasks:
+        task.cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(isinstance(r, (asyncio.CancelledError, list)) for r in results)
+    # A cancelled wait does not kill the operation or the pool.
+    assert len(await users.find()) == 300
+    task = asyncio.create_task(users.create(User(name="late", email="late@x")))
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert await users.count() in (300, 301)
+
+
+async def test_concurrent_gets(client: VellumClient, db_name: str) -> None:
+    users = VellumRepository(User, client, db_name)
+    made = await users.create_many([User(name=str(i), email=f"{i}@x") for i in range(50)])
+    got = await asyncio.gather(*(users.get(u.id) for u in made * 4))
+    assert got == made * 4
+
+
+async def test_bridge_probe_round_trips() -> None:
+    assert await bridge_overhead_probe() is None

@@ -1,0 +1,71 @@
+"""Bad input gets a clear error and loses nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from vellum import (
+    ClientClosedError,
+    ConfigurationError,
+    ConnectionError,
+    ObjectId,
+    OperationFailure,
+    ServerSelectionTimeoutError,
+    VellumClient,
+    VellumError,
+    connect_to_mongodb,
+    init_db_client,
+)
+
+
+async def test_malformed_uri() -> None:
+    with pytest.raises(ConfigurationError, match="invalid connection string"):
+        await connect_to_mongodb("http://localhost:27017", "app")
+    with pytest.raises(ValueError):  # also a ValueError, for callers that catch that
+        await init_db_client("mongodb://")
+
+
+async def test_server_that_is_down_redacts_the_password() -> None:
+    uri = "mongodb://ada:hunter2@127.0.0.1:9/?serverSelectionTimeoutMS=300&connectTimeoutMS=300"
+    with pytest.raises(ServerSelectionTimeoutError) as info:
+        await connect_to_mongodb(uri, "app")
+    message = str(info.value)
+    assert "hunter2" not in message
+    assert "ada:***@127.0.0.1:9" in message
+    assert "running and reachable" in message
+    assert isinstance(info.value, ConnectionError) and isinstance(info.value, VellumError)
+    assert isinstance(info.value, TimeoutError)
+
+
+async def test_closed_client_says_so(server_uri: str) -> None:
+    client = await connect_to_mongodb(server_uri, "app")
+    await client.close()
+    assert client.closed
+    with pytest.raises(ClientClosedError, match="closed"):
+        await client.command({"ping": 1})
+    await client.close()  # closing twice is harmless
+
+
+async def test_server_error_keeps_code_and_name(client: VellumClient, db_name: str) -> None:
+    coll = client._core.collection(db_name, "conflict")  # pyright: ignore[reportPrivateUsage]
+    await coll.create_indexes([{"key": {"a": 1}, "name": "x"}])
+    with pytest.raises(OperationFailure) as info:
+        await coll.create_indexes([{"key": {"b": 1}, "name": "x"}])
+    assert info.value.code == 86
+    assert info.value.code_name == "IndexKeySpecsConflict"
+    assert "code 86" in str(info.value)
+
+
+def test_invalid_object_ids() -> None:
+    with pytest.raises(ValueError, match="24 hexadecimal"):
+        ObjectId("xyz")
+    with pytest.raises(ValueError, match="12 bytes"):
+        ObjectId(b"short")
+    with pytest.raises(TypeError, match="24-character hex str"):
+        ObjectId(42)  # type: ignore[arg-type]
+    assert not ObjectId.is_valid("nope") and ObjectId.is_valid("65f0c2a1b3d4e5f601234567")
+
+
+@pytest.fixture
+def server_uri(server: object) -> str:
+    return server.uri  # type: ignore[attr-defined]
