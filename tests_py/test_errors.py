@@ -21,7 +21,7 @@ from vellum import (
 async def test_malformed_uri() -> None:
     with pytest.raises(ConfigurationError, match="invalid connection string"):
         await connect_to_mongodb("http://localhost:27017", "app")
-    with pytest.raises(ValueError):  # also a ValueError, for callers that catch that
+    with pytest.raises(ValueError, match="invalid connection string"):  # also a ValueError
         await init_db_client("mongodb://")
 
 

@@ -1,6 +1,15 @@
 """Vellum: an async MongoDB ODM for Pydantic v2 with a Rust core."""
 
-from ._core import Binary, MaxKey, MinKey, ObjectId, Timestamp, __version__, decode_bson, encode_bson
+from ._core import (
+    Binary,
+    MaxKey,
+    MinKey,
+    ObjectId,
+    Timestamp,
+    __version__,
+    decode_bson,
+    encode_bson,
+)
 from .client import VellumClient, connect_to_mongodb, init_db_client
 from .errors import (
     AuthenticationError,

@@ -15,7 +15,9 @@ def objectid_core_schema(cls: Any) -> core_schema.CoreSchema:
             return value
         if isinstance(value, (str, bytes)):
             return cls(value)
-        raise ValueError(f"ObjectId expected (or a 24-hex str or 12 bytes), got {type(value).__name__}")
+        raise ValueError(
+            f"ObjectId expected (or a 24-hex str or 12 bytes), got {type(value).__name__}"
+        )
 
     python_schema = core_schema.no_info_plain_validator_function(validate)
     return core_schema.json_or_python_schema(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any
 
-from . import _core
+from . import _core  # pyright: ignore[reportPrivateUsage]
 
 __all__ = ["VellumClient", "connect_to_mongodb", "init_db_client"]
 

@@ -36,7 +36,7 @@ class ConfigurationError(VellumError, ValueError):
     """A connection string or option is invalid."""
 
 
-class ConnectionError(VellumError, builtins.ConnectionError):  # noqa: A001 - the documented name
+class ConnectionError(VellumError, builtins.ConnectionError):
     """The server could not be reached, or the connection broke."""
 
 

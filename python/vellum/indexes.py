@@ -28,7 +28,14 @@ class Index:
     'age_-1_name_1'
     """
 
-    __slots__ = ("expire_after_seconds", "keys", "name", "partial_filter_expression", "sparse", "unique")
+    __slots__ = (
+        "expire_after_seconds",
+        "keys",
+        "name",
+        "partial_filter_expression",
+        "sparse",
+        "unique",
+    )
 
     def __init__(
         self,
@@ -47,7 +54,7 @@ class Index:
         if not pairs:
             raise ValueError("an Index needs at least one key")
         for field, direction in pairs:
-            if isinstance(direction, bool) or not isinstance(direction, (int, str)):
+            if isinstance(direction, bool) or not isinstance(direction, (int, str)):  # pyright: ignore[reportUnnecessaryIsInstance]
                 raise TypeError(
                     f"index direction for {field!r} must be 1, -1 or an index type such as "
                     f"'text', got {direction!r}"

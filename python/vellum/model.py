@@ -28,7 +28,9 @@ class DocumentSettings:
         self.indexes = indexes
 
     def __repr__(self) -> str:
-        return f"DocumentSettings(collection_name={self.collection_name!r}, indexes={self.indexes!r})"
+        return (
+            f"DocumentSettings(collection_name={self.collection_name!r}, indexes={self.indexes!r})"
+        )
 
 
 def _resolve_settings(cls: type[VellumBaseModel]) -> DocumentSettings:
@@ -40,7 +42,7 @@ def _resolve_settings(cls: type[VellumBaseModel]) -> DocumentSettings:
         raise TypeError(f"{cls.__name__}.Settings.collection_name must be a str")
     indexes = tuple(getattr(own, "indexes", ()) or ())
     for index in indexes:
-        if not isinstance(index, Index):
+        if not isinstance(index, Index):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(
                 f"{cls.__name__}.Settings.indexes must hold vellum.Index objects, got {index!r}"
             )
@@ -89,7 +91,7 @@ class VellumBaseModel(BaseModel):
         if id_field is None or id_field.alias != "_id":
             raise TypeError(
                 f"{cls.__name__}.id must be stored as _id: declare it as "
-                "`id: <type> = Field(default_factory=..., alias=\"_id\")`"
+                '`id: <type> = Field(default_factory=..., alias="_id")`'
             )
         cls.__vellum_settings__ = _resolve_settings(cls)
 

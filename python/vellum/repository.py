@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from . import _core
+from . import _core  # pyright: ignore[reportPrivateUsage]
 from .client import VellumClient
 from .errors import DocumentValidationError, DuplicateKeyError, IndexConflictError
 from .indexes import Index, comparable
@@ -42,9 +42,11 @@ def _sort_document(sort: SortSpec | None) -> dict[str, int] | None:
     out: dict[str, int] = {}
     for pair in pairs:
         if not (isinstance(pair, tuple) and len(pair) == 2):  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise TypeError(f"sort takes (field, direction) pairs such as ('age', -1), got {pair!r}")
+            raise TypeError(
+                f"sort takes (field, direction) pairs such as ('age', -1), got {pair!r}"
+            )
         field, direction = pair
-        if direction not in (1, -1) or isinstance(direction, bool):
+        if direction not in (1, -1) or isinstance(direction, bool):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise ValueError(f"sort direction for {field!r} must be 1 or -1, got {direction!r}")
         out[field] = direction
     return out
@@ -80,12 +82,11 @@ class VellumRepository(Generic[M]):
             self.database_name, self.collection_name
         )
         self._id_adapter: TypeAdapter[Any] = TypeAdapter(model.model_fields["id"].annotation)
-        self._aliases = {
-            (field.alias or name): name for name, field in model.model_fields.items()
-        }
+        self._aliases = {(field.alias or name): name for name, field in model.model_fields.items()}
 
     def __repr__(self) -> str:
-        return f"VellumRepository({self.model.__name__}, '{self.database_name}.{self.collection_name}')"
+        where = f"{self.database_name}.{self.collection_name}"
+        return f"VellumRepository({self.model.__name__}, {where!r})"
 
     # -- conversion -------------------------------------------------------------------------
 
@@ -136,15 +137,16 @@ class VellumRepository(Generic[M]):
     @staticmethod
     def _stamp(document: VellumBaseModel, created: datetime | None, updated: datetime) -> None:
         # Set without re-running assignment validation: the values are already UTC datetimes.
-        values = document.__dict__
         fields_set = document.__pydantic_fields_set__
         if created is not None:
-            values["created_at"] = created
+            object.__setattr__(document, "created_at", created)
             fields_set.add("created_at")
-        values["updated_at"] = updated
+        object.__setattr__(document, "updated_at", updated)
         fields_set.add("updated_at")
 
-    def _enrich_duplicate(self, err: DuplicateKeyError, documents: Iterable[Mapping[str, Any]]) -> None:
+    def _enrich_duplicate(
+        self, err: DuplicateKeyError, documents: Iterable[Mapping[str, Any]]
+    ) -> None:
         index = next(
             (i for i in self.model.__vellum_settings__.indexes if i.name == err.index_name), None
         )
@@ -255,7 +257,7 @@ class VellumRepository(Generic[M]):
         """Deletes one document; True if it existed."""
         return await self.collection.delete_one({"_id": self._id(doc_id)}) == 1
 
-    async def delete_many(self, filter: Filter) -> int:  # noqa: A002 - MongoDB's word
+    async def delete_many(self, filter: Filter) -> int:
         """Deletes every matching document; returns how many. An empty filter deletes all."""
         return await self.collection.delete_many(dict(filter))
 
@@ -268,7 +270,7 @@ class VellumRepository(Generic[M]):
 
     async def find(
         self,
-        filter: Filter | None = None,  # noqa: A002
+        filter: Filter | None = None,
         *,
         skip: int = 0,
         limit: int = 0,
@@ -282,7 +284,7 @@ class VellumRepository(Generic[M]):
 
     async def find_one(
         self,
-        filter: Filter | None = None,  # noqa: A002
+        filter: Filter | None = None,
         *,
         sort: SortSpec | None = None,
         skip: int = 0,
@@ -294,7 +296,7 @@ class VellumRepository(Generic[M]):
 
     async def iter(
         self,
-        filter: Filter | None = None,  # noqa: A002
+        filter: Filter | None = None,
         *,
         skip: int = 0,
         limit: int = 0,
@@ -316,7 +318,7 @@ class VellumRepository(Generic[M]):
         finally:
             await cursor.close()
 
-    async def count(self, filter: Filter | None = None) -> int:  # noqa: A002
+    async def count(self, filter: Filter | None = None) -> int:
         return await self.collection.count_documents(dict(filter or {}))
 
     # -- indexes ----------------------------------------------------------------------------

@@ -1,0 +1,63 @@
+"""Type-checked only (pyright strict): the README's examples keep precise types."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import assert_type
+
+from pydantic import BaseModel
+
+from vellum import (
+    DuplicateKeyError,
+    Index,
+    ObjectId,
+    VellumBaseModel,
+    VellumClient,
+    VellumRepository,
+    connect_to_mongodb,
+)
+
+
+class Address(BaseModel):
+    city: str
+    zip: str
+
+
+class User(VellumBaseModel):
+    name: str
+    email: str
+    age: int = 0
+    balance: Decimal = Decimal("0")
+    address: Address | None = None
+    tags: list[str] = []
+    manager: ObjectId | None = None
+
+    class Settings:
+        collection_name = "users"
+        indexes = [Index("email", unique=True), Index([("age", -1), ("name", 1)])]
+
+
+async def quickstart() -> None:
+    client = await connect_to_mongodb("mongodb://localhost:27017", "app")
+    assert_type(client, VellumClient)
+    users = VellumRepository(User, client, "app")
+    assert_type(users, VellumRepository[User])
+    assert_type(await users.ensure_indexes(), list[str])
+    ada = await users.create(User(name="Ada", email="ada@example.com", balance=Decimal("10.25")))
+    assert_type(ada, User)
+    assert_type(await users.get(ada.id), User | None)
+    page = await users.find({"age": {"$gte": 18}}, skip=0, limit=20, sort=[("age", -1)])
+    assert_type(page, list[User])
+    bob = await users.update(ada.id, {"age": 37})
+    assert_type(bob, User | None)
+    assert_type(await users.count({}), int)
+    assert_type(await users.delete(ada.id), bool)
+    async for user in users.iter({"age": {"$gt": 1}}):
+        assert_type(user, User)
+    try:
+        await users.create_many([User(name="x", email="y")])
+    except DuplicateKeyError as err:
+        assert_type(err.index_name, str | None)
+    oid = ObjectId()
+    assert_type(oid.generation_time.year, int)
+    await client.close()
