@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import assert_type
 
 from pydantic import BaseModel
+from typing_extensions import assert_type
 
 from vellum import (
     DuplicateKeyError,
