@@ -30,42 +30,43 @@ enum Segment {
     Index(usize),
 }
 
-/// An encoding failure. The field path is collected while the error unwinds, so the success
-/// path pays nothing for it.
-pub struct EncodeError {
+struct Failure {
     kind: Kind,
     message: String,
     path: Vec<Segment>,
     python: Option<PyErr>,
 }
 
+/// An encoding failure. The field path is collected while the error unwinds, so the success
+/// path pays nothing for it (and the boxed error keeps `Result` small).
+pub struct EncodeError(Box<Failure>);
+
 impl EncodeError {
-    fn type_error(message: String) -> Self {
-        EncodeError {
-            kind: Kind::Type,
+    fn new(kind: Kind, message: String, python: Option<PyErr>) -> Self {
+        EncodeError(Box::new(Failure {
+            kind,
             message,
             path: Vec::new(),
-            python: None,
-        }
+            python,
+        }))
+    }
+
+    fn type_error(message: String) -> Self {
+        Self::new(Kind::Type, message, None)
     }
 
     fn value_error(message: String) -> Self {
-        EncodeError {
-            kind: Kind::Value,
-            message,
-            path: Vec::new(),
-            python: None,
-        }
+        Self::new(Kind::Value, message, None)
     }
 
     fn at(mut self, segment: Segment) -> Self {
-        self.path.push(segment);
+        self.0.path.push(segment);
         self
     }
 
     fn path(&self) -> String {
         let mut out = String::new();
-        for (i, segment) in self.path.iter().rev().enumerate() {
+        for (i, segment) in self.0.path.iter().rev().enumerate() {
             if i > 0 {
                 out.push('.');
             }
@@ -80,15 +81,17 @@ impl EncodeError {
     }
 
     pub fn into_pyerr(self) -> PyErr {
-        if let Some(err) = self.python {
+        let path = self.path();
+        let failure = *self.0;
+        if let Some(err) = failure.python {
             return err;
         }
-        let message = if self.path.is_empty() {
-            self.message
+        let message = if path.is_empty() {
+            failure.message
         } else {
-            format!("{} (at field '{}')", self.message, self.path())
+            format!("{} (at field '{path}')", failure.message)
         };
-        match self.kind {
+        match failure.kind {
             Kind::Type => UnsupportedTypeError::new_err(message),
             Kind::Value => ValueOutOfRangeError::new_err(message),
         }
@@ -97,12 +100,7 @@ impl EncodeError {
 
 impl From<PyErr> for EncodeError {
     fn from(err: PyErr) -> Self {
-        EncodeError {
-            kind: Kind::Type,
-            message: String::new(),
-            path: Vec::new(),
-            python: Some(err),
-        }
+        EncodeError::new(Kind::Type, String::new(), Some(err))
     }
 }
 
