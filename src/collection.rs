@@ -17,6 +17,7 @@ use pyo3::types::PyList;
 
 use crate::client::ClientInner;
 use crate::codec::{encode_document, encode_filter, Batch, DecodedDocument};
+use crate::query::filter_document;
 use crate::cursor::Cursor;
 use crate::error::Error;
 use crate::options::{non_negative, optional_document, update_modifications};
@@ -163,7 +164,7 @@ impl Collection {
         projection: Option<&Bound<'py, PyAny>>,
         batch_size: Option<u32>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let filter = encode_filter(filter)?;
+        let filter = filter_document(Some(filter))?;
         let options = find_options(sort, skip, limit, projection, batch_size)?;
         let target = self.target();
         spawn(py, async move {
@@ -192,7 +193,7 @@ impl Collection {
         projection: Option<&Bound<'py, PyAny>>,
         batch_size: Option<u32>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let filter = encode_filter(filter)?;
+        let filter = filter_document(Some(filter))?;
         let options = find_options(sort, skip, limit, projection, batch_size)?;
         let target = self.target();
         spawn(py, async move {
@@ -215,7 +216,7 @@ impl Collection {
         skip: Option<i64>,
         projection: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let filter = encode_filter(filter)?;
+        let filter = filter_document(Some(filter))?;
         let mut options = FindOneOptions::default();
         options.sort = optional_document(sort)?;
         options.skip = non_negative("skip", skip)?;
@@ -269,7 +270,7 @@ impl Collection {
         upsert: bool,
         return_after: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let filter = encode_filter(filter)?;
+        let filter = filter_document(Some(filter))?;
         let update = update_modifications(update)?;
         let mut options = FindOneAndUpdateOptions::default();
         options.sort = optional_document(sort)?;
@@ -318,7 +319,7 @@ impl Collection {
         skip: Option<i64>,
         limit: Option<i64>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let filter = encode_filter(filter)?;
+        let filter = filter_document(Some(filter))?;
         let mut options = CountOptions::default();
         options.skip = non_negative("skip", skip)?;
         options.limit = non_negative("limit", limit)?;
@@ -483,7 +484,7 @@ impl Collection {
         upsert: bool,
         many: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let filter = encode_filter(filter)?;
+        let filter = filter_document(Some(filter))?;
         let update = update_modifications(update)?;
         let mut options = UpdateOptions::default();
         options.upsert = Some(upsert);
@@ -523,7 +524,7 @@ impl Collection {
         filter: &Bound<'py, PyAny>,
         many: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let filter = encode_filter(filter)?;
+        let filter = filter_document(Some(filter))?;
         let target = self.target();
         spawn(py, async move {
             let collection = target.collection()?;

@@ -18,6 +18,7 @@ pyo3::import_exception!(vellum.errors, DuplicateKeyError);
 pyo3::import_exception!(vellum.errors, ClientClosedError);
 pyo3::import_exception!(vellum.errors, UnsupportedTypeError);
 pyo3::import_exception!(vellum.errors, ValueOutOfRangeError);
+pyo3::import_exception!(vellum.errors, QueryError);
 
 /// Everything that can go wrong in the core outside of Python-side validation.
 #[derive(Debug, thiserror::Error)]

@@ -8,6 +8,7 @@ mod collection;
 mod cursor;
 pub mod error;
 mod options;
+pub mod query;
 mod runtime;
 pub mod uri;
 
@@ -27,6 +28,8 @@ mod _core {
     use crate::collection::Collection;
     #[pymodule_export]
     use crate::cursor::Cursor;
+    #[pymodule_export]
+    use crate::query::{QueryExpr, UpdateSpec};
     #[pymodule_export]
     use crate::runtime::bridge_overhead_probe;
     use pyo3::prelude::*;

@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use crate::codec::encode_filter;
+use crate::query::UpdateSpec;
 
 /// Encodes an optional mapping (sort, projection, hint...).
 pub fn optional_document(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Document>> {
@@ -18,6 +19,9 @@ pub fn optional_document(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Do
 
 /// An update is either a document of update operators or an aggregation pipeline (a list).
 pub fn update_modifications(update: &Bound<'_, PyAny>) -> PyResult<UpdateModifications> {
+    if let Ok(spec) = update.cast::<UpdateSpec>() {
+        return Ok(UpdateModifications::Document(spec.get().to_document()));
+    }
     if let Ok(stages) = update.cast::<PyList>() {
         let pipeline = stages
             .iter()

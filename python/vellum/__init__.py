@@ -20,6 +20,7 @@ from .errors import (
     DuplicateKeyError,
     IndexConflictError,
     OperationFailure,
+    QueryError,
     ServerSelectionTimeoutError,
     UnsupportedTypeError,
     ValueOutOfRangeError,
@@ -27,7 +28,8 @@ from .errors import (
 )
 from .indexes import ASCENDING, DESCENDING, Index
 from .model import VellumBaseModel
-from .repository import Filter, SortSpec, VellumRepository
+from .query import QField, QueryExpr, QueryProxy, SortKey, UpdateSpec, nor, raw
+from .repository import Filter, SortSpec, UpdateResult, VellumRepository
 
 __all__ = [
     "ASCENDING",
@@ -46,10 +48,17 @@ __all__ = [
     "MinKey",
     "ObjectId",
     "OperationFailure",
+    "QField",
+    "QueryError",
+    "QueryExpr",
+    "QueryProxy",
     "ServerSelectionTimeoutError",
+    "SortKey",
     "SortSpec",
     "Timestamp",
     "UnsupportedTypeError",
+    "UpdateResult",
+    "UpdateSpec",
     "ValueOutOfRangeError",
     "VellumBaseModel",
     "VellumClient",
@@ -60,4 +69,6 @@ __all__ = [
     "decode_bson",
     "encode_bson",
     "init_db_client",
+    "nor",
+    "raw",
 ]

@@ -9,8 +9,44 @@ from pydantic_core import CoreSchema
 
 __version__: str
 
+@final
+class QueryExpr:
+    """A query expression built from ``Model.Q``; combine with ``&``, ``|``, ``~``."""
+
+    @staticmethod
+    def compare(path: str, op: str, value: object) -> QueryExpr: ...
+    @staticmethod
+    def regex(path: str, pattern: str, options: str = ...) -> QueryExpr: ...
+    @staticmethod
+    def elem_match(path: str, inner: QueryExpr) -> QueryExpr: ...
+    @staticmethod
+    def all_of(items: Iterable[QueryExpr]) -> QueryExpr: ...
+    @staticmethod
+    def any_of(items: Iterable[QueryExpr]) -> QueryExpr: ...
+    @staticmethod
+    def none_of(items: Iterable[QueryExpr]) -> QueryExpr: ...
+    @staticmethod
+    def raw(filter: Mapping[str, Any]) -> QueryExpr: ...
+    def to_filter(self) -> _Document: ...
+    def __and__(self, other: QueryExpr) -> QueryExpr: ...
+    def __or__(self, other: QueryExpr) -> QueryExpr: ...
+    def __invert__(self) -> QueryExpr: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __bool__(self) -> bool: ...
+
+@final
+class UpdateSpec:
+    """Field updates built from ``Model.Q`` (``User.Q.age.inc(1)``)."""
+
+    def __new__(cls, operator: str, path: str, value: object) -> UpdateSpec: ...
+    @staticmethod
+    def combine(specs: list[UpdateSpec]) -> UpdateSpec: ...
+    def to_update(self) -> _Document: ...
+    def touches(self, path: str) -> bool: ...
+
 _Document = dict[str, Any]
-_UpdateSpec = Mapping[str, Any] | list[Mapping[str, Any]]
+_Filter = Mapping[str, Any] | QueryExpr
+_UpdateSpec = Mapping[str, Any] | list[Mapping[str, Any]] | UpdateSpec
 
 @final
 class ObjectId:
@@ -120,7 +156,7 @@ class Collection:
     ) -> Awaitable[int]: ...
     def find(
         self,
-        filter: Mapping[str, Any],
+        filter: _Filter,
         *,
         sort: Mapping[str, Any] | None = None,
         skip: int | None = None,
@@ -130,7 +166,7 @@ class Collection:
     ) -> Awaitable[list[_Document]]: ...
     def find_cursor(
         self,
-        filter: Mapping[str, Any],
+        filter: _Filter,
         *,
         sort: Mapping[str, Any] | None = None,
         skip: int | None = None,
@@ -140,21 +176,21 @@ class Collection:
     ) -> Awaitable[Cursor]: ...
     def find_one(
         self,
-        filter: Mapping[str, Any],
+        filter: _Filter,
         *,
         sort: Mapping[str, Any] | None = None,
         skip: int | None = None,
         projection: Mapping[str, Any] | None = None,
     ) -> Awaitable[_Document | None]: ...
     def update_one(
-        self, filter: Mapping[str, Any], update: _UpdateSpec, *, upsert: bool = False
+        self, filter: _Filter, update: _UpdateSpec, *, upsert: bool = False
     ) -> Awaitable[tuple[int, int, _Document | None]]: ...
     def update_many(
-        self, filter: Mapping[str, Any], update: _UpdateSpec, *, upsert: bool = False
+        self, filter: _Filter, update: _UpdateSpec, *, upsert: bool = False
     ) -> Awaitable[tuple[int, int, _Document | None]]: ...
     def find_one_and_update(
         self,
-        filter: Mapping[str, Any],
+        filter: _Filter,
         update: _UpdateSpec,
         *,
         sort: Mapping[str, Any] | None = None,
@@ -162,10 +198,10 @@ class Collection:
         upsert: bool = False,
         return_after: bool = True,
     ) -> Awaitable[_Document | None]: ...
-    def delete_one(self, filter: Mapping[str, Any]) -> Awaitable[int]: ...
-    def delete_many(self, filter: Mapping[str, Any]) -> Awaitable[int]: ...
+    def delete_one(self, filter: _Filter) -> Awaitable[int]: ...
+    def delete_many(self, filter: _Filter) -> Awaitable[int]: ...
     def count_documents(
-        self, filter: Mapping[str, Any], *, skip: int | None = None, limit: int | None = None
+        self, filter: _Filter, *, skip: int | None = None, limit: int | None = None
     ) -> Awaitable[int]: ...
     def aggregate(
         self,

@@ -21,6 +21,7 @@ __all__ = [
     "DuplicateKeyError",
     "IndexConflictError",
     "OperationFailure",
+    "QueryError",
     "ServerSelectionTimeoutError",
     "UnsupportedTypeError",
     "ValueOutOfRangeError",
@@ -165,3 +166,8 @@ class DocumentValidationError(VellumError, ValueError):
         self.model = model
         self.document_id = document_id
         self.errors = [dict(e) for e in errors]
+
+
+class QueryError(VellumError, ValueError):
+    """A query or update expression does not fit the model: an unknown field, a value of the
+    wrong type, a value that looks like an operator, two updates of one field."""

@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .indexes import Index
+from .query import QueryProxy
 
 __all__ = ["DocumentSettings", "VellumBaseModel"]
 
@@ -74,6 +75,8 @@ class VellumBaseModel(BaseModel):
     updated_at: datetime | None = None
 
     __vellum_settings__: ClassVar[DocumentSettings]
+    Q: ClassVar[QueryProxy]
+    """The model's fields for queries, sorts and updates: ``User.Q.age >= 18``."""
 
     @field_validator("created_at", "updated_at")
     @classmethod
@@ -94,6 +97,8 @@ class VellumBaseModel(BaseModel):
                 '`id: <type> = Field(default_factory=..., alias="_id")`'
             )
         cls.__vellum_settings__ = _resolve_settings(cls)
+        cls.Q = QueryProxy(cls)
 
 
 VellumBaseModel.__vellum_settings__ = DocumentSettings("vellum_base_model", ())
+VellumBaseModel.Q = QueryProxy(VellumBaseModel)

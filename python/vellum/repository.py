@@ -3,26 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import _core  # pyright: ignore[reportPrivateUsage]
 from .client import VellumClient
-from .errors import DocumentValidationError, DuplicateKeyError, IndexConflictError
+from .errors import DocumentValidationError, DuplicateKeyError, IndexConflictError, QueryError
 from .indexes import Index, comparable
 from .model import VellumBaseModel
+from .query import QueryExpr, QueryProxy, SortKey, UpdateSpec
 
-__all__ = ["Filter", "SortSpec", "VellumRepository"]
+__all__ = ["Filter", "SortSpec", "UpdateResult", "VellumRepository"]
 
 M = TypeVar("M", bound=VellumBaseModel)
+P = TypeVar("P", bound=BaseModel)
 
-Filter = Mapping[str, Any]
-"""A MongoDB query filter, such as ``{"age": {"$gte": 18}}``."""
+Filter = Mapping[str, Any] | QueryExpr
+"""A query expression (``User.Q.age >= 18``) or a raw filter dict (``{"age": {"$gte": 18}}``)."""
 
-SortSpec = Sequence[tuple[str, int]] | Mapping[str, int]
-"""``[("age", -1), ("name", 1)]`` or ``{"age": -1}``: 1 ascending, -1 descending."""
+SortSpec = Sequence[tuple[str, int] | SortKey] | Mapping[str, int] | SortKey
+"""``[User.Q.age.desc()]``, ``[("age", -1), ("name", 1)]`` or ``{"age": -1}``."""
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """What ``update_one``/``update_many`` did."""
+
+    matched: int
+    modified: int
+    upserted_id: Any = None
+
 
 # Fields the repository owns: callers cannot $set them through update().
 _MANAGED = frozenset({"id", "created_at", "updated_at"})
@@ -35,12 +48,26 @@ def _now() -> datetime:
     return now.replace(microsecond=now.microsecond - now.microsecond % 1000)
 
 
+def _filter(filter: Filter | None) -> Filter:
+    if filter is None:
+        return {}
+    if isinstance(filter, (Mapping, QueryExpr)):  # pyright: ignore[reportUnnecessaryIsInstance]
+        return filter
+    raise TypeError(
+        f"a filter is a query expression (Model.Q.field == value) or a dict, got {filter!r}"
+    )
+
+
 def _sort_document(sort: SortSpec | None) -> dict[str, int] | None:
     if sort is None:
         return None
+    if isinstance(sort, SortKey):
+        sort = [sort]
     pairs = list(sort.items()) if isinstance(sort, Mapping) else list(sort)
     out: dict[str, int] = {}
     for pair in pairs:
+        if isinstance(pair, SortKey):
+            pair = (pair.path, pair.direction)
         if not (isinstance(pair, tuple) and len(pair) == 2):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(
                 f"sort takes (field, direction) pairs such as ('age', -1), got {pair!r}"
@@ -59,6 +86,17 @@ def _first_error(err: ValidationError) -> str:
         parts.append(f"{loc}: {e['msg']}")
     more = err.error_count() - len(parts)
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _projection(model: type[BaseModel]) -> dict[str, int]:
+    """Fetch only ``model``'s fields (by their stored names)."""
+    spec = {(field.alias or name): 1 for name, field in model.model_fields.items()}
+    if "_id" not in spec:
+        spec["_id"] = 0
+    return spec
+
+
+_MANAGED_PATHS = ("_id", "created_at", "updated_at")
 
 
 class VellumRepository(Generic[M]):
@@ -84,6 +122,11 @@ class VellumRepository(Generic[M]):
         self._id_adapter: TypeAdapter[Any] = TypeAdapter(model.model_fields["id"].annotation)
         self._aliases = {(field.alias or name): name for name, field in model.model_fields.items()}
 
+    @property
+    def Q(self) -> QueryProxy:
+        """The model's fields for queries: ``users.Q.age >= 18``."""
+        return self.model.Q
+
     def __repr__(self) -> str:
         where = f"{self.database_name}.{self.collection_name}"
         return f"VellumRepository({self.model.__name__}, {where!r})"
@@ -102,20 +145,20 @@ class VellumRepository(Generic[M]):
             ) from None
 
     def _load(self, raw: dict[str, Any]) -> M:
+        return self._load_as(self.model, raw)
+
+    def _load_as(self, model: type[P], raw: dict[str, Any]) -> P:
         try:
-            return self.model.model_validate(raw)
+            return model.model_validate(raw)
         except ValidationError as err:
             raise DocumentValidationError(
                 f"stored document _id={raw.get('_id')!r} in {self.collection_name!r} does not "
-                f"fit {self.model.__name__}: {_first_error(err)}. Migrate the document or relax "
+                f"fit {model.__name__}: {_first_error(err)}. Migrate the document or relax "
                 "the model; nothing was skipped.",
-                model=self.model.__name__,
+                model=model.__name__,
                 document_id=raw.get("_id"),
                 errors=err.errors(),
             ) from None
-
-    def _load_many(self, raws: list[dict[str, Any]]) -> list[M]:
-        return [self._load(raw) for raw in raws]
 
     def _coerce(self, document: M | Mapping[str, Any]) -> M:
         if isinstance(document, self.model):
@@ -253,13 +296,60 @@ class VellumRepository(Generic[M]):
             raise
         return None if raw is None else self._load(raw)
 
+    def _update_spec(self, updates: Sequence[UpdateSpec]) -> UpdateSpec:
+        for update in updates:
+            if not isinstance(update, UpdateSpec):  # pyright: ignore[reportUnnecessaryIsInstance]
+                raise TypeError(
+                    f"updates are Model.Q expressions such as User.Q.age.inc(1), got {update!r}"
+                )
+            for path in _MANAGED_PATHS:
+                if update.touches(path):
+                    raise QueryError(
+                        f"{path!r} is managed by the repository and cannot be updated: {update!r}"
+                    )
+        return UpdateSpec.combine([*updates, UpdateSpec("$set", "updated_at", _now())])
+
+    async def update_one(
+        self,
+        filter: Filter,
+        *updates: UpdateSpec,
+        upsert: bool = False,
+    ) -> UpdateResult:
+        """Applies the updates (``User.Q.age.inc(1)``...) to the first matching document and
+        refreshes its ``updated_at``."""
+        return await self._update(filter, updates, upsert, many=False)
+
+    async def update_many(
+        self,
+        filter: Filter,
+        *updates: UpdateSpec,
+        upsert: bool = False,
+    ) -> UpdateResult:
+        """Applies the updates to every matching document and refreshes their ``updated_at``."""
+        return await self._update(filter, updates, upsert, many=True)
+
+    async def _update(
+        self,
+        filter: Filter,
+        updates: Sequence[UpdateSpec],
+        upsert: bool,
+        *,
+        many: bool,
+    ) -> UpdateResult:
+        if not updates:
+            raise ValueError("pass at least one update, such as User.Q.age.inc(1)")
+        spec = self._update_spec(updates)
+        run = self.collection.update_many if many else self.collection.update_one
+        matched, modified, upserted = await run(_filter(filter), spec, upsert=upsert)
+        return UpdateResult(matched, modified, None if upserted is None else upserted["_id"])
+
     async def delete(self, doc_id: Any) -> bool:
         """Deletes one document; True if it existed."""
         return await self.collection.delete_one({"_id": self._id(doc_id)}) == 1
 
     async def delete_many(self, filter: Filter) -> int:
         """Deletes every matching document; returns how many. An empty filter deletes all."""
-        return await self.collection.delete_many(dict(filter))
+        return await self.collection.delete_many(_filter(filter))
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -268,6 +358,7 @@ class VellumRepository(Generic[M]):
         raw = await self.collection.find_one({"_id": self._id(doc_id)})
         return None if raw is None else self._load(raw)
 
+    @overload
     async def find(
         self,
         filter: Filter | None = None,
@@ -275,24 +366,73 @@ class VellumRepository(Generic[M]):
         skip: int = 0,
         limit: int = 0,
         sort: SortSpec | None = None,
-    ) -> list[M]:
-        """Every matching document (``limit=0``: no limit)."""
+        projection: None = None,
+    ) -> list[M]: ...
+    @overload
+    async def find(
+        self,
+        filter: Filter | None = None,
+        *,
+        skip: int = 0,
+        limit: int = 0,
+        sort: SortSpec | None = None,
+        projection: type[P],
+    ) -> list[P]: ...
+    async def find(
+        self,
+        filter: Filter | None = None,
+        *,
+        skip: int = 0,
+        limit: int = 0,
+        sort: SortSpec | None = None,
+        projection: type[BaseModel] | None = None,
+    ) -> list[M] | list[Any]:
+        """Every matching document (``limit=0``: no limit). With ``projection=SubModel`` only
+        that model's fields are fetched, and SubModel instances come back."""
+        model = projection or self.model
         raws = await self.collection.find(
-            dict(filter or {}), sort=_sort_document(sort), skip=skip or None, limit=limit or None
+            _filter(filter),
+            sort=_sort_document(sort),
+            skip=skip or None,
+            limit=limit or None,
+            projection=None if projection is None else _projection(projection),
         )
-        return self._load_many(raws)
+        return [self._load_as(model, raw) for raw in raws]
 
+    @overload
     async def find_one(
         self,
         filter: Filter | None = None,
         *,
         sort: SortSpec | None = None,
         skip: int = 0,
-    ) -> M | None:
+        projection: None = None,
+    ) -> M | None: ...
+    @overload
+    async def find_one(
+        self,
+        filter: Filter | None = None,
+        *,
+        sort: SortSpec | None = None,
+        skip: int = 0,
+        projection: type[P],
+    ) -> P | None: ...
+    async def find_one(
+        self,
+        filter: Filter | None = None,
+        *,
+        sort: SortSpec | None = None,
+        skip: int = 0,
+        projection: type[BaseModel] | None = None,
+    ) -> M | Any | None:
+        """The first matching document, or None."""
         raw = await self.collection.find_one(
-            dict(filter or {}), sort=_sort_document(sort), skip=skip or None
+            _filter(filter),
+            sort=_sort_document(sort),
+            skip=skip or None,
+            projection=None if projection is None else _projection(projection),
         )
-        return None if raw is None else self._load(raw)
+        return None if raw is None else self._load_as(projection or self.model, raw)
 
     async def iter(
         self,
@@ -305,7 +445,7 @@ class VellumRepository(Generic[M]):
     ) -> AsyncIterator[M]:
         """Streams matching documents batch by batch, never holding more than one batch."""
         cursor = await self.collection.find_cursor(
-            dict(filter or {}),
+            _filter(filter),
             sort=_sort_document(sort),
             skip=skip or None,
             limit=limit or None,
@@ -319,7 +459,8 @@ class VellumRepository(Generic[M]):
             await cursor.close()
 
     async def count(self, filter: Filter | None = None) -> int:
-        return await self.collection.count_documents(dict(filter or {}))
+        """How many documents match."""
+        return await self.collection.count_documents(_filter(filter))
 
     # -- indexes ----------------------------------------------------------------------------
 

@@ -1,0 +1,407 @@
+"""Type-safe queries: ``Model.Q`` walks the model's fields and builds expressions that the Rust
+core compiles to MongoDB filters and updates.
+
+>>> (User.Q.age >= 18).to_filter()                                  # doctest: +SKIP
+{'age': {'$gte': 18}}
+
+Values are checked and coerced by the field's type before anything is compiled, and they are
+never read as operators: ``User.Q.name == {"$ne": None}`` raises instead of matching every
+document. That makes query building safe against operator injection from user input.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal, Union
+from uuid import UUID
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
+
+from ._core import ObjectId, QueryExpr, UpdateSpec  # pyright: ignore[reportPrivateUsage]
+from .errors import QueryError
+
+if TYPE_CHECKING:
+    from .model import VellumBaseModel
+
+__all__ = ["QField", "QueryExpr", "QueryProxy", "SortKey", "UpdateSpec", "nor", "raw"]
+
+
+def nor(*expressions: QueryExpr) -> QueryExpr:
+    """Matches documents that match none of the expressions (``$nor``)."""
+    return QueryExpr.none_of(expressions)
+
+
+def raw(filter: Mapping[str, Any]) -> QueryExpr:
+    """An explicit escape hatch: ``filter`` is sent as written, operators included. Never build
+    it from user input."""
+    return QueryExpr.raw(filter)
+
+
+class SortKey:
+    """A sort key: ``User.Q.age.desc()``."""
+
+    __slots__ = ("direction", "path")
+
+    def __init__(self, path: str, direction: Literal[1, -1]) -> None:
+        self.path = path
+        self.direction = direction
+
+    def __iter__(self) -> typing.Iterator[str | int]:
+        return iter((self.path, self.direction))
+
+    def __repr__(self) -> str:
+        return f"SortKey({self.path!r}, {self.direction})"
+
+
+_TYPE_ALIASES: dict[type, list[str]] = {
+    bool: ["bool"],
+    int: ["int", "long"],
+    float: ["double"],
+    str: ["string"],
+    dict: ["object"],
+    list: ["array"],
+    bytes: ["binData"],
+    datetime: ["date"],
+    Decimal: ["decimal"],
+    UUID: ["binData"],
+    ObjectId: ["objectId"],
+    type(None): ["null"],
+}
+
+
+def _strip_optional(annotation: Any) -> list[Any]:
+    origin = typing.get_origin(annotation)
+    if origin is Union or origin is types.UnionType:
+        return [a for a in typing.get_args(annotation) if a is not type(None)]
+    if origin is typing.Annotated:
+        return _strip_optional(typing.get_args(annotation)[0])
+    return [annotation]
+
+
+def _list_element(annotation: Any) -> Any | None:
+    """The element type if ``annotation`` is a list/tuple/set type (possibly optional)."""
+    for option in _strip_optional(annotation):
+        origin = typing.get_origin(option)
+        if origin in (list, tuple, set, frozenset) or option in (list, tuple, set, frozenset):
+            args = typing.get_args(option)
+            return args[0] if args else Any
+    return None
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    """The model whose fields lie under this field: a sub-model, a list of them, an Optional."""
+    element = _list_element(annotation)
+    candidates = _strip_optional(element if element is not None else annotation)
+    for option in candidates:
+        if isinstance(option, type) and issubclass(option, BaseModel):
+            return option
+    return None
+
+
+class QField:
+    """One field of a model, reached through ``Model.Q``: compare it, sort on it, update it.
+
+    Sub-fields of a nested model (or of a list of models) are attributes:
+    ``User.Q.address.city``, ``User.Q.orders.qty``. A sub-field whose name clashes with a method
+    here (``size``, ``set``...) is reached with ``Q.address["size"]``.
+    """
+
+    __slots__ = ("__dict__", "_annotation", "_field", "_in_array", "_label", "_path")
+
+    def __init__(
+        self, path: str, label: str, annotation: Any, field: FieldInfo | None, in_array: bool
+    ) -> None:
+        self._path = path
+        self._label = label
+        self._annotation = annotation
+        self._field = field
+        self._in_array = in_array
+
+    # -- walking --------------------------------------------------------------------------
+
+    @property
+    def path(self) -> str:
+        """The stored (dotted) path, aliases applied: ``Q.id.path == "_id"``."""
+        return self._path
+
+    def __getattr__(self, name: str) -> QField:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self[name]
+
+    def __getitem__(self, name: str) -> QField:
+        model = _nested_model(self._annotation)
+        if model is None:
+            raise AttributeError(f"{self._label} is not a model, so it has no field {name!r}")
+        child = _resolve(model, name, self._label)
+        in_array = self._in_array or _list_element(self._annotation) is not None
+        return QField(
+            f"{self._path}.{child[0]}", f"{self._label}.{name}", child[1], child[2], in_array
+        )
+
+    # -- values -----------------------------------------------------------------------------
+
+    @cached_property
+    def _adapter(self) -> TypeAdapter[Any]:
+        # The field's constraints (ge=0, max_length...) apply to query values too.
+        if self._field is not None and self._field.metadata:
+            return TypeAdapter(typing.Annotated[(self._annotation, *self._field.metadata)])  # pyright: ignore[reportInvalidTypeArguments]
+        return TypeAdapter(self._annotation)
+
+    @cached_property
+    def _element_adapter(self) -> TypeAdapter[Any] | None:
+        element = _list_element(self._annotation)
+        return None if element is None else TypeAdapter(element)
+
+    def _check(self, adapter: TypeAdapter[Any], value: Any, what: str) -> Any:
+        try:
+            valid = adapter.validate_python(value)
+        except ValidationError as err:
+            detail = err.errors()[0]["msg"]
+            raise QueryError(
+                f"{self._label} expects {what}: {value!r} does not fit ({detail})"
+            ) from None
+        return adapter.dump_python(valid, mode="python", by_alias=True)
+
+    def _value(self, value: Any) -> Any:
+        """A value compared with this field: of the field's type, or for a list field, of its
+        elements (MongoDB matches arrays that contain it)."""
+        if isinstance(value, (QueryExpr, QField)):
+            raise QueryError(f"compare {self._label} with a value, not with {value!r}")
+        element = self._element_adapter
+        if element is not None and not isinstance(value, (list, tuple, set)):
+            return self._check(element, value, f"an element of {self._type_name()}")
+        return self._check(self._adapter, value, self._type_name())
+
+    def _element(self, value: Any) -> Any:
+        element = self._element_adapter
+        if element is None:
+            raise QueryError(f"{self._label} is not a list field ({self._type_name()})")
+        return self._check(element, value, f"an element of {self._type_name()}")
+
+    def _type_name(self) -> str:
+        return getattr(self._annotation, "__name__", None) or repr(self._annotation)
+
+    # -- comparisons ------------------------------------------------------------------------
+
+    def __eq__(self, value: object) -> QueryExpr:  # type: ignore[override]
+        return QueryExpr.compare(self._path, "$eq", self._value(value))
+
+    def __ne__(self, value: object) -> QueryExpr:  # type: ignore[override]
+        return QueryExpr.compare(self._path, "$ne", self._value(value))
+
+    def __gt__(self, value: Any) -> QueryExpr:
+        return QueryExpr.compare(self._path, "$gt", self._value(value))
+
+    def __ge__(self, value: Any) -> QueryExpr:
+        return QueryExpr.compare(self._path, "$gte", self._value(value))
+
+    def __lt__(self, value: Any) -> QueryExpr:
+        return QueryExpr.compare(self._path, "$lt", self._value(value))
+
+    def __le__(self, value: Any) -> QueryExpr:
+        return QueryExpr.compare(self._path, "$lte", self._value(value))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __bool__(self) -> bool:
+        raise TypeError(f"{self._label} has no truth value; compare it: Q.x == value")
+
+    def in_(self, values: Iterable[Any]) -> QueryExpr:
+        """The field equals one of ``values`` (``$in``)."""
+        return QueryExpr.compare(self._path, "$in", [self._value(v) for v in values])
+
+    def nin(self, values: Iterable[Any]) -> QueryExpr:
+        """The field equals none of ``values`` (``$nin``)."""
+        return QueryExpr.compare(self._path, "$nin", [self._value(v) for v in values])
+
+    def exists(self, present: bool = True) -> QueryExpr:
+        """The field is present (or, with False, absent) in the stored document."""
+        return QueryExpr.compare(self._path, "$exists", bool(present))
+
+    def regex(self, pattern: str | re.Pattern[str], options: str = "") -> QueryExpr:
+        """The string field matches ``pattern`` (``$regex``; options from ``imsxu``)."""
+        if isinstance(pattern, re.Pattern):
+            flags = {re.IGNORECASE: "i", re.MULTILINE: "m", re.DOTALL: "s", re.VERBOSE: "x"}
+            options += "".join(c for flag, c in flags.items() if pattern.flags & flag)
+            pattern = pattern.pattern
+        return QueryExpr.regex(self._path, pattern, options)
+
+    def contains(self, value: Any) -> QueryExpr:
+        """For a list field: it holds ``value``. For a str field: it contains the substring
+        (matched literally: regex characters are escaped)."""
+        if self._element_adapter is not None:
+            return QueryExpr.compare(self._path, "$eq", self._element(value))
+        if not isinstance(value, str):
+            raise QueryError(f"{self._label}.contains() takes a str, got {value!r}")
+        return QueryExpr.regex(self._path, re.escape(value), "")
+
+    def type_(self, *bson_types: str | int | type) -> QueryExpr:
+        """The stored value has one of these BSON types (``"string"``, ``2``, or ``str``)."""
+        names: list[str | int] = []
+        for t in bson_types:
+            if isinstance(t, type):
+                if t not in _TYPE_ALIASES:
+                    raise QueryError(f"no BSON type for Python type {t.__name__}")
+                names.extend(_TYPE_ALIASES[t])
+            else:
+                names.append(t)
+        if not names:
+            raise QueryError("type_() needs at least one type")
+        return QueryExpr.compare(self._path, "$type", names if len(names) > 1 else names[0])
+
+    def size(self, length: int) -> QueryExpr:
+        """The list field has exactly ``length`` elements (``$size``)."""
+        if self._element_adapter is None:
+            raise QueryError(f"{self._label} is not a list field; size() applies to lists")
+        if isinstance(length, bool) or not isinstance(length, int) or length < 0:  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise QueryError(f"size() takes an int >= 0, got {length!r}")
+        return QueryExpr.compare(self._path, "$size", length)
+
+    def all_(self, values: Iterable[Any]) -> QueryExpr:
+        """The list field holds every one of ``values`` (``$all``)."""
+        return QueryExpr.compare(self._path, "$all", [self._element(v) for v in values])
+
+    def elem_match(self, condition: QueryExpr) -> QueryExpr:
+        """One element of the list field satisfies the whole condition (``$elemMatch``); paths
+        in ``condition`` must lie under this field."""
+        if self._element_adapter is None:
+            raise QueryError(f"{self._label} is not a list field; elem_match() applies to lists")
+        return QueryExpr.elem_match(self._path, condition)
+
+    # -- sorting ----------------------------------------------------------------------------
+
+    def asc(self) -> SortKey:
+        return SortKey(self._path, 1)
+
+    def desc(self) -> SortKey:
+        return SortKey(self._path, -1)
+
+    # -- updates ----------------------------------------------------------------------------
+
+    def set(self, value: Any) -> UpdateSpec:
+        """``$set`` the field to ``value`` (checked against the field's type)."""
+        return UpdateSpec("$set", self._path, self._check(self._adapter, value, self._type_name()))
+
+    def unset(self) -> UpdateSpec:
+        """``$unset`` the field. Refused for a required field: documents would stop validating."""
+        if self._field is not None and self._field.is_required():
+            raise QueryError(
+                f"cannot unset {self._label}: it is required (no default), so stored documents "
+                "would no longer validate"
+            )
+        return UpdateSpec("$unset", self._path, "")
+
+    def _number(self, operator: str, value: Any) -> UpdateSpec:
+        if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+            raise QueryError(f"{operator} on {self._label} takes a number, got {value!r}")
+        return UpdateSpec(
+            operator, self._path, self._check(self._adapter, value, self._type_name())
+        )
+
+    def inc(self, amount: int | float | Decimal = 1) -> UpdateSpec:
+        """``$inc`` the numeric field by ``amount``."""
+        return self._number("$inc", amount)
+
+    def mul(self, factor: int | float | Decimal) -> UpdateSpec:
+        """``$mul`` the numeric field by ``factor``."""
+        return self._number("$mul", factor)
+
+    def min(self, value: Any) -> UpdateSpec:
+        """Set the field to ``value`` if ``value`` is smaller (``$min``)."""
+        return UpdateSpec("$min", self._path, self._check(self._adapter, value, self._type_name()))
+
+    def max(self, value: Any) -> UpdateSpec:
+        """Set the field to ``value`` if ``value`` is larger (``$max``)."""
+        return UpdateSpec("$max", self._path, self._check(self._adapter, value, self._type_name()))
+
+    def push(
+        self, *values: Any, each: Iterable[Any] | None = None, slice: int | None = None
+    ) -> UpdateSpec:
+        """Append to the list field (``$push``); ``each=[...]`` appends several and ``slice=n``
+        keeps the first n (or, negative, the last n) elements afterwards."""
+        items = [self._element(v) for v in (*values, *(each or ()))]
+        if slice is None and each is None and len(items) == 1:
+            return UpdateSpec("$push", self._path, items[0])
+        if not items and slice is None:
+            raise QueryError("push() needs a value")
+        spec: dict[str, Any] = {"$each": items}
+        if slice is not None:
+            spec["$slice"] = int(slice)
+        return UpdateSpec("$push", self._path, spec)
+
+    def add_to_set(self, *values: Any, each: Iterable[Any] | None = None) -> UpdateSpec:
+        """Add to the list field unless already present (``$addToSet``, ``each=`` for several)."""
+        items = [self._element(v) for v in (*values, *(each or ()))]
+        if not items:
+            raise QueryError("add_to_set() needs a value")
+        if each is None and len(items) == 1:
+            return UpdateSpec("$addToSet", self._path, items[0])
+        return UpdateSpec("$addToSet", self._path, {"$each": items})
+
+    def pull(self, value: Any) -> UpdateSpec:
+        """Remove every element equal to ``value`` from the list field (``$pull``)."""
+        return UpdateSpec("$pull", self._path, self._element(value))
+
+    def pop(self, first: bool = False) -> UpdateSpec:
+        """Remove the last (or, with ``first=True``, the first) element (``$pop``)."""
+        if self._element_adapter is None:
+            raise QueryError(f"{self._label} is not a list field; pop() applies to lists")
+        return UpdateSpec("$pop", self._path, -1 if first else 1)
+
+    def rename(self, new_name: str) -> UpdateSpec:
+        """Rename the stored field (``$rename``), for migrations."""
+        if not new_name or new_name.startswith("$"):
+            raise QueryError(f"rename() needs a field name, got {new_name!r}")
+        return UpdateSpec("$rename", self._path, new_name)
+
+    def current_date(self) -> UpdateSpec:
+        """Set the datetime field to the server's current time (``$currentDate``)."""
+        if datetime not in _strip_optional(self._annotation):
+            raise QueryError(f"current_date() applies to datetime fields, not {self._label}")
+        return UpdateSpec("$currentDate", self._path, True)
+
+    def __repr__(self) -> str:
+        return f"QField({self._label} -> {self._path!r})"
+
+
+def _resolve(model: type[BaseModel], name: str, owner: str) -> tuple[str, Any, FieldInfo]:
+    """(stored name, annotation, FieldInfo) of ``model``'s field ``name``."""
+    fields = model.model_fields
+    info = fields.get(name)
+    if info is None:
+        by_alias = {f.alias: n for n, f in fields.items() if f.alias}
+        if name in by_alias:
+            info = fields[by_alias[name]]
+        else:
+            what = owner if owner == model.__name__ else f"{owner} ({model.__name__})"
+            raise AttributeError(f"{what} has no field {name!r}; its fields are {sorted(fields)}")
+    return (info.alias or name), info.annotation, info
+
+
+class QueryProxy:
+    """``Model.Q``: attribute access gives the model's fields as :class:`QField` objects."""
+
+    __slots__ = ("_model",)
+
+    def __init__(self, model: type[VellumBaseModel] | type[BaseModel]) -> None:
+        self._model = model
+
+    def __getattr__(self, name: str) -> QField:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        stored, annotation, info = _resolve(self._model, name, self._model.__name__)
+        return QField(stored, f"{self._model.__name__}.{name}", annotation, info, False)
+
+    def __getitem__(self, name: str) -> QField:
+        return self.__getattr__(name)
+
+    def __repr__(self) -> str:
+        return f"{self._model.__name__}.Q"

@@ -1,0 +1,446 @@
+//! The query expression tree and its compilation.
+
+use bson::{Bson, Document};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use crate::codec::{encode_filter, encode_value_for_filter};
+use crate::error::QueryError;
+
+/// The comparison operators a field can take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Eq,
+    Ne,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    In,
+    Nin,
+    All,
+    Size,
+    Type,
+    Exists,
+}
+
+impl Op {
+    fn parse(name: &str) -> PyResult<Op> {
+        Ok(match name {
+            "$eq" => Op::Eq,
+            "$ne" => Op::Ne,
+            "$gt" => Op::Gt,
+            "$gte" => Op::Gte,
+            "$lt" => Op::Lt,
+            "$lte" => Op::Lte,
+            "$in" => Op::In,
+            "$nin" => Op::Nin,
+            "$all" => Op::All,
+            "$size" => Op::Size,
+            "$type" => Op::Type,
+            "$exists" => Op::Exists,
+            other => return Err(PyValueError::new_err(format!("unknown query operator {other:?}"))),
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Op::Eq => "$eq",
+            Op::Ne => "$ne",
+            Op::Gt => "$gt",
+            Op::Gte => "$gte",
+            Op::Lt => "$lt",
+            Op::Lte => "$lte",
+            Op::In => "$in",
+            Op::Nin => "$nin",
+            Op::All => "$all",
+            Op::Size => "$size",
+            Op::Type => "$type",
+            Op::Exists => "$exists",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Expr {
+    Compare { path: String, op: Op, value: Bson },
+    Regex { path: String, pattern: String, options: String },
+    ElemMatch { path: String, inner: Box<Expr> },
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Nor(Vec<Expr>),
+    Not(Box<Expr>),
+    Raw(Document),
+}
+
+/// The operator document a single-field node puts under its path, for `$not` and `$elemMatch`.
+fn operator_document(expr: &Expr, relative_to: Option<&str>) -> Option<(String, Document)> {
+    let relative = |path: &str| -> String {
+        match relative_to {
+            Some(prefix) if path == prefix => String::new(),
+            Some(prefix) => path[prefix.len() + 1..].to_owned(),
+            None => path.to_owned(),
+        }
+    };
+    match expr {
+        Expr::Compare { path, op, value } => {
+            let mut d = Document::new();
+            d.insert(op.name(), value.clone());
+            Some((relative(path), d))
+        }
+        Expr::Regex { path, pattern, options } => {
+            let mut d = Document::new();
+            d.insert("$regex", pattern.clone());
+            if !options.is_empty() {
+                d.insert("$options", options.clone());
+            }
+            Some((relative(path), d))
+        }
+        Expr::ElemMatch { path, inner } => {
+            let mut d = Document::new();
+            d.insert("$elemMatch", compile(inner, Some(path)));
+            Some((relative(path), d))
+        }
+        _ => None,
+    }
+}
+
+/// Whether a value may stand bare as `{path: value}` (an implicit `$eq`): documents and regexes
+/// would be read differently there, so they keep an explicit `$eq`.
+fn bare_equality(value: &Bson) -> bool {
+    !matches!(value, Bson::Document(_) | Bson::RegularExpression(_))
+}
+
+/// Adds `key: value` to `target`, merging operator documents of the same path
+/// (`{"age": {"$gt": 3}}` and `{"age": {"$lt": 9}}` give `{"age": {"$gt": 3, "$lt": 9}}`).
+/// Returns false when the two cannot be merged without changing the meaning.
+fn merge_into(target: &mut Document, key: &str, value: &Bson) -> bool {
+    match target.get_mut(key) {
+        None => {
+            target.insert(key, value.clone());
+            true
+        }
+        Some(Bson::Document(existing)) if !key.starts_with('$') => {
+            let Bson::Document(incoming) = value else { return false };
+            let operators_only = |d: &Document| !d.is_empty() && d.keys().all(|k| k.starts_with('$'));
+            if !operators_only(existing) || !operators_only(incoming) {
+                return false;
+            }
+            if incoming.keys().any(|k| existing.contains_key(k)) {
+                return false;
+            }
+            for (k, v) in incoming {
+                existing.insert(k.clone(), v.clone());
+            }
+            true
+        }
+        Some(_) => false,
+    }
+}
+
+/// Compiles a node into a filter document. Inside `$elemMatch`, paths are relative to the
+/// array element (`relative_to` is the array's path).
+fn compile(expr: &Expr, relative_to: Option<&str>) -> Document {
+    match expr {
+        Expr::Compare { op: Op::Eq, value, path } if bare_equality(value) => {
+            let (key, _) = operator_document(expr, relative_to).expect("single-field node");
+            if key.is_empty() {
+                // `$elemMatch` over scalars takes operators only.
+                let mut d = Document::new();
+                d.insert("$eq", value.clone());
+                return d;
+            }
+            let _ = path;
+            let mut d = Document::new();
+            d.insert(key, value.clone());
+            d
+        }
+        Expr::Compare { .. } | Expr::Regex { .. } | Expr::ElemMatch { .. } => {
+            let (key, ops) = operator_document(expr, relative_to).expect("single-field node");
+            if key.is_empty() {
+                return ops;
+            }
+            let mut d = Document::new();
+            d.insert(key, ops);
+            d
+        }
+        Expr::And(children) => {
+            let compiled: Vec<Document> = children.iter().map(|c| compile(c, relative_to)).collect();
+            let mut merged = Document::new();
+            let mut ok = true;
+            'outer: for doc in &compiled {
+                for (k, v) in doc {
+                    if !merge_into(&mut merged, k, v) {
+                        ok = false;
+                        break 'outer;
+                    }
+                }
+            }
+            if ok {
+                merged
+            } else {
+                let mut d = Document::new();
+                d.insert("$and", compiled.into_iter().map(Bson::Document).collect::<Vec<_>>());
+                d
+            }
+        }
+        Expr::Or(children) => {
+            let mut d = Document::new();
+            d.insert(
+                "$or",
+                children.iter().map(|c| Bson::Document(compile(c, relative_to))).collect::<Vec<_>>(),
+            );
+            d
+        }
+        Expr::Nor(children) => {
+            let mut d = Document::new();
+            d.insert(
+                "$nor",
+                children.iter().map(|c| Bson::Document(compile(c, relative_to))).collect::<Vec<_>>(),
+            );
+            d
+        }
+        Expr::Not(inner) => compile_not(inner, relative_to),
+        Expr::Raw(doc) => doc.clone(),
+    }
+}
+
+/// `~expr`: a field-level `$not` where MongoDB allows one, `$ne` for equality, `$nor` otherwise.
+fn compile_not(inner: &Expr, relative_to: Option<&str>) -> Document {
+    match inner {
+        Expr::Not(again) => compile(again, relative_to),
+        Expr::Compare { path, op: Op::Eq, value } => {
+            compile(&Expr::Compare { path: path.clone(), op: Op::Ne, value: value.clone() }, relative_to)
+        }
+        Expr::Compare { path, op: Op::Ne, value } => {
+            compile(&Expr::Compare { path: path.clone(), op: Op::Eq, value: value.clone() }, relative_to)
+        }
+        Expr::Compare { .. } | Expr::Regex { .. } | Expr::ElemMatch { .. } => {
+            let (key, ops) = operator_document(inner, relative_to).expect("single-field node");
+            let mut not = Document::new();
+            not.insert("$not", ops);
+            if key.is_empty() {
+                return not;
+            }
+            let mut d = Document::new();
+            d.insert(key, not);
+            d
+        }
+        other => {
+            let mut d = Document::new();
+            d.insert("$nor", vec![Bson::Document(compile(other, relative_to))]);
+            d
+        }
+    }
+}
+
+/// Checks that every path in `expr` lies inside the array at `array_path`.
+fn check_inside(expr: &Expr, array_path: &str) -> PyResult<()> {
+    let inside = |path: &str| {
+        path == array_path || (path.starts_with(array_path) && path[array_path.len()..].starts_with('.'))
+    };
+    match expr {
+        Expr::Compare { path, .. } | Expr::Regex { path, .. } | Expr::ElemMatch { path, .. }
+            if !inside(path) =>
+        {
+            Err(QueryError::new_err(format!(
+                "elem_match on '{array_path}' can only test fields of its elements \
+                 ('{array_path}.<field>'), but got a condition on '{path}'"
+            )))
+        }
+        Expr::Compare { .. } | Expr::Regex { .. } | Expr::ElemMatch { .. } => Ok(()),
+        Expr::And(children) | Expr::Or(children) | Expr::Nor(children) => {
+            children.iter().try_for_each(|c| check_inside(c, array_path))
+        }
+        Expr::Not(inner) => check_inside(inner, array_path),
+        Expr::Raw(_) => Ok(()),
+    }
+}
+
+/// A compiled-on-demand query expression. Build it from a model's fields (`User.Q.age >= 18`),
+/// combine with `&`, `|`, `~`, and pass it wherever a filter is taken.
+#[pyclass(module = "vellum", frozen, name = "QueryExpr")]
+#[derive(Clone)]
+pub struct QueryExpr {
+    expr: Expr,
+}
+
+fn extract_exprs(items: &Bound<'_, PyAny>) -> PyResult<Vec<Expr>> {
+    items
+        .try_iter()?
+        .map(|item| {
+            let item = item?;
+            let expr = item.cast::<QueryExpr>().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "expected query expressions (Model.Q...), got {}",
+                    item.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                ))
+            })?;
+            Ok(expr.get().expr.clone())
+        })
+        .collect()
+}
+
+fn flatten(kind: fn(Vec<Expr>) -> Expr, is_same: fn(&Expr) -> Option<&Vec<Expr>>, items: Vec<Expr>) -> Expr {
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        match is_same(&item) {
+            Some(children) => out.extend(children.iter().cloned()),
+            None => out.push(item),
+        }
+    }
+    kind(out)
+}
+
+fn and_children(e: &Expr) -> Option<&Vec<Expr>> {
+    match e {
+        Expr::And(c) => Some(c),
+        _ => None,
+    }
+}
+
+fn or_children(e: &Expr) -> Option<&Vec<Expr>> {
+    match e {
+        Expr::Or(c) => Some(c),
+        _ => None,
+    }
+}
+
+impl QueryExpr {
+    pub fn to_document(&self) -> Document {
+        compile(&self.expr, None)
+    }
+}
+
+#[pymethods]
+impl QueryExpr {
+    /// `path <op> value`, with `value` already coerced by the field's type.
+    #[staticmethod]
+    fn compare(path: String, op: &str, value: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let op = Op::parse(op)?;
+        let value = encode_value_for_filter(value)?;
+        if let Some(key) = operator_key_in(&value) {
+            return Err(QueryError::new_err(format!(
+                "the value compared with '{path}' holds the key {key:?}; values are never \
+                 read as operators. Use Q.<field>.<operator>(...) or raw({{...}}) instead"
+            )));
+        }
+        if matches!(op, Op::In | Op::Nin | Op::All) && !matches!(value, Bson::Array(_)) {
+            return Err(PyTypeError::new_err(format!("{} takes a list of values", op.name())));
+        }
+        Ok(QueryExpr { expr: Expr::Compare { path, op, value } })
+    }
+
+    #[staticmethod]
+    #[pyo3(signature = (path, pattern, options = String::new()))]
+    fn regex(path: String, pattern: String, options: String) -> PyResult<Self> {
+        if let Some(bad) = options.chars().find(|c| !"imsxu".contains(*c)) {
+            return Err(PyValueError::new_err(format!(
+                "regex option {bad:?} is not one of MongoDB's: i, m, s, x, u"
+            )));
+        }
+        let mut sorted: Vec<char> = options.chars().collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        Ok(QueryExpr { expr: Expr::Regex { path, pattern, options: sorted.into_iter().collect() } })
+    }
+
+    #[staticmethod]
+    fn elem_match(path: String, inner: &Bound<'_, QueryExpr>) -> PyResult<Self> {
+        let inner = inner.get().expr.clone();
+        check_inside(&inner, &path)?;
+        Ok(QueryExpr { expr: Expr::ElemMatch { path, inner: Box::new(inner) } })
+    }
+
+    #[staticmethod]
+    fn all_of(items: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(QueryExpr { expr: flatten(Expr::And, and_children, extract_exprs(items)?) })
+    }
+
+    #[staticmethod]
+    fn any_of(items: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(QueryExpr { expr: flatten(Expr::Or, or_children, extract_exprs(items)?) })
+    }
+
+    #[staticmethod]
+    fn none_of(items: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let exprs = extract_exprs(items)?;
+        if exprs.is_empty() {
+            return Err(PyValueError::new_err("nor() needs at least one expression"));
+        }
+        Ok(QueryExpr { expr: Expr::Nor(exprs) })
+    }
+
+    /// An explicit escape hatch: this dict is sent as written (operators and all).
+    #[staticmethod]
+    fn raw(filter: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(QueryExpr { expr: Expr::Raw(encode_filter(filter)?) })
+    }
+
+    /// The MongoDB filter this expression compiles to.
+    fn to_filter<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let raw = bson::RawDocumentBuf::from_document(&self.to_document())
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        crate::codec::functions::decode_bson(py, raw.as_bytes())
+    }
+
+    fn __and__(&self, other: &Bound<'_, QueryExpr>) -> Self {
+        QueryExpr { expr: flatten(Expr::And, and_children, vec![self.expr.clone(), other.get().expr.clone()]) }
+    }
+
+    fn __or__(&self, other: &Bound<'_, QueryExpr>) -> Self {
+        QueryExpr { expr: flatten(Expr::Or, or_children, vec![self.expr.clone(), other.get().expr.clone()]) }
+    }
+
+    fn __invert__(&self) -> Self {
+        QueryExpr { expr: Expr::Not(Box::new(self.expr.clone())) }
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<QueryExpr>().is_ok_and(|o| o.get().expr == self.expr)
+    }
+
+    fn __bool__(&self) -> PyResult<bool> {
+        Err(PyTypeError::new_err(
+            "a query expression has no truth value: combine expressions with & and | (not `and`/`or`), \
+             and compare fields one at a time (not a < Q.x < b)",
+        ))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!("QueryExpr({})", self.to_filter(py)?.repr()?))
+    }
+}
+
+fn first_operator_key(doc: &Document) -> Option<String> {
+    doc.iter().find_map(|(k, v)| if k.starts_with('$') { Some(k.clone()) } else { operator_key_in(v) })
+}
+
+fn operator_key_in(value: &Bson) -> Option<String> {
+    match value {
+        Bson::Document(doc) => first_operator_key(doc),
+        Bson::Array(items) => items.iter().find_map(operator_key_in),
+        _ => None,
+    }
+}
+
+/// A filter given from Python: a `QueryExpr`, a mapping, or None (everything).
+pub fn filter_document(filter: Option<&Bound<'_, PyAny>>) -> PyResult<Document> {
+    match filter {
+        None => Ok(Document::new()),
+        Some(f) if f.is_none() => Ok(Document::new()),
+        Some(f) => match f.cast::<QueryExpr>() {
+            Ok(expr) => Ok(expr.get().to_document()),
+            Err(_) => {
+                if f.is_instance_of::<PyList>() {
+                    return Err(PyTypeError::new_err(
+                        "a filter is a dict or a query expression, not a list; combine \
+                         expressions with & or |",
+                    ));
+                }
+                encode_filter(f)
+            }
+        },
+    }
+}
