@@ -208,7 +208,7 @@ async def test_generated_documents_round_trip_through_the_server(
     client: VellumClient, doc: dict[str, Any]
 ) -> None:
     coll = client._core.collection(client.database_name(None), "codec_round_trip")  # pyright: ignore[reportPrivateUsage]
-    stored = {"_id": uuid.uuid4(), **doc}
+    stored = {**doc, "_id": uuid.uuid4()}
     await coll.insert_one(stored)
     try:
         assert await coll.find_one({"_id": stored["_id"]}) == stored
