@@ -5,5 +5,5 @@ cd "$(dirname "$0")/.."
 cargo fmt --check
 cargo clippy --quiet --all-targets -- -D warnings
 venv=${VENV:-.venv}
-"$venv/bin/ruff" check python tests_py examples benches scripts
-"$venv/bin/ruff" format --check python tests_py examples benches scripts
+"$venv/bin/ruff" check python tests_py examples scripts
+"$venv/bin/ruff" format --check python tests_py examples scripts

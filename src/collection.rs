@@ -17,10 +17,10 @@ use pyo3::types::PyList;
 
 use crate::client::ClientInner;
 use crate::codec::{encode_document, encode_filter, Batch, DecodedDocument};
-use crate::query::filter_document;
 use crate::cursor::Cursor;
 use crate::error::Error;
 use crate::options::{non_negative, optional_document, update_modifications};
+use crate::query::filter_document;
 use crate::runtime::{spawn, Done};
 
 #[pyclass(module = "vellum._core", frozen)]

@@ -40,7 +40,11 @@ impl Op {
             "$size" => Op::Size,
             "$type" => Op::Type,
             "$exists" => Op::Exists,
-            other => return Err(PyValueError::new_err(format!("unknown query operator {other:?}"))),
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown query operator {other:?}"
+                )))
+            }
         })
     }
 
@@ -64,9 +68,20 @@ impl Op {
 
 #[derive(Clone, Debug, PartialEq)]
 enum Expr {
-    Compare { path: String, op: Op, value: Bson },
-    Regex { path: String, pattern: String, options: String },
-    ElemMatch { path: String, inner: Box<Expr> },
+    Compare {
+        path: String,
+        op: Op,
+        value: Bson,
+    },
+    Regex {
+        path: String,
+        pattern: String,
+        options: String,
+    },
+    ElemMatch {
+        path: String,
+        inner: Box<Expr>,
+    },
     And(Vec<Expr>),
     Or(Vec<Expr>),
     Nor(Vec<Expr>),
@@ -89,7 +104,11 @@ fn operator_document(expr: &Expr, relative_to: Option<&str>) -> Option<(String, 
             d.insert(op.name(), value.clone());
             Some((relative(path), d))
         }
-        Expr::Regex { path, pattern, options } => {
+        Expr::Regex {
+            path,
+            pattern,
+            options,
+        } => {
             let mut d = Document::new();
             d.insert("$regex", pattern.clone());
             if !options.is_empty() {
@@ -122,8 +141,11 @@ fn merge_into(target: &mut Document, key: &str, value: &Bson) -> bool {
             true
         }
         Some(Bson::Document(existing)) if !key.starts_with('$') => {
-            let Bson::Document(incoming) = value else { return false };
-            let operators_only = |d: &Document| !d.is_empty() && d.keys().all(|k| k.starts_with('$'));
+            let Bson::Document(incoming) = value else {
+                return false;
+            };
+            let operators_only =
+                |d: &Document| !d.is_empty() && d.keys().all(|k| k.starts_with('$'));
             if !operators_only(existing) || !operators_only(incoming) {
                 return false;
             }
@@ -143,7 +165,11 @@ fn merge_into(target: &mut Document, key: &str, value: &Bson) -> bool {
 /// array element (`relative_to` is the array's path).
 fn compile(expr: &Expr, relative_to: Option<&str>) -> Document {
     match expr {
-        Expr::Compare { op: Op::Eq, value, path } if bare_equality(value) => {
+        Expr::Compare {
+            op: Op::Eq,
+            value,
+            path,
+        } if bare_equality(value) => {
             let (key, _) = operator_document(expr, relative_to).expect("single-field node");
             if key.is_empty() {
                 // `$elemMatch` over scalars takes operators only.
@@ -166,7 +192,8 @@ fn compile(expr: &Expr, relative_to: Option<&str>) -> Document {
             d
         }
         Expr::And(children) => {
-            let compiled: Vec<Document> = children.iter().map(|c| compile(c, relative_to)).collect();
+            let compiled: Vec<Document> =
+                children.iter().map(|c| compile(c, relative_to)).collect();
             let mut merged = Document::new();
             let mut ok = true;
             'outer: for doc in &compiled {
@@ -181,7 +208,10 @@ fn compile(expr: &Expr, relative_to: Option<&str>) -> Document {
                 merged
             } else {
                 let mut d = Document::new();
-                d.insert("$and", compiled.into_iter().map(Bson::Document).collect::<Vec<_>>());
+                d.insert(
+                    "$and",
+                    compiled.into_iter().map(Bson::Document).collect::<Vec<_>>(),
+                );
                 d
             }
         }
@@ -189,7 +219,10 @@ fn compile(expr: &Expr, relative_to: Option<&str>) -> Document {
             let mut d = Document::new();
             d.insert(
                 "$or",
-                children.iter().map(|c| Bson::Document(compile(c, relative_to))).collect::<Vec<_>>(),
+                children
+                    .iter()
+                    .map(|c| Bson::Document(compile(c, relative_to)))
+                    .collect::<Vec<_>>(),
             );
             d
         }
@@ -197,7 +230,10 @@ fn compile(expr: &Expr, relative_to: Option<&str>) -> Document {
             let mut d = Document::new();
             d.insert(
                 "$nor",
-                children.iter().map(|c| Bson::Document(compile(c, relative_to))).collect::<Vec<_>>(),
+                children
+                    .iter()
+                    .map(|c| Bson::Document(compile(c, relative_to)))
+                    .collect::<Vec<_>>(),
             );
             d
         }
@@ -210,12 +246,30 @@ fn compile(expr: &Expr, relative_to: Option<&str>) -> Document {
 fn compile_not(inner: &Expr, relative_to: Option<&str>) -> Document {
     match inner {
         Expr::Not(again) => compile(again, relative_to),
-        Expr::Compare { path, op: Op::Eq, value } => {
-            compile(&Expr::Compare { path: path.clone(), op: Op::Ne, value: value.clone() }, relative_to)
-        }
-        Expr::Compare { path, op: Op::Ne, value } => {
-            compile(&Expr::Compare { path: path.clone(), op: Op::Eq, value: value.clone() }, relative_to)
-        }
+        Expr::Compare {
+            path,
+            op: Op::Eq,
+            value,
+        } => compile(
+            &Expr::Compare {
+                path: path.clone(),
+                op: Op::Ne,
+                value: value.clone(),
+            },
+            relative_to,
+        ),
+        Expr::Compare {
+            path,
+            op: Op::Ne,
+            value,
+        } => compile(
+            &Expr::Compare {
+                path: path.clone(),
+                op: Op::Eq,
+                value: value.clone(),
+            },
+            relative_to,
+        ),
         Expr::Compare { .. } | Expr::Regex { .. } | Expr::ElemMatch { .. } => {
             let (key, ops) = operator_document(inner, relative_to).expect("single-field node");
             let mut not = Document::new();
@@ -238,7 +292,8 @@ fn compile_not(inner: &Expr, relative_to: Option<&str>) -> Document {
 /// Checks that every path in `expr` lies inside the array at `array_path`.
 fn check_inside(expr: &Expr, array_path: &str) -> PyResult<()> {
     let inside = |path: &str| {
-        path == array_path || (path.starts_with(array_path) && path[array_path.len()..].starts_with('.'))
+        path == array_path
+            || (path.starts_with(array_path) && path[array_path.len()..].starts_with('.'))
     };
     match expr {
         Expr::Compare { path, .. } | Expr::Regex { path, .. } | Expr::ElemMatch { path, .. }
@@ -250,9 +305,9 @@ fn check_inside(expr: &Expr, array_path: &str) -> PyResult<()> {
             )))
         }
         Expr::Compare { .. } | Expr::Regex { .. } | Expr::ElemMatch { .. } => Ok(()),
-        Expr::And(children) | Expr::Or(children) | Expr::Nor(children) => {
-            children.iter().try_for_each(|c| check_inside(c, array_path))
-        }
+        Expr::And(children) | Expr::Or(children) | Expr::Nor(children) => children
+            .iter()
+            .try_for_each(|c| check_inside(c, array_path)),
         Expr::Not(inner) => check_inside(inner, array_path),
         Expr::Raw(_) => Ok(()),
     }
@@ -274,7 +329,10 @@ fn extract_exprs(items: &Bound<'_, PyAny>) -> PyResult<Vec<Expr>> {
             let expr = item.cast::<QueryExpr>().map_err(|_| {
                 PyTypeError::new_err(format!(
                     "expected query expressions (Model.Q...), got {}",
-                    item.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                    item.get_type()
+                        .name()
+                        .map(|n| n.to_string())
+                        .unwrap_or_default()
                 ))
             })?;
             Ok(expr.get().expr.clone())
@@ -282,7 +340,11 @@ fn extract_exprs(items: &Bound<'_, PyAny>) -> PyResult<Vec<Expr>> {
         .collect()
 }
 
-fn flatten(kind: fn(Vec<Expr>) -> Expr, is_same: fn(&Expr) -> Option<&Vec<Expr>>, items: Vec<Expr>) -> Expr {
+fn flatten(
+    kind: fn(Vec<Expr>) -> Expr,
+    is_same: fn(&Expr) -> Option<&Vec<Expr>>,
+    items: Vec<Expr>,
+) -> Expr {
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         match is_same(&item) {
@@ -327,9 +389,14 @@ impl QueryExpr {
             )));
         }
         if matches!(op, Op::In | Op::Nin | Op::All) && !matches!(value, Bson::Array(_)) {
-            return Err(PyTypeError::new_err(format!("{} takes a list of values", op.name())));
+            return Err(PyTypeError::new_err(format!(
+                "{} takes a list of values",
+                op.name()
+            )));
         }
-        Ok(QueryExpr { expr: Expr::Compare { path, op, value } })
+        Ok(QueryExpr {
+            expr: Expr::Compare { path, op, value },
+        })
     }
 
     #[staticmethod]
@@ -343,24 +410,39 @@ impl QueryExpr {
         let mut sorted: Vec<char> = options.chars().collect();
         sorted.sort_unstable();
         sorted.dedup();
-        Ok(QueryExpr { expr: Expr::Regex { path, pattern, options: sorted.into_iter().collect() } })
+        Ok(QueryExpr {
+            expr: Expr::Regex {
+                path,
+                pattern,
+                options: sorted.into_iter().collect(),
+            },
+        })
     }
 
     #[staticmethod]
     fn elem_match(path: String, inner: &Bound<'_, QueryExpr>) -> PyResult<Self> {
         let inner = inner.get().expr.clone();
         check_inside(&inner, &path)?;
-        Ok(QueryExpr { expr: Expr::ElemMatch { path, inner: Box::new(inner) } })
+        Ok(QueryExpr {
+            expr: Expr::ElemMatch {
+                path,
+                inner: Box::new(inner),
+            },
+        })
     }
 
     #[staticmethod]
     fn all_of(items: &Bound<'_, PyAny>) -> PyResult<Self> {
-        Ok(QueryExpr { expr: flatten(Expr::And, and_children, extract_exprs(items)?) })
+        Ok(QueryExpr {
+            expr: flatten(Expr::And, and_children, extract_exprs(items)?),
+        })
     }
 
     #[staticmethod]
     fn any_of(items: &Bound<'_, PyAny>) -> PyResult<Self> {
-        Ok(QueryExpr { expr: flatten(Expr::Or, or_children, extract_exprs(items)?) })
+        Ok(QueryExpr {
+            expr: flatten(Expr::Or, or_children, extract_exprs(items)?),
+        })
     }
 
     #[staticmethod]
@@ -369,13 +451,17 @@ impl QueryExpr {
         if exprs.is_empty() {
             return Err(PyValueError::new_err("nor() needs at least one expression"));
         }
-        Ok(QueryExpr { expr: Expr::Nor(exprs) })
+        Ok(QueryExpr {
+            expr: Expr::Nor(exprs),
+        })
     }
 
     /// An explicit escape hatch: this dict is sent as written (operators and all).
     #[staticmethod]
     fn raw(filter: &Bound<'_, PyAny>) -> PyResult<Self> {
-        Ok(QueryExpr { expr: Expr::Raw(encode_filter(filter)?) })
+        Ok(QueryExpr {
+            expr: Expr::Raw(encode_filter(filter)?),
+        })
     }
 
     /// The MongoDB filter this expression compiles to.
@@ -386,19 +472,35 @@ impl QueryExpr {
     }
 
     fn __and__(&self, other: &Bound<'_, QueryExpr>) -> Self {
-        QueryExpr { expr: flatten(Expr::And, and_children, vec![self.expr.clone(), other.get().expr.clone()]) }
+        QueryExpr {
+            expr: flatten(
+                Expr::And,
+                and_children,
+                vec![self.expr.clone(), other.get().expr.clone()],
+            ),
+        }
     }
 
     fn __or__(&self, other: &Bound<'_, QueryExpr>) -> Self {
-        QueryExpr { expr: flatten(Expr::Or, or_children, vec![self.expr.clone(), other.get().expr.clone()]) }
+        QueryExpr {
+            expr: flatten(
+                Expr::Or,
+                or_children,
+                vec![self.expr.clone(), other.get().expr.clone()],
+            ),
+        }
     }
 
     fn __invert__(&self) -> Self {
-        QueryExpr { expr: Expr::Not(Box::new(self.expr.clone())) }
+        QueryExpr {
+            expr: Expr::Not(Box::new(self.expr.clone())),
+        }
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other.cast::<QueryExpr>().is_ok_and(|o| o.get().expr == self.expr)
+        other
+            .cast::<QueryExpr>()
+            .is_ok_and(|o| o.get().expr == self.expr)
     }
 
     fn __bool__(&self) -> PyResult<bool> {
@@ -414,7 +516,13 @@ impl QueryExpr {
 }
 
 fn first_operator_key(doc: &Document) -> Option<String> {
-    doc.iter().find_map(|(k, v)| if k.starts_with('$') { Some(k.clone()) } else { operator_key_in(v) })
+    doc.iter().find_map(|(k, v)| {
+        if k.starts_with('$') {
+            Some(k.clone())
+        } else {
+            operator_key_in(v)
+        }
+    })
 }
 
 fn operator_key_in(value: &Bson) -> Option<String> {

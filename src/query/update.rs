@@ -9,8 +9,18 @@ use crate::codec::encode_value_for_filter;
 use crate::error::QueryError;
 
 const OPERATORS: [&str; 12] = [
-    "$set", "$unset", "$inc", "$mul", "$min", "$max", "$push", "$addToSet", "$pull", "$pop",
-    "$rename", "$currentDate",
+    "$set",
+    "$unset",
+    "$inc",
+    "$mul",
+    "$min",
+    "$max",
+    "$push",
+    "$addToSet",
+    "$pull",
+    "$pop",
+    "$rename",
+    "$currentDate",
 ];
 
 /// One or more field updates. Combine several with `UpdateSpec.combine([...])`; a field may be
@@ -22,7 +32,8 @@ pub struct UpdateSpec {
 }
 
 fn overlaps(a: &str, b: &str) -> bool {
-    let prefix = |short: &str, long: &str| long.starts_with(short) && long[short.len()..].starts_with('.');
+    let prefix =
+        |short: &str, long: &str| long.starts_with(short) && long[short.len()..].starts_with('.');
     a == b || prefix(a, b) || prefix(b, a)
 }
 
@@ -30,7 +41,9 @@ impl UpdateSpec {
     pub fn to_document(&self) -> Document {
         let mut out = Document::new();
         for (op, path, value) in &self.entries {
-            let slot = out.entry(op.clone()).or_insert_with(|| Bson::Document(Document::new()));
+            let slot = out
+                .entry(op.clone())
+                .or_insert_with(|| Bson::Document(Document::new()));
             if let Bson::Document(d) = slot {
                 d.insert(path.clone(), value.clone());
             }
@@ -41,7 +54,11 @@ impl UpdateSpec {
     /// The paths this update writes (a `$rename` writes both its source and its target).
     fn touched(&self) -> impl Iterator<Item = &str> {
         self.entries.iter().flat_map(|(op, path, value)| {
-            let target = if op == "$rename" { value.as_str() } else { None };
+            let target = if op == "$rename" {
+                value.as_str()
+            } else {
+                None
+            };
             std::iter::once(path.as_str()).chain(target)
         })
     }
@@ -57,16 +74,22 @@ impl UpdateSpec {
     #[new]
     fn new(operator: &str, path: String, value: &Bound<'_, PyAny>) -> PyResult<Self> {
         if !OPERATORS.contains(&operator) {
-            return Err(PyValueError::new_err(format!("unknown update operator {operator:?}")));
+            return Err(PyValueError::new_err(format!(
+                "unknown update operator {operator:?}"
+            )));
         }
-        Ok(UpdateSpec { entries: vec![(operator.to_owned(), path, encode_value_for_filter(value)?)] })
+        Ok(UpdateSpec {
+            entries: vec![(operator.to_owned(), path, encode_value_for_filter(value)?)],
+        })
     }
 
     /// Merges updates into one, refusing two that change the same field (MongoDB would reject
     /// the whole update).
     #[staticmethod]
     fn combine(specs: Vec<Bound<'_, UpdateSpec>>) -> PyResult<Self> {
-        let mut merged = UpdateSpec { entries: Vec::new() };
+        let mut merged = UpdateSpec {
+            entries: Vec::new(),
+        };
         for spec in specs {
             let spec = spec.get();
             for path in spec.touched() {
@@ -80,7 +103,9 @@ impl UpdateSpec {
             merged.entries.extend(spec.entries.iter().cloned());
         }
         if merged.entries.is_empty() {
-            return Err(PyValueError::new_err("an update needs at least one field change"));
+            return Err(PyValueError::new_err(
+                "an update needs at least one field change",
+            ));
         }
         Ok(merged)
     }
