@@ -11,16 +11,22 @@ from vellum import (
     DuplicateKeyError,
     Index,
     ObjectId,
+    QueryExpr,
     VellumBaseModel,
     VellumClient,
     VellumRepository,
     connect_to_mongodb,
+    nor,
 )
 
 
 class Address(BaseModel):
     city: str
     zip: str
+
+
+class UserName(BaseModel):
+    name: str
 
 
 class User(VellumBaseModel):
@@ -58,6 +64,18 @@ async def quickstart() -> None:
         await users.create_many([User(name="x", email="y")])
     except DuplicateKeyError as err:
         assert_type(err.index_name, str | None)
+    Q = User.Q
+    adults = await users.find(
+        (Q.age >= 18) & (Q.address.city == "Paris"), sort=[Q.age.desc(), Q.name.asc()], limit=10
+    )
+    assert_type(adults, list[User])
+    names = await users.find(Q.age > 30, projection=UserName)
+    assert_type(names, list[UserName])
+    assert_type(await users.find_one(Q.email == "a", projection=UserName), UserName | None)
+    result = await users.update_many(Q.age > 30, Q.age.inc(1), Q.tags.add_to_set("senior"))
+    assert_type(result.modified, int)
+    assert_type(users.Q.age > 3, QueryExpr)
+    assert_type(nor(Q.age < 18, Q.tags.size(0)), QueryExpr)
     oid = ObjectId()
     assert_type(oid.generation_time.year, int)
     await client.close()
