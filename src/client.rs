@@ -11,6 +11,7 @@ use crate::codec::encode_document;
 use crate::collection::Collection;
 use crate::error::Error;
 use crate::runtime::{spawn, Done};
+use crate::session::Session;
 use crate::uri::redact;
 
 /// What collections and cursors share with their client: the driver handle (gone once closed)
@@ -158,6 +159,17 @@ impl Client {
                 .map_err(|e| inner.wrap(e))?;
             Ok(Done)
         })
+    }
+
+    /// Starts a session (causally consistent unless told otherwise).
+    #[pyo3(signature = (*, causal_consistency = None))]
+    fn start_session<'py>(
+        &self,
+        py: Python<'py>,
+        causal_consistency: Option<bool>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        spawn(py, Session::start(inner, causal_consistency))
     }
 
     /// Closes the pool. Later operations raise `ClientClosedError`; closing twice is harmless.

@@ -22,6 +22,48 @@ use crate::error::Error;
 use crate::options::{non_negative, optional_document, update_modifications};
 use crate::query::filter_document;
 use crate::runtime::{spawn, Done};
+use crate::session::{optional_handle, Session, SessionHandle};
+
+/// Awaits a driver action, inside the session when there is one.
+macro_rules! in_session {
+    ($session:expr, $action:expr) => {
+        match &$session {
+            Some(handle) => {
+                let mut locked = handle.lock().await;
+                $action.session(locked.get()?).await
+            }
+            None => $action.await,
+        }
+    };
+}
+
+/// Collects every document of a find or aggregate cursor, inside the session if there is one.
+macro_rules! collect_in_session {
+    ($session:expr, $target:expr, $action:expr) => {
+        match &$session {
+            Some(handle) => {
+                let mut locked = handle.lock().await;
+                let session = locked.get()?;
+                let mut cursor = $action
+                    .session(&mut *session)
+                    .await
+                    .map_err(|e| $target.wrap(e))?;
+                let docs: Vec<RawDocumentBuf> = cursor
+                    .stream(session)
+                    .try_collect()
+                    .await
+                    .map_err(|e| $target.wrap(e))?;
+                docs
+            }
+            None => {
+                let cursor = $action.await.map_err(|e| $target.wrap(e))?;
+                let docs: Vec<RawDocumentBuf> =
+                    cursor.try_collect().await.map_err(|e| $target.wrap(e))?;
+                docs
+            }
+        }
+    };
+}
 
 #[pyclass(module = "vellum._core", frozen)]
 pub struct Collection {
@@ -37,6 +79,10 @@ impl Collection {
             database,
             name,
         }
+    }
+
+    fn session(&self, session: Option<&Bound<'_, Session>>) -> PyResult<Option<SessionHandle>> {
+        optional_handle(session, &self.client)
     }
 
     /// What a spawned task needs: the client and the names, all owned.
@@ -69,13 +115,13 @@ impl Target {
         self.client.wrap(err)
     }
 
-    async fn command(&self, command: Document) -> Result<Document, Error> {
-        self.client
-            .driver()?
-            .database(&self.database)
-            .run_command(command)
-            .await
-            .map_err(|e| self.wrap(e))
+    async fn command(
+        &self,
+        command: Document,
+        session: &Option<SessionHandle>,
+    ) -> Result<Document, Error> {
+        let database = self.client.driver()?.database(&self.database);
+        in_session!(session, database.run_command(command)).map_err(|e| self.wrap(e))
     }
 }
 
@@ -107,52 +153,51 @@ impl Collection {
         &self.database
     }
 
+    #[pyo3(signature = (document, *, session = None))]
     fn insert_one<'py>(
         &self,
         py: Python<'py>,
         document: &Bound<'py, PyAny>,
+        session: Option<&Bound<'py, Session>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let document = encode_document(document)?;
+        let session = self.session(session)?;
         let target = self.target();
         spawn(py, async move {
-            target
-                .collection()?
-                .insert_one(document)
-                .await
-                .map_err(|e| target.wrap(e))?;
+            let collection = target.collection()?;
+            in_session!(session, collection.insert_one(document)).map_err(|e| target.wrap(e))?;
             Ok(Done)
         })
     }
 
     /// Inserts the documents in one or more batches; returns how many were inserted.
-    #[pyo3(signature = (documents, *, ordered = true))]
+    #[pyo3(signature = (documents, *, ordered = true, session = None))]
     fn insert_many<'py>(
         &self,
         py: Python<'py>,
         documents: &Bound<'py, PyAny>,
         ordered: bool,
+        session: Option<&Bound<'py, Session>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let documents = documents
             .try_iter()?
             .map(|d| encode_document(&d?))
             .collect::<PyResult<Vec<_>>>()?;
+        let session = self.session(session)?;
         let target = self.target();
         spawn(py, async move {
             if documents.is_empty() {
                 return Ok(0usize);
             }
-            let result = target
-                .collection()?
-                .insert_many(documents)
-                .ordered(ordered)
-                .await
+            let collection = target.collection()?;
+            let result = in_session!(session, collection.insert_many(documents).ordered(ordered))
                 .map_err(|e| target.wrap(e))?;
             Ok(result.inserted_ids.len())
         })
     }
 
     /// Returns every matching document.
-    #[pyo3(signature = (filter, *, sort = None, skip = None, limit = None, projection = None, batch_size = None))]
+    #[pyo3(signature = (filter, *, sort = None, skip = None, limit = None, projection = None, batch_size = None, session = None))]
     #[allow(clippy::too_many_arguments)]
     fn find<'py>(
         &self,
@@ -163,25 +208,25 @@ impl Collection {
         limit: Option<i64>,
         projection: Option<&Bound<'py, PyAny>>,
         batch_size: Option<u32>,
+        session: Option<&Bound<'py, Session>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let filter = filter_document(Some(filter))?;
         let options = find_options(sort, skip, limit, projection, batch_size)?;
+        let session = self.session(session)?;
         let target = self.target();
         spawn(py, async move {
-            let cursor = target
-                .collection()?
-                .find(filter)
-                .with_options(options)
-                .await
-                .map_err(|e| target.wrap(e))?;
-            let docs: Vec<RawDocumentBuf> =
-                cursor.try_collect().await.map_err(|e| target.wrap(e))?;
+            let collection = target.collection()?;
+            let docs = collect_in_session!(
+                session,
+                target,
+                collection.find(filter).with_options(options)
+            );
             Ok(Batch(docs))
         })
     }
 
     /// Opens a cursor that yields the matching documents batch by batch.
-    #[pyo3(signature = (filter, *, sort = None, skip = None, limit = None, projection = None, batch_size = None))]
+    #[pyo3(signature = (filter, *, sort = None, skip = None, limit = None, projection = None, batch_size = None, session = None))]
     #[allow(clippy::too_many_arguments)]
     fn find_cursor<'py>(
         &self,
@@ -192,22 +237,35 @@ impl Collection {
         limit: Option<i64>,
         projection: Option<&Bound<'py, PyAny>>,
         batch_size: Option<u32>,
+        session: Option<&Bound<'py, Session>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let filter = filter_document(Some(filter))?;
         let options = find_options(sort, skip, limit, projection, batch_size)?;
+        let session = self.session(session)?;
         let target = self.target();
         spawn(py, async move {
-            let cursor = target
-                .collection()?
-                .find(filter)
-                .with_options(options)
-                .await
-                .map_err(|e| target.wrap(e))?;
-            Ok(Cursor::new(cursor, target.client.clone(), batch_size))
+            let collection = target.collection()?;
+            let action = collection.find(filter).with_options(options);
+            let cursor = match session {
+                Some(handle) => {
+                    let mut locked = handle.lock().await;
+                    let cursor = action
+                        .session(locked.get()?)
+                        .await
+                        .map_err(|e| target.wrap(e))?;
+                    drop(locked);
+                    Cursor::in_session(cursor, handle, target.client.clone(), batch_size)
+                }
+                None => {
+                    let cursor = action.await.map_err(|e| target.wrap(e))?;
+                    Cursor::new(cursor, target.client.clone(), batch_size)
+                }
+            };
+            Ok(cursor)
         })
     }
 
-    #[pyo3(signature = (filter, *, sort = None, skip = None, projection = None))]
+    #[pyo3(signature = (filter, *, sort = None, skip = None, projection = None, session = None))]
     fn find_one<'py>(
         &self,
         py: Python<'py>,
@@ -215,50 +273,51 @@ impl Collection {
         sort: Option<&Bound<'py, PyAny>>,
         skip: Option<i64>,
         projection: Option<&Bound<'py, PyAny>>,
+        session: Option<&Bound<'py, Session>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let filter = filter_document(Some(filter))?;
         let mut options = FindOneOptions::default();
         options.sort = optional_document(sort)?;
         options.skip = non_negative("skip", skip)?;
         options.projection = optional_document(projection)?;
+        let session = self.session(session)?;
         let target = self.target();
         spawn(py, async move {
-            let doc = target
-                .collection()?
-                .find_one(filter)
-                .with_options(options)
-                .await
+            let collection = target.collection()?;
+            let doc = in_session!(session, collection.find_one(filter).with_options(options))
                 .map_err(|e| target.wrap(e))?;
             Ok(DecodedDocument(doc))
         })
     }
 
     /// Updates the first matching document; returns (matched, modified, upserted_id or None).
-    #[pyo3(signature = (filter, update, *, upsert = false))]
+    #[pyo3(signature = (filter, update, *, upsert = false, session = None))]
     fn update_one<'py>(
         &self,
         py: Python<'py>,
         filter: &Bound<'py, PyAny>,
         update: &Bound<'py, PyAny>,
         upsert: bool,
+        session: Option<&Bound<'py, Session>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.update(py, filter, update, upsert, false)
+        self.update(py, filter, update, upsert, false, session)
     }
 
     /// Updates every matching document; returns (matched, modified, upserted_id or None).
-    #[pyo3(signature = (filter, update, *, upsert = false))]
+    #[pyo3(signature = (filter, update, *, upsert = false, session = None))]
     fn update_many<'py>(
         &self,
         py: Python<'py>,
         filter: &Bound<'py, PyAny>,
         update: &Bound<'py, PyAny>,
         upsert: bool,
+        session: Option<&Bound<'py, Session>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.update(py, filter, update, upsert, true)
+        self.update(py, filter, update, upsert, true, session)
     }
 
     /// Atomically updates one document and returns it as stored after (or before) the update.
-    #[pyo3(signature = (filter, update, *, sort = None, projection = None, upsert = false, return_after = true))]
+    #[pyo3(signature = (filter, update, *, sort = None, projection = None, upsert = false, return_after = true, session = None))]
     #[allow(clippy::too_many_arguments)]
     fn find_one_and_update<'py>(
         &self,
@@ -269,6 +328,7 @@ impl Collection {
         projection: Option<&Bound<'py, PyAny>>,
         upsert: bool,
         return_after: bool,
+        session: Option<&Bound<'py, Session>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let filter = filter_document(Some(filter))?;
         let update = update_modifications(update)?;
@@ -281,132 +341,173 @@ impl Collection {
         } else {
             ReturnDocument::Before
         });
+        let session = self.session(session)?;
         let target = self.target();
         spawn(py, async move {
-            let doc = target
-                .collection()?
-                .find_one_and_update(filter, update)
-                .with_options(options)
-                .await
-                .map_err(|e| target.wrap(e))?;
+            let collection = target.collection()?;
+            let doc = in_session!(
+                session,
+                collection
+                    .find_one_and_update(filter, update)
+                    .with_options(options)
+            )
+            .map_err(|e| target.wrap(e))?;
             Ok(DecodedDocument(doc))
         })
     }
 
     /// Deletes the first matching document; returns how many were deleted (0 or 1).
+    #[pyo3(signature = (filter, *, session = None))]
     fn delete_one<'py>(
         &self,
         py: Python<'py>,
         filter: &Bound<'py, PyAny>,
+        session: Option<&Bound<'py, Session>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.delete(py, filter, false)
+        self.delete(py, filter, false, session)
     }
 
     /// Deletes every matching document; returns how many were deleted.
+    #[pyo3(signature = (filter, *, session = None))]
     fn delete_many<'py>(
         &self,
         py: Python<'py>,
         filter: &Bound<'py, PyAny>,
+        session: Option<&Bound<'py, Session>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.delete(py, filter, true)
+        self.delete(py, filter, true, session)
     }
 
-    #[pyo3(signature = (filter, *, skip = None, limit = None))]
+    #[pyo3(signature = (filter, *, skip = None, limit = None, session = None))]
     fn count_documents<'py>(
         &self,
         py: Python<'py>,
         filter: &Bound<'py, PyAny>,
         skip: Option<i64>,
         limit: Option<i64>,
+        session: Option<&Bound<'py, Session>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let filter = filter_document(Some(filter))?;
         let mut options = CountOptions::default();
         options.skip = non_negative("skip", skip)?;
         options.limit = non_negative("limit", limit)?;
+        let session = self.session(session)?;
         let target = self.target();
         spawn(py, async move {
-            target
-                .collection()?
-                .count_documents(filter)
-                .with_options(options)
-                .await
-                .map_err(|e| target.wrap(e))
+            let collection = target.collection()?;
+            in_session!(
+                session,
+                collection.count_documents(filter).with_options(options)
+            )
+            .map_err(|e| target.wrap(e))
         })
     }
 
     /// Runs an aggregation pipeline and returns every result document.
-    #[pyo3(signature = (pipeline, *, batch_size = None, allow_disk_use = None))]
+    #[pyo3(signature = (pipeline, *, batch_size = None, allow_disk_use = None, session = None))]
     fn aggregate<'py>(
         &self,
         py: Python<'py>,
         pipeline: &Bound<'py, PyAny>,
         batch_size: Option<u32>,
         allow_disk_use: Option<bool>,
+        session: Option<&Bound<'py, Session>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (pipeline, options) = aggregate_args(pipeline, batch_size, allow_disk_use)?;
+        let session = self.session(session)?;
         let target = self.target();
         spawn(py, async move {
-            let cursor = target
-                .collection()?
-                .aggregate(pipeline)
-                .with_options(options)
-                .with_type::<RawDocumentBuf>()
-                .await
-                .map_err(|e| target.wrap(e))?;
-            let docs: Vec<RawDocumentBuf> =
-                cursor.try_collect().await.map_err(|e| target.wrap(e))?;
+            let collection = target.collection()?;
+            let docs = collect_in_session!(
+                session,
+                target,
+                collection
+                    .aggregate(pipeline)
+                    .with_options(options)
+                    .with_type::<RawDocumentBuf>()
+            );
             Ok(Batch(docs))
         })
     }
 
     /// Runs an aggregation pipeline and returns a cursor over its results.
-    #[pyo3(signature = (pipeline, *, batch_size = None, allow_disk_use = None))]
+    #[pyo3(signature = (pipeline, *, batch_size = None, allow_disk_use = None, session = None))]
     fn aggregate_cursor<'py>(
         &self,
         py: Python<'py>,
         pipeline: &Bound<'py, PyAny>,
         batch_size: Option<u32>,
         allow_disk_use: Option<bool>,
+        session: Option<&Bound<'py, Session>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (pipeline, options) = aggregate_args(pipeline, batch_size, allow_disk_use)?;
+        let session = self.session(session)?;
         let target = self.target();
         spawn(py, async move {
-            let cursor = target
-                .collection()?
+            let collection = target.collection()?;
+            let action = collection
                 .aggregate(pipeline)
                 .with_options(options)
-                .with_type::<RawDocumentBuf>()
-                .await
-                .map_err(|e| target.wrap(e))?;
-            Ok(Cursor::new(cursor, target.client.clone(), batch_size))
+                .with_type::<RawDocumentBuf>();
+            let cursor = match session {
+                Some(handle) => {
+                    let mut locked = handle.lock().await;
+                    let cursor = action
+                        .session(locked.get()?)
+                        .await
+                        .map_err(|e| target.wrap(e))?;
+                    drop(locked);
+                    Cursor::in_session(cursor, handle, target.client.clone(), batch_size)
+                }
+                None => {
+                    let cursor = action.await.map_err(|e| target.wrap(e))?;
+                    Cursor::new(cursor, target.client.clone(), batch_size)
+                }
+            };
+            Ok(cursor)
         })
     }
 
     /// Creates indexes from `createIndexes` specs (`{"key": {...}, "name": ..., ...}`).
+    #[pyo3(signature = (specs, *, session = None))]
     fn create_indexes<'py>(
         &self,
         py: Python<'py>,
         specs: &Bound<'py, PyList>,
+        session: Option<&Bound<'py, Session>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let specs = specs
             .iter()
             .map(|s| encode_filter(&s))
             .collect::<PyResult<Vec<_>>>()?;
+        let session = self.session(session)?;
         let target = self.target();
         spawn(py, async move {
             target
-                .command(doc! { "createIndexes": &target.name, "indexes": specs })
+                .command(
+                    doc! { "createIndexes": &target.name, "indexes": specs },
+                    &session,
+                )
                 .await?;
             Ok(Done)
         })
     }
 
     /// The collection's index specs as the server lists them (empty if it does not exist).
-    fn list_indexes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    #[pyo3(signature = (*, session = None))]
+    fn list_indexes<'py>(
+        &self,
+        py: Python<'py>,
+        session: Option<&Bound<'py, Session>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let session = self.session(session)?;
         let target = self.target();
         spawn(py, async move {
             // A collection holds at most 64 indexes: they all fit in the first batch.
-            let reply = match target.command(doc! { "listIndexes": &target.name }).await {
+            let reply = match target
+                .command(doc! { "listIndexes": &target.name }, &session)
+                .await
+            {
                 Ok(reply) => reply,
                 // NamespaceNotFound: no collection yet, so no indexes.
                 Err(Error::Driver { source, .. }) if matches!(source.kind.as_ref(), mongodb::error::ErrorKind::Command(c) if c.code == 26) => {
@@ -429,43 +530,59 @@ impl Collection {
     }
 
     /// Drops one index by name.
-    fn drop_index<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+    #[pyo3(signature = (name, *, session = None))]
+    fn drop_index<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        session: Option<&Bound<'py, Session>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         if name == "*" || name == "_id_" {
             return Err(PyValueError::new_err(
                 "drop_index takes one index name; use drop_indexes() to drop all but _id_",
             ));
         }
+        let session = self.session(session)?;
         let target = self.target();
         spawn(py, async move {
             target
-                .command(doc! { "dropIndexes": &target.name, "index": name })
+                .command(
+                    doc! { "dropIndexes": &target.name, "index": name },
+                    &session,
+                )
                 .await?;
             Ok(Done)
         })
     }
 
     /// Drops every index but `_id_`.
-    fn drop_indexes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    #[pyo3(signature = (*, session = None))]
+    fn drop_indexes<'py>(
+        &self,
+        py: Python<'py>,
+        session: Option<&Bound<'py, Session>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let session = self.session(session)?;
         let target = self.target();
         spawn(py, async move {
-            target
-                .collection()?
-                .drop_indexes()
-                .await
-                .map_err(|e| target.wrap(e))?;
+            let collection = target.collection()?;
+            in_session!(session, collection.drop_indexes()).map_err(|e| target.wrap(e))?;
             Ok(Done)
         })
     }
 
     /// Drops the collection with its documents and indexes.
-    fn drop<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    #[pyo3(signature = (*, session = None))]
+    fn drop<'py>(
+        &self,
+        py: Python<'py>,
+        session: Option<&Bound<'py, Session>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let session = self.session(session)?;
         let target = self.target();
         spawn(py, async move {
-            target
-                .collection()?
-                .drop()
-                .await
-                .map_err(|e| target.wrap(e))?;
+            let collection = target.collection()?;
+            in_session!(session, collection.drop()).map_err(|e| target.wrap(e))?;
             Ok(Done)
         })
     }
@@ -483,24 +600,26 @@ impl Collection {
         update: &Bound<'py, PyAny>,
         upsert: bool,
         many: bool,
+        session: Option<&Bound<'py, Session>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let filter = filter_document(Some(filter))?;
         let update = update_modifications(update)?;
         let mut options = UpdateOptions::default();
         options.upsert = Some(upsert);
+        let session = self.session(session)?;
         let target = self.target();
         spawn(py, async move {
             let collection = target.collection()?;
             let result = if many {
-                collection
-                    .update_many(filter, update)
-                    .with_options(options)
-                    .await
+                in_session!(
+                    session,
+                    collection.update_many(filter, update).with_options(options)
+                )
             } else {
-                collection
-                    .update_one(filter, update)
-                    .with_options(options)
-                    .await
+                in_session!(
+                    session,
+                    collection.update_one(filter, update).with_options(options)
+                )
             }
             .map_err(|e| target.wrap(e))?;
             let upserted = result.upserted_id.map(|id| {
@@ -523,15 +642,17 @@ impl Collection {
         py: Python<'py>,
         filter: &Bound<'py, PyAny>,
         many: bool,
+        session: Option<&Bound<'py, Session>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let filter = filter_document(Some(filter))?;
+        let session = self.session(session)?;
         let target = self.target();
         spawn(py, async move {
             let collection = target.collection()?;
             let result = if many {
-                collection.delete_many(filter).await
+                in_session!(session, collection.delete_many(filter))
             } else {
-                collection.delete_one(filter).await
+                in_session!(session, collection.delete_one(filter))
             }
             .map_err(|e| target.wrap(e))?;
             Ok(result.deleted_count)

@@ -3,39 +3,89 @@
 use std::sync::Arc;
 
 use bson::RawDocumentBuf;
+use mongodb::SessionCursor;
 use pyo3::prelude::*;
 use tokio::sync::Mutex;
 
 use crate::client::ClientInner;
 use crate::codec::Batch;
+use crate::error::Error;
 use crate::runtime::{spawn, Done};
+use crate::session::SessionHandle;
 
 /// How many documents one `next_batch()` hands over when no batch size was set: MongoDB's
 /// default first batch.
 const DEFAULT_BATCH: usize = 101;
 
-type Shared = Arc<Mutex<Option<mongodb::Cursor<RawDocumentBuf>>>>;
+enum Source {
+    Plain(mongodb::Cursor<RawDocumentBuf>),
+    /// A cursor opened in a session needs that session for every getMore.
+    InSession(SessionCursor<RawDocumentBuf>, SessionHandle),
+}
+
+impl Source {
+    /// Up to `limit` documents; fewer means the cursor is exhausted.
+    async fn take(
+        &mut self,
+        limit: usize,
+        client: &ClientInner,
+    ) -> Result<Vec<RawDocumentBuf>, Error> {
+        let mut batch = Vec::new();
+        match self {
+            Source::Plain(cursor) => {
+                while batch.len() < limit && cursor.advance().await.map_err(|e| client.wrap(e))? {
+                    batch.push(cursor.current().to_raw_document_buf());
+                }
+            }
+            Source::InSession(cursor, handle) => {
+                let mut locked = handle.lock().await;
+                let session = locked.get()?;
+                while batch.len() < limit
+                    && cursor.advance(session).await.map_err(|e| client.wrap(e))?
+                {
+                    batch.push(cursor.current().to_raw_document_buf());
+                }
+            }
+        }
+        Ok(batch)
+    }
+}
+
+type Shared = Arc<Mutex<Option<Source>>>;
 
 /// Yields documents in batches: each `next_batch()` crosses into Python once for up to
 /// `batch_size` documents, and an empty list means the cursor is exhausted.
 #[pyclass(module = "vellum._core", frozen)]
 pub struct Cursor {
-    cursor: Shared,
+    source: Shared,
     client: Arc<ClientInner>,
     batch_size: usize,
 }
 
 impl Cursor {
+    fn with_source(source: Source, client: Arc<ClientInner>, batch_size: Option<u32>) -> Self {
+        Cursor {
+            source: Arc::new(Mutex::new(Some(source))),
+            client,
+            batch_size: batch_size.map_or(DEFAULT_BATCH, |n| n.max(1) as usize),
+        }
+    }
+
     pub fn new(
         cursor: mongodb::Cursor<RawDocumentBuf>,
         client: Arc<ClientInner>,
         batch_size: Option<u32>,
     ) -> Self {
-        Cursor {
-            cursor: Arc::new(Mutex::new(Some(cursor))),
-            client,
-            batch_size: batch_size.map_or(DEFAULT_BATCH, |n| n.max(1) as usize),
-        }
+        Self::with_source(Source::Plain(cursor), client, batch_size)
+    }
+
+    pub fn in_session(
+        cursor: SessionCursor<RawDocumentBuf>,
+        session: SessionHandle,
+        client: Arc<ClientInner>,
+        batch_size: Option<u32>,
+    ) -> Self {
+        Self::with_source(Source::InSession(cursor, session), client, batch_size)
     }
 }
 
@@ -43,21 +93,17 @@ impl Cursor {
 impl Cursor {
     /// The next batch of documents; `[]` once the cursor is exhausted.
     fn next_batch<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let shared = self.cursor.clone();
+        let shared = self.source.clone();
         let client = self.client.clone();
         let limit = self.batch_size;
         spawn(py, async move {
             let mut guard = shared.lock().await;
-            let mut batch = Vec::new();
-            let Some(cursor) = guard.as_mut() else {
-                return Ok(Batch(batch));
+            let Some(source) = guard.as_mut() else {
+                return Ok(Batch(Vec::new()));
             };
-            while batch.len() < limit {
-                if !cursor.advance().await.map_err(|e| client.wrap(e))? {
-                    *guard = None;
-                    break;
-                }
-                batch.push(cursor.current().to_raw_document_buf());
+            let batch = source.take(limit, &client).await?;
+            if batch.len() < limit {
+                *guard = None;
             }
             Ok(Batch(batch))
         })
@@ -65,7 +111,7 @@ impl Cursor {
 
     /// Releases the server cursor early. Iterating to the end closes it too.
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let shared = self.cursor.clone();
+        let shared = self.source.clone();
         spawn(py, async move {
             // Dropping the driver cursor sends killCursors in the background.
             shared.lock().await.take();

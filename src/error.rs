@@ -19,6 +19,9 @@ pyo3::import_exception!(vellum.errors, ClientClosedError);
 pyo3::import_exception!(vellum.errors, UnsupportedTypeError);
 pyo3::import_exception!(vellum.errors, ValueOutOfRangeError);
 pyo3::import_exception!(vellum.errors, QueryError);
+pyo3::import_exception!(vellum.errors, SessionError);
+pyo3::import_exception!(vellum.errors, TransactionError);
+pyo3::import_exception!(vellum.errors, TransactionsNotSupportedError);
 
 /// Everything that can go wrong in the core outside of Python-side validation.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +40,16 @@ pub enum Error {
     InvalidUri { uri: String, message: String },
     #[error("the server sent a document that is not valid BSON: {0}")]
     InvalidBson(String),
+    #[error(
+        "this session has ended (its `async with` block is over); start a new one with \
+         client.start_session() or client.transaction()"
+    )]
+    SessionEnded,
+    #[error(
+        "this session belongs to another client: a session can only be used with the client \
+         that started it"
+    )]
+    ForeignSession,
 }
 
 impl Error {
@@ -121,6 +134,27 @@ fn driver_to_py(err: &mongodb::error::Error, uri: &str) -> PyErr {
         )),
         ErrorKind::InvalidArgument { message, .. } => ConfigurationError::new_err(message.clone()),
         ErrorKind::Shutdown => ClientClosedError::new_err(Error::ClientClosed.to_string()),
+        ErrorKind::Transaction { message, .. }
+            if message.contains("not supported by this deployment") =>
+        {
+            TransactionsNotSupportedError::new_err(format!(
+                "the MongoDB deployment at {uri} does not support transactions: they need a \
+                 replica set or a sharded cluster. For development, start the single-node \
+                 replica set in docker-compose.yml (docker compose up -d)"
+            ))
+        }
+        ErrorKind::Transaction { message, .. } if message.contains("already in progress") => {
+            TransactionError::new_err(
+                "a transaction is already open on this session; transactions do not nest. \
+                 Commit or abort it first, or run the inner work in the same transaction",
+            )
+        }
+        ErrorKind::Transaction { message, .. } => {
+            TransactionError::new_err(format!("transaction error: {message}"))
+        }
+        ErrorKind::SessionsNotSupported => TransactionsNotSupportedError::new_err(format!(
+            "the MongoDB deployment at {uri} does not support sessions"
+        )),
         _ => VellumError::new_err(err.to_string()),
     }
 }
@@ -132,6 +166,7 @@ impl From<Error> for PyErr {
             Error::ClientClosed => ClientClosedError::new_err(err.to_string()),
             Error::InvalidUri { .. } => ConfigurationError::new_err(err.to_string()),
             Error::InvalidBson(_) => VellumError::new_err(err.to_string()),
+            Error::SessionEnded | Error::ForeignSession => SessionError::new_err(err.to_string()),
         }
     }
 }

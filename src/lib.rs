@@ -10,6 +10,7 @@ pub mod error;
 mod options;
 pub mod query;
 mod runtime;
+mod session;
 pub mod uri;
 
 use pyo3::prelude::*;
@@ -32,6 +33,8 @@ mod _core {
     use crate::query::{QueryExpr, UpdateSpec};
     #[pymodule_export]
     use crate::runtime::bridge_overhead_probe;
+    #[pymodule_export]
+    use crate::session::Session;
     use pyo3::prelude::*;
 
     #[pymodule_init]

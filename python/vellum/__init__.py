@@ -22,6 +22,9 @@ from .errors import (
     OperationFailure,
     QueryError,
     ServerSelectionTimeoutError,
+    SessionError,
+    TransactionError,
+    TransactionsNotSupportedError,
     UnsupportedTypeError,
     ValueOutOfRangeError,
     VellumError,
@@ -30,6 +33,7 @@ from .indexes import ASCENDING, DESCENDING, Index
 from .model import VellumBaseModel
 from .query import QField, QueryExpr, QueryProxy, SortKey, UpdateSpec, nor, raw
 from .repository import Filter, SortSpec, UpdateResult, VellumRepository
+from .session import Session, TransactionOptions
 
 __all__ = [
     "ASCENDING",
@@ -53,9 +57,14 @@ __all__ = [
     "QueryExpr",
     "QueryProxy",
     "ServerSelectionTimeoutError",
+    "Session",
+    "SessionError",
     "SortKey",
     "SortSpec",
     "Timestamp",
+    "TransactionError",
+    "TransactionOptions",
+    "TransactionsNotSupportedError",
     "UnsupportedTypeError",
     "UpdateResult",
     "UpdateSpec",

@@ -142,7 +142,28 @@ class Client:
     def command(self, database: str, command: Mapping[str, Any]) -> Awaitable[_Document]: ...
     def list_collection_names(self, database: str) -> Awaitable[list[str]]: ...
     def drop_database(self, database: str) -> Awaitable[None]: ...
+    def start_session(self, *, causal_consistency: bool | None = None) -> Awaitable[Session]: ...
     def close(self) -> Awaitable[None]: ...
+
+@final
+class Session:
+    @property
+    def in_transaction(self) -> bool: ...
+    @property
+    def ended(self) -> bool: ...
+    def start_transaction(
+        self,
+        *,
+        read_concern: str | None = None,
+        w: int | str | None = None,
+        journal: bool | None = None,
+        wtimeout_ms: int | None = None,
+        read_preference: str | None = None,
+        max_commit_time_ms: int | None = None,
+    ) -> Awaitable[None]: ...
+    def commit_transaction(self) -> Awaitable[None]: ...
+    def abort_transaction(self) -> Awaitable[None]: ...
+    def end(self) -> Awaitable[None]: ...
 
 @final
 class Collection:
@@ -150,9 +171,15 @@ class Collection:
     def name(self) -> str: ...
     @property
     def database(self) -> str: ...
-    def insert_one(self, document: Mapping[str, Any]) -> Awaitable[None]: ...
+    def insert_one(
+        self, document: Mapping[str, Any], *, session: Session | None = None
+    ) -> Awaitable[None]: ...
     def insert_many(
-        self, documents: Iterable[Mapping[str, Any]], *, ordered: bool = True
+        self,
+        documents: Iterable[Mapping[str, Any]],
+        *,
+        ordered: bool = True,
+        session: Session | None = None,
     ) -> Awaitable[int]: ...
     def find(
         self,
@@ -163,6 +190,7 @@ class Collection:
         limit: int | None = None,
         projection: Mapping[str, Any] | None = None,
         batch_size: int | None = None,
+        session: Session | None = None,
     ) -> Awaitable[list[_Document]]: ...
     def find_cursor(
         self,
@@ -173,6 +201,7 @@ class Collection:
         limit: int | None = None,
         projection: Mapping[str, Any] | None = None,
         batch_size: int | None = None,
+        session: Session | None = None,
     ) -> Awaitable[Cursor]: ...
     def find_one(
         self,
@@ -181,12 +210,23 @@ class Collection:
         sort: Mapping[str, Any] | None = None,
         skip: int | None = None,
         projection: Mapping[str, Any] | None = None,
+        session: Session | None = None,
     ) -> Awaitable[_Document | None]: ...
     def update_one(
-        self, filter: _Filter, update: _UpdateSpec, *, upsert: bool = False
+        self,
+        filter: _Filter,
+        update: _UpdateSpec,
+        *,
+        upsert: bool = False,
+        session: Session | None = None,
     ) -> Awaitable[tuple[int, int, _Document | None]]: ...
     def update_many(
-        self, filter: _Filter, update: _UpdateSpec, *, upsert: bool = False
+        self,
+        filter: _Filter,
+        update: _UpdateSpec,
+        *,
+        upsert: bool = False,
+        session: Session | None = None,
     ) -> Awaitable[tuple[int, int, _Document | None]]: ...
     def find_one_and_update(
         self,
@@ -197,11 +237,17 @@ class Collection:
         projection: Mapping[str, Any] | None = None,
         upsert: bool = False,
         return_after: bool = True,
+        session: Session | None = None,
     ) -> Awaitable[_Document | None]: ...
-    def delete_one(self, filter: _Filter) -> Awaitable[int]: ...
-    def delete_many(self, filter: _Filter) -> Awaitable[int]: ...
+    def delete_one(self, filter: _Filter, *, session: Session | None = None) -> Awaitable[int]: ...
+    def delete_many(self, filter: _Filter, *, session: Session | None = None) -> Awaitable[int]: ...
     def count_documents(
-        self, filter: _Filter, *, skip: int | None = None, limit: int | None = None
+        self,
+        filter: _Filter,
+        *,
+        skip: int | None = None,
+        limit: int | None = None,
+        session: Session | None = None,
     ) -> Awaitable[int]: ...
     def aggregate(
         self,
@@ -209,6 +255,7 @@ class Collection:
         *,
         batch_size: int | None = None,
         allow_disk_use: bool | None = None,
+        session: Session | None = None,
     ) -> Awaitable[list[_Document]]: ...
     def aggregate_cursor(
         self,
@@ -216,12 +263,15 @@ class Collection:
         *,
         batch_size: int | None = None,
         allow_disk_use: bool | None = None,
+        session: Session | None = None,
     ) -> Awaitable[Cursor]: ...
-    def create_indexes(self, specs: list[Mapping[str, Any]]) -> Awaitable[None]: ...
-    def list_indexes(self) -> Awaitable[list[_Document]]: ...
-    def drop_index(self, name: str) -> Awaitable[None]: ...
-    def drop_indexes(self) -> Awaitable[None]: ...
-    def drop(self) -> Awaitable[None]: ...
+    def create_indexes(
+        self, specs: list[Mapping[str, Any]], *, session: Session | None = None
+    ) -> Awaitable[None]: ...
+    def list_indexes(self, *, session: Session | None = None) -> Awaitable[list[_Document]]: ...
+    def drop_index(self, name: str, *, session: Session | None = None) -> Awaitable[None]: ...
+    def drop_indexes(self, *, session: Session | None = None) -> Awaitable[None]: ...
+    def drop(self, *, session: Session | None = None) -> Awaitable[None]: ...
 
 @final
 class Cursor:

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from . import _core  # pyright: ignore[reportPrivateUsage]
+from .session import (
+    DEFAULT_TIMEOUT_S,
+    ReadConcernLevel,
+    ReadPreferenceMode,
+    Session,
+    SessionContext,
+    TransactionContext,
+    TransactionOptions,
+    with_transaction,
+)
+
+T = TypeVar("T")
 
 __all__ = ["VellumClient", "connect_to_mongodb", "init_db_client"]
 
@@ -50,6 +63,60 @@ class VellumClient:
 
     async def drop_database(self, database: str | None = None) -> None:
         await self._core.drop_database(self.database_name(database))
+
+    def start_session(self, *, causal_consistency: bool = True) -> SessionContext:
+        """A session for ``async with``: ``async with client.start_session() as s: ...``."""
+        return SessionContext(self, causal_consistency)
+
+    def transaction(
+        self,
+        *,
+        session: Session | None = None,
+        read_concern: ReadConcernLevel | None = None,
+        w: int | str | None = None,
+        journal: bool | None = None,
+        wtimeout_ms: int | None = None,
+        read_preference: ReadPreferenceMode | None = None,
+        max_commit_time_ms: int | None = None,
+    ) -> TransactionContext:
+        """A transaction for ``async with``: commits when the block ends, aborts on any
+        exception or cancellation. Starts its own session unless given one."""
+        options = TransactionOptions(
+            read_concern=read_concern,
+            w=w,
+            journal=journal,
+            wtimeout_ms=wtimeout_ms,
+            read_preference=read_preference,
+            max_commit_time_ms=max_commit_time_ms,
+        )
+        return TransactionContext(self, options, session)
+
+    async def with_transaction(
+        self,
+        callback: Callable[[Session], Awaitable[T]],
+        *,
+        read_concern: ReadConcernLevel | None = None,
+        w: int | str | None = None,
+        journal: bool | None = None,
+        wtimeout_ms: int | None = None,
+        read_preference: ReadPreferenceMode | None = None,
+        max_commit_time_ms: int | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> T:
+        """Runs ``callback(session)`` in a transaction and commits it, following MongoDB's
+        convenient transaction rules: the whole callback is retried on a
+        ``TransientTransactionError``, the commit on ``UnknownTransactionCommitResult``, until
+        ``timeout_s`` (120 s by default) has passed; anything else aborts and is re-raised."""
+        options = TransactionOptions(
+            read_concern=read_concern,
+            w=w,
+            journal=journal,
+            wtimeout_ms=wtimeout_ms,
+            read_preference=read_preference,
+            max_commit_time_ms=max_commit_time_ms,
+        )
+        async with self.start_session() as session:
+            return await with_transaction(session, callback, options, timeout_s)
 
     async def close(self) -> None:
         """Closes the pool; later operations raise ``ClientClosedError``."""

@@ -23,6 +23,9 @@ __all__ = [
     "OperationFailure",
     "QueryError",
     "ServerSelectionTimeoutError",
+    "SessionError",
+    "TransactionError",
+    "TransactionsNotSupportedError",
     "UnsupportedTypeError",
     "ValueOutOfRangeError",
     "VellumError",
@@ -171,3 +174,15 @@ class DocumentValidationError(VellumError, ValueError):
 class QueryError(VellumError, ValueError):
     """A query or update expression does not fit the model: an unknown field, a value of the
     wrong type, a value that looks like an operator, two updates of one field."""
+
+
+class SessionError(VellumError):
+    """A session was misused: used after its block ended, or with another client."""
+
+
+class TransactionError(VellumError):
+    """A transaction was misused (nested, committed twice...) or could not complete."""
+
+
+class TransactionsNotSupportedError(TransactionError):
+    """The deployment cannot run transactions: they need a replica set or a sharded cluster."""

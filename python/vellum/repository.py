@@ -15,6 +15,7 @@ from .errors import DocumentValidationError, DuplicateKeyError, IndexConflictErr
 from .indexes import Index, comparable
 from .model import VellumBaseModel
 from .query import QueryExpr, QueryProxy, SortKey, UpdateSpec
+from .session import Session, TransactionContext
 
 __all__ = ["Filter", "SortSpec", "UpdateResult", "VellumRepository"]
 
@@ -86,6 +87,17 @@ def _first_error(err: ValidationError) -> str:
         parts.append(f"{loc}: {e['msg']}")
     more = err.error_count() - len(parts)
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _core_session(session: Session | None) -> _core.Session | None:
+    if session is None:
+        return None
+    if not isinstance(session, Session):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise TypeError(
+            f"session= takes a vellum Session (from client.start_session() or "
+            f"client.transaction()), got {type(session).__name__}"
+        )
+    return session._core  # pyright: ignore[reportPrivateUsage]
 
 
 def _projection(model: type[BaseModel]) -> dict[str, int]:
@@ -251,21 +263,25 @@ class VellumRepository(Generic[M]):
 
     # -- writes -----------------------------------------------------------------------------
 
-    async def create(self, document: M | Mapping[str, Any]) -> M:
+    async def create(self, document: M | Mapping[str, Any], *, session: Session | None = None) -> M:
         """Inserts a document and returns it with ``created_at``/``updated_at`` set."""
         doc = self._coerce(document)
         now = _now()
         self._stamp(doc, now, now)
         raw = doc.model_dump(by_alias=True)
         try:
-            await self.collection.insert_one(raw)
+            await self.collection.insert_one(raw, session=_core_session(session))
         except DuplicateKeyError as err:
             self._enrich_duplicate(err, [raw])
             raise
         return doc
 
     async def create_many(
-        self, documents: Iterable[M | Mapping[str, Any]], *, ordered: bool = True
+        self,
+        documents: Iterable[M | Mapping[str, Any]],
+        *,
+        ordered: bool = True,
+        session: Session | None = None,
     ) -> list[M]:
         """Inserts documents in bulk. With ``ordered=True`` (the default) the first failure
         stops the batch; the documents before it are stored."""
@@ -275,13 +291,19 @@ class VellumRepository(Generic[M]):
             self._stamp(doc, now, now)
         raws = [doc.model_dump(by_alias=True) for doc in docs]
         try:
-            await self.collection.insert_many(raws, ordered=ordered)
+            await self.collection.insert_many(raws, ordered=ordered, session=_core_session(session))
         except DuplicateKeyError as err:
             self._enrich_duplicate(err, raws)
             raise
         return docs
 
-    async def update(self, doc_id: Any, changes: BaseModel | Mapping[str, Any]) -> M | None:
+    async def update(
+        self,
+        doc_id: Any,
+        changes: BaseModel | Mapping[str, Any],
+        *,
+        session: Session | None = None,
+    ) -> M | None:
         """Sets the given fields (validated against the model first) and a fresh
         ``updated_at``; returns the stored document after the update, or None if no document
         has that id."""
@@ -289,7 +311,10 @@ class VellumRepository(Generic[M]):
         values["updated_at"] = _now()
         try:
             raw = await self.collection.find_one_and_update(
-                {"_id": self._id(doc_id)}, {"$set": values}, return_after=True
+                {"_id": self._id(doc_id)},
+                {"$set": values},
+                return_after=True,
+                session=_core_session(session),
             )
         except DuplicateKeyError as err:
             self._enrich_duplicate(err, [values])
@@ -314,25 +339,28 @@ class VellumRepository(Generic[M]):
         filter: Filter,
         *updates: UpdateSpec,
         upsert: bool = False,
+        session: Session | None = None,
     ) -> UpdateResult:
         """Applies the updates (``User.Q.age.inc(1)``...) to the first matching document and
         refreshes its ``updated_at``."""
-        return await self._update(filter, updates, upsert, many=False)
+        return await self._update(filter, updates, upsert, session, many=False)
 
     async def update_many(
         self,
         filter: Filter,
         *updates: UpdateSpec,
         upsert: bool = False,
+        session: Session | None = None,
     ) -> UpdateResult:
         """Applies the updates to every matching document and refreshes their ``updated_at``."""
-        return await self._update(filter, updates, upsert, many=True)
+        return await self._update(filter, updates, upsert, session, many=True)
 
     async def _update(
         self,
         filter: Filter,
         updates: Sequence[UpdateSpec],
         upsert: bool,
+        session: Session | None,
         *,
         many: bool,
     ) -> UpdateResult:
@@ -340,22 +368,29 @@ class VellumRepository(Generic[M]):
             raise ValueError("pass at least one update, such as User.Q.age.inc(1)")
         spec = self._update_spec(updates)
         run = self.collection.update_many if many else self.collection.update_one
-        matched, modified, upserted = await run(_filter(filter), spec, upsert=upsert)
+        matched, modified, upserted = await run(
+            _filter(filter), spec, upsert=upsert, session=_core_session(session)
+        )
         return UpdateResult(matched, modified, None if upserted is None else upserted["_id"])
 
-    async def delete(self, doc_id: Any) -> bool:
+    async def delete(self, doc_id: Any, *, session: Session | None = None) -> bool:
         """Deletes one document; True if it existed."""
-        return await self.collection.delete_one({"_id": self._id(doc_id)}) == 1
+        deleted = await self.collection.delete_one(
+            {"_id": self._id(doc_id)}, session=_core_session(session)
+        )
+        return deleted == 1
 
-    async def delete_many(self, filter: Filter) -> int:
+    async def delete_many(self, filter: Filter, *, session: Session | None = None) -> int:
         """Deletes every matching document; returns how many. An empty filter deletes all."""
-        return await self.collection.delete_many(_filter(filter))
+        return await self.collection.delete_many(_filter(filter), session=_core_session(session))
 
     # -- reads ------------------------------------------------------------------------------
 
-    async def get(self, doc_id: Any) -> M | None:
+    async def get(self, doc_id: Any, *, session: Session | None = None) -> M | None:
         """The document with this id, or None."""
-        raw = await self.collection.find_one({"_id": self._id(doc_id)})
+        raw = await self.collection.find_one(
+            {"_id": self._id(doc_id)}, session=_core_session(session)
+        )
         return None if raw is None else self._load(raw)
 
     @overload
@@ -367,6 +402,7 @@ class VellumRepository(Generic[M]):
         limit: int = 0,
         sort: SortSpec | None = None,
         projection: None = None,
+        session: Session | None = None,
     ) -> list[M]: ...
     @overload
     async def find(
@@ -377,6 +413,7 @@ class VellumRepository(Generic[M]):
         limit: int = 0,
         sort: SortSpec | None = None,
         projection: type[P],
+        session: Session | None = None,
     ) -> list[P]: ...
     async def find(
         self,
@@ -386,6 +423,7 @@ class VellumRepository(Generic[M]):
         limit: int = 0,
         sort: SortSpec | None = None,
         projection: type[BaseModel] | None = None,
+        session: Session | None = None,
     ) -> list[M] | list[Any]:
         """Every matching document (``limit=0``: no limit). With ``projection=SubModel`` only
         that model's fields are fetched, and SubModel instances come back."""
@@ -396,6 +434,7 @@ class VellumRepository(Generic[M]):
             skip=skip or None,
             limit=limit or None,
             projection=None if projection is None else _projection(projection),
+            session=_core_session(session),
         )
         return [self._load_as(model, raw) for raw in raws]
 
@@ -407,6 +446,7 @@ class VellumRepository(Generic[M]):
         sort: SortSpec | None = None,
         skip: int = 0,
         projection: None = None,
+        session: Session | None = None,
     ) -> M | None: ...
     @overload
     async def find_one(
@@ -416,6 +456,7 @@ class VellumRepository(Generic[M]):
         sort: SortSpec | None = None,
         skip: int = 0,
         projection: type[P],
+        session: Session | None = None,
     ) -> P | None: ...
     async def find_one(
         self,
@@ -424,6 +465,7 @@ class VellumRepository(Generic[M]):
         sort: SortSpec | None = None,
         skip: int = 0,
         projection: type[BaseModel] | None = None,
+        session: Session | None = None,
     ) -> M | Any | None:
         """The first matching document, or None."""
         raw = await self.collection.find_one(
@@ -431,6 +473,7 @@ class VellumRepository(Generic[M]):
             sort=_sort_document(sort),
             skip=skip or None,
             projection=None if projection is None else _projection(projection),
+            session=_core_session(session),
         )
         return None if raw is None else self._load_as(projection or self.model, raw)
 
@@ -442,6 +485,7 @@ class VellumRepository(Generic[M]):
         limit: int = 0,
         sort: SortSpec | None = None,
         batch_size: int = 1000,
+        session: Session | None = None,
     ) -> AsyncIterator[M]:
         """Streams matching documents batch by batch, never holding more than one batch."""
         cursor = await self.collection.find_cursor(
@@ -450,6 +494,7 @@ class VellumRepository(Generic[M]):
             skip=skip or None,
             limit=limit or None,
             batch_size=batch_size,
+            session=_core_session(session),
         )
         try:
             while batch := await cursor.next_batch():
@@ -458,20 +503,23 @@ class VellumRepository(Generic[M]):
         finally:
             await cursor.close()
 
-    async def count(self, filter: Filter | None = None) -> int:
+    async def count(self, filter: Filter | None = None, *, session: Session | None = None) -> int:
         """How many documents match."""
-        return await self.collection.count_documents(_filter(filter))
+        return await self.collection.count_documents(
+            _filter(filter), session=_core_session(session)
+        )
 
     # -- indexes ----------------------------------------------------------------------------
 
-    async def ensure_indexes(self) -> list[str]:
+    async def ensure_indexes(self, *, session: Session | None = None) -> list[str]:
         """Creates the model's declared indexes; returns the names it created.
 
         An identical existing index is left alone. One with the same name or the same keys but
         other options raises :class:`IndexConflictError` showing both definitions.
         """
         declared = self.model.__vellum_settings__.indexes
-        existing = await self.collection.list_indexes()
+        core_session = _core_session(session)
+        existing = await self.collection.list_indexes(session=core_session)
         missing: list[Index] = []
         for index in declared:
             wanted = comparable(index.spec())
@@ -489,18 +537,25 @@ class VellumRepository(Generic[M]):
             elif comparable(match) != wanted or match.get("name") != index.name:
                 raise IndexConflictError(self.collection_name, index.spec(), _public_spec(match))
         if missing:
-            await self.collection.create_indexes([index.spec() for index in missing])
+            await self.collection.create_indexes(
+                [index.spec() for index in missing], session=core_session
+            )
         return [index.name for index in missing]
 
-    async def list_indexes(self) -> list[dict[str, Any]]:
-        return [_public_spec(spec) for spec in await self.collection.list_indexes()]
+    async def list_indexes(self, *, session: Session | None = None) -> list[dict[str, Any]]:
+        specs = await self.collection.list_indexes(session=_core_session(session))
+        return [_public_spec(spec) for spec in specs]
 
-    async def drop_index(self, name: str) -> None:
-        await self.collection.drop_index(name)
+    async def drop_index(self, name: str, *, session: Session | None = None) -> None:
+        await self.collection.drop_index(name, session=_core_session(session))
 
-    async def drop_indexes(self) -> None:
+    async def drop_indexes(self, *, session: Session | None = None) -> None:
         """Drops every index but ``_id_``."""
-        await self.collection.drop_indexes()
+        await self.collection.drop_indexes(session=_core_session(session))
+
+    def transaction(self, **options: Any) -> TransactionContext:
+        """Shortcut for ``client.transaction(...)``."""
+        return self.client.transaction(**options)
 
 
 def _public_spec(spec: Mapping[str, Any]) -> dict[str, Any]:

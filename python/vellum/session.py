@@ -1,0 +1,245 @@
+"""Sessions and multi-document transactions.
+
+>>> async with client.transaction() as session:          # doctest: +SKIP
+...     await accounts.update(a.id, {"balance": a.balance - 10}, session=session)
+...     await accounts.update(b.id, {"balance": b.balance + 10}, session=session)
+
+The block commits when it ends normally and aborts on any exception, cancellation included.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+from . import _core  # pyright: ignore[reportPrivateUsage]
+from .errors import OperationFailure, TransactionError
+
+if TYPE_CHECKING:
+    from .client import VellumClient
+
+__all__ = ["Session", "TransactionOptions"]
+
+T = TypeVar("T")
+
+ReadConcernLevel = Literal["local", "majority", "snapshot", "linearizable", "available"]
+ReadPreferenceMode = Literal[
+    "primary", "primaryPreferred", "secondary", "secondaryPreferred", "nearest"
+]
+
+TRANSIENT = "TransientTransactionError"
+UNKNOWN_COMMIT = "UnknownTransactionCommitResult"
+# MongoDB's convenient transaction API gives up retrying after this long.
+DEFAULT_TIMEOUT_S = 120.0
+
+
+class TransactionOptions:
+    """Read concern, write concern, read preference and commit time of a transaction."""
+
+    __slots__ = (
+        "journal",
+        "max_commit_time_ms",
+        "read_concern",
+        "read_preference",
+        "w",
+        "wtimeout_ms",
+    )
+
+    def __init__(
+        self,
+        *,
+        read_concern: ReadConcernLevel | None = None,
+        w: int | str | None = None,
+        journal: bool | None = None,
+        wtimeout_ms: int | None = None,
+        read_preference: ReadPreferenceMode | None = None,
+        max_commit_time_ms: int | None = None,
+    ) -> None:
+        self.read_concern = read_concern
+        self.w = w
+        self.journal = journal
+        self.wtimeout_ms = wtimeout_ms
+        self.read_preference = read_preference
+        self.max_commit_time_ms = max_commit_time_ms
+
+
+class Session:
+    """A client session: pass it as ``session=`` to repository methods so they run in it.
+
+    Use it as an async context manager (``async with client.start_session() as s``); it ends
+    with the block, and using it afterwards raises :class:`~vellum.SessionError`.
+    """
+
+    __slots__ = ("_client", "_core")
+
+    def __init__(self, client: VellumClient, core: _core.Session) -> None:
+        self._client = client
+        self._core = core
+
+    @property
+    def client(self) -> VellumClient:
+        return self._client
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._core.in_transaction
+
+    @property
+    def ended(self) -> bool:
+        return self._core.ended
+
+    async def start_transaction(self, options: TransactionOptions | None = None) -> None:
+        """Starts a transaction; raises :class:`~vellum.TransactionError` if one is open."""
+        if self._core.in_transaction:
+            raise TransactionError(
+                "a transaction is already open on this session; transactions do not nest. "
+                "Commit or abort it first, or run the inner work in the same transaction"
+            )
+        o = options or TransactionOptions()
+        await self._core.start_transaction(
+            read_concern=o.read_concern,
+            w=o.w,
+            journal=o.journal,
+            wtimeout_ms=o.wtimeout_ms,
+            read_preference=o.read_preference,
+            max_commit_time_ms=o.max_commit_time_ms,
+        )
+
+    async def commit_transaction(self) -> None:
+        await self._core.commit_transaction()
+
+    async def abort_transaction(self) -> None:
+        await self._core.abort_transaction()
+
+    async def end(self) -> None:
+        """Ends the session, aborting an open transaction."""
+        await self._core.end()
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.end()
+
+    def __repr__(self) -> str:
+        state = "ended" if self.ended else "in transaction" if self.in_transaction else "open"
+        return f"<Session {state}>"
+
+
+class SessionContext:
+    """``client.start_session()``: starts the session on entry, ends it on exit."""
+
+    __slots__ = ("_causal_consistency", "_client", "_session")
+
+    def __init__(self, client: VellumClient, causal_consistency: bool) -> None:
+        self._client = client
+        self._causal_consistency = causal_consistency
+        self._session: Session | None = None
+
+    async def __aenter__(self) -> Session:
+        core = await self._client._core.start_session(causal_consistency=self._causal_consistency)  # pyright: ignore[reportPrivateUsage]
+        self._session = Session(self._client, core)
+        return self._session
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._session is not None:
+            await self._session.end()
+
+
+class TransactionContext:
+    """``client.transaction()``: a session with a transaction that commits when the block ends
+    and aborts on any exception or cancellation."""
+
+    __slots__ = ("_client", "_options", "_own", "_session")
+
+    def __init__(
+        self, client: VellumClient, options: TransactionOptions, session: Session | None
+    ) -> None:
+        self._client = client
+        self._options = options
+        self._session = session
+        self._own = session is None
+
+    async def __aenter__(self) -> Session:
+        if self._session is None:
+            core = await self._client._core.start_session()  # pyright: ignore[reportPrivateUsage]
+            self._session = Session(self._client, core)
+        try:
+            await self._session.start_transaction(self._options)
+        except BaseException:
+            if self._own:
+                await self._session.end()
+            raise
+        return self._session
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session = self._session
+        assert session is not None
+        try:
+            if exc_type is None:
+                if session.in_transaction:
+                    await session.commit_transaction()
+            elif session.in_transaction:
+                await session.abort_transaction()
+        finally:
+            if self._own:
+                await session.end()
+
+
+def _has_label(exc: BaseException, label: str) -> bool:
+    return isinstance(exc, OperationFailure) and exc.has_error_label(label)
+
+
+async def with_transaction(
+    session: Session,
+    callback: Callable[[Session], Awaitable[T]],
+    options: TransactionOptions,
+    timeout_s: float,
+) -> T:
+    """MongoDB's convenient transaction: run ``callback`` in a transaction, retrying the whole
+    callback on ``TransientTransactionError`` and the commit on
+    ``UnknownTransactionCommitResult``, until ``timeout_s`` has passed."""
+    start = time.monotonic()
+
+    def within_time() -> bool:
+        return time.monotonic() - start < timeout_s
+
+    while True:
+        await session.start_transaction(options)
+        try:
+            result = await callback(session)
+        except BaseException as exc:
+            if session.in_transaction:
+                await session.abort_transaction()
+            if _has_label(exc, TRANSIENT) and within_time():
+                continue
+            raise
+        if not session.in_transaction:
+            return result  # the callback committed or aborted it itself
+        while True:
+            try:
+                await session.commit_transaction()
+                return result
+            except OperationFailure as exc:
+                if exc.has_error_label(UNKNOWN_COMMIT) and within_time() and exc.code != 50:
+                    continue  # 50: MaxTimeMSExpired, retrying cannot help
+                if exc.has_error_label(TRANSIENT) and within_time():
+                    break  # retry the whole transaction
+                raise
