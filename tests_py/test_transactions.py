@@ -1,0 +1,267 @@
+"""Sessions and transactions against the server, with failures injected by failCommand."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from conftest import Server
+from models import User
+from vellum import (
+    OperationFailure,
+    Session,
+    SessionError,
+    TransactionError,
+    VellumClient,
+    VellumRepository,
+    connect_to_mongodb,
+)
+
+
+@pytest.fixture
+async def users(client: VellumClient, db_name: str) -> VellumRepository[User]:
+    repo = VellumRepository(User, client, db_name)
+    await repo.ensure_indexes()  # creates the collection outside any transaction
+    return repo
+
+
+@pytest.fixture
+async def fail_point(client: VellumClient) -> AsyncIterator[Any]:
+    """Arms MongoDB's failCommand fail point; always disarmed afterwards."""
+
+    async def arm(times: int, commands: list[str], **data: Any) -> None:
+        await client.command(
+            {
+                "configureFailPoint": "failCommand",
+                "mode": {"times": times},
+                "data": {"failCommands": commands, **data},
+            },
+            database="admin",
+        )
+
+    yield arm
+    await client.command({"configureFailPoint": "failCommand", "mode": "off"}, database="admin")
+
+
+async def test_commit_makes_every_write_visible(users: VellumRepository[User]) -> None:
+    async with users.transaction() as session:
+        ada = await users.create(User(name="Ada", email="a@x"), session=session)
+        await users.create(User(name="Bob", email="b@x"), session=session)
+        await users.update(ada.id, {"age": 37}, session=session)
+        assert await users.count(session=session) == 2
+        assert await users.count() == 0  # not visible outside before commit
+    assert await users.count() == 2
+    stored = await users.get(ada.id)
+    assert stored is not None and stored.age == 37
+
+
+async def test_an_exception_aborts_every_write(users: VellumRepository[User]) -> None:
+    await users.create(User(name="Keep", email="k@x"))
+    with pytest.raises(RuntimeError, match="boom"):
+        async with users.transaction() as session:
+            await users.create(User(name="Ada", email="a@x"), session=session)
+            await users.delete_many({}, session=session)
+            raise RuntimeError("boom")
+    assert [u.name for u in await users.find()] == ["Keep"]
+
+
+async def test_every_method_runs_in_the_session(users: VellumRepository[User]) -> None:
+    Q = User.Q
+    base = await users.create_many([User(name=f"u{i}", email=f"{i}@x", age=i) for i in range(5)])
+    async with users.transaction() as s:
+        made = await users.create(User(name="new", email="new@x"), session=s)
+        await users.create_many([User(name="n2", email="n2@x")], session=s)
+        assert await users.get(made.id, session=s) == made
+        assert len(await users.find(Q.age >= 0, session=s)) == 7
+        assert await users.find_one(Q.name == "new", session=s) == made
+        assert len([u async for u in users.iter(session=s, batch_size=2)]) == 7
+        result = await users.update_many(Q.age < 3, Q.age.inc(10), session=s)
+        assert result.modified == 5  # three of the base ones plus the two new (age 0)
+        await users.update_one(Q.name == "u4", Q.tags.push("x"), session=s)
+        assert await users.delete(base[0].id, session=s) is True
+        assert await users.delete_many(Q.name == "n2", session=s) == 1
+        assert await users.count(session=s) == 5
+        await s.abort_transaction()
+    assert sorted(u.age for u in await users.find()) == [0, 1, 2, 3, 4]
+
+
+async def test_with_transaction_commits_and_returns(
+    client: VellumClient, users: VellumRepository[User]
+) -> None:
+    async def transfer(session: Session) -> str:
+        await users.create(User(name="Ada", email="a@x"), session=session)
+        return "done"
+
+    assert await client.with_transaction(transfer, max_commit_time_ms=5000) == "done"
+    assert await users.count() == 1
+
+
+async def test_transient_error_is_retried_and_writes_land_once(
+    client: VellumClient, users: VellumRepository[User], fail_point: Any
+) -> None:
+    await fail_point(1, ["insert"], errorCode=112, errorLabels=["TransientTransactionError"])
+    attempts = 0
+
+    async def callback(session: Session) -> None:
+        nonlocal attempts
+        attempts += 1
+        await users.create(User(name=f"try{attempts}", email="once@x"), session=session)
+
+    await client.with_transaction(callback)
+    assert attempts == 2
+    assert [u.name for u in await users.find()] == ["try2"]
+
+
+async def test_unknown_commit_result_is_retried(
+    client: VellumClient, users: VellumRepository[User], fail_point: Any
+) -> None:
+    await fail_point(
+        2, ["commitTransaction"], errorCode=91, errorLabels=["UnknownTransactionCommitResult"]
+    )
+    calls = 0
+
+    async def callback(session: Session) -> None:
+        nonlocal calls
+        calls += 1
+        await users.create(User(name="Ada", email="a@x"), session=session)
+
+    await client.with_transaction(callback)
+    assert calls == 1
+    assert await users.count() == 1
+
+
+async def test_other_errors_abort_and_are_raised(
+    client: VellumClient, users: VellumRepository[User], fail_point: Any
+) -> None:
+    await fail_point(1, ["insert"], errorCode=2)
+
+    async def callback(session: Session) -> None:
+        await users.create(User(name="Ok", email="ok@x"), session=session)
+        await users.create(User(name="Fails", email="f@x"), session=session)
+
+    with pytest.raises(OperationFailure) as info:
+        await client.with_transaction(callback)
+    assert not info.value.has_error_label("TransientTransactionError")
+    assert await users.count() == 0
+
+
+async def test_retries_stop_at_the_time_limit(
+    client: VellumClient, users: VellumRepository[User], fail_point: Any
+) -> None:
+    await fail_point(1000, ["insert"], errorCode=112, errorLabels=["TransientTransactionError"])
+
+    async def callback(session: Session) -> None:
+        await users.create(User(name="never", email="n@x"), session=session)
+
+    with pytest.raises(OperationFailure) as info:
+        await client.with_transaction(callback, timeout_s=0.3)
+    assert info.value.has_error_label("TransientTransactionError")
+
+
+async def test_cancelling_inside_the_block_aborts(
+    client: VellumClient, users: VellumRepository[User]
+) -> None:
+    inside = asyncio.Event()
+
+    async def work() -> None:
+        async with users.transaction() as session:
+            await users.create(User(name="Ada", email="a@x"), session=session)
+            inside.set()
+            await asyncio.sleep(30)
+
+    task = asyncio.create_task(work())
+    await inside.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await users.count() == 0
+    # The client is still usable, transactions included.
+    async with users.transaction() as session:
+        await users.create(User(name="After", email="after@x"), session=session)
+    assert [u.name for u in await users.find()] == ["After"]
+
+
+async def test_causally_consistent_session(
+    users: VellumRepository[User], client: VellumClient
+) -> None:
+    async with client.start_session(causal_consistency=True) as s:
+        u = await users.create(User(name="Ada", email="a@x"), session=s)
+        assert await users.get(u.id, session=s) is not None
+
+
+async def test_session_used_after_its_block(
+    users: VellumRepository[User], client: VellumClient
+) -> None:
+    async with client.start_session() as s:
+        pass
+    assert s.ended
+    with pytest.raises(SessionError, match="has ended"):
+        await users.count(session=s)
+    async with client.transaction() as t:
+        pass
+    with pytest.raises(SessionError, match="has ended"):
+        await users.create(User(name="x", email="x@x"), session=t)
+    assert await users.count() == 0
+
+
+async def test_session_from_another_client(server: Server, users: VellumRepository[User]) -> None:
+    other = await connect_to_mongodb(server.uri, "other")
+    try:
+        async with other.start_session() as s:
+            with pytest.raises(SessionError, match="another client"):
+                await users.count(session=s)
+    finally:
+        await other.close()
+
+
+async def test_nested_transactions_are_refused(
+    users: VellumRepository[User], client: VellumClient
+) -> None:
+    async with client.transaction() as s:
+        await users.create(User(name="Ada", email="a@x"), session=s)
+        with pytest.raises(TransactionError, match="do not nest"):
+            await s.start_transaction()
+        with pytest.raises(TransactionError, match="do not nest"):
+            async with client.transaction(session=s):
+                pass
+    assert await users.count() == 1
+
+
+async def test_bad_session_argument(users: VellumRepository[User]) -> None:
+    with pytest.raises(TypeError, match="vellum Session"):
+        await users.count(session="nope")  # type: ignore[arg-type]
+
+
+async def test_transaction_options(users: VellumRepository[User], client: VellumClient) -> None:
+    async with client.transaction(
+        read_concern="snapshot", w="majority", max_commit_time_ms=5000
+    ) as s:
+        await users.create(User(name="Ada", email="a@x"), session=s)
+    assert await users.count() == 1
+    with pytest.raises(ValueError, match="read_concern must be"):
+        async with client.transaction(read_concern="bogus") as s:  # type: ignore[arg-type]
+            pass
+
+
+@pytest.mark.real_mongodb(
+    "the emulator reports no write conflict between open transactions (TEST-SERVER.md, difference 2)"
+)
+async def test_write_conflict_between_transactions(
+    users: VellumRepository[User], client: VellumClient
+) -> None:
+    ada = await users.create(User(name="Ada", email="a@x"))
+    async with client.start_session() as s1, client.start_session() as s2:
+        await s1.start_transaction()
+        await s2.start_transaction()
+        await users.update(ada.id, {"age": 1}, session=s1)
+        with pytest.raises(OperationFailure) as info:
+            await users.update(ada.id, {"age": 2}, session=s2)
+        assert info.value.code == 112
+        assert info.value.has_error_label("TransientTransactionError")
+        await s2.abort_transaction()
+        await s1.commit_transaction()
+    stored = await users.get(ada.id)
+    assert stored is not None and stored.age == 1
