@@ -60,11 +60,15 @@ async def test_commit_makes_every_write_visible(users: VellumRepository[User]) -
 
 async def test_an_exception_aborts_every_write(users: VellumRepository[User]) -> None:
     await users.create(User(name="Keep", email="k@x"))
-    with pytest.raises(RuntimeError, match="boom"):
+
+    async def failing() -> None:
         async with users.transaction() as session:
             await users.create(User(name="Ada", email="a@x"), session=session)
             await users.delete_many({}, session=session)
             raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await failing()
     assert [u.name for u in await users.find()] == ["Keep"]
 
 
@@ -247,7 +251,8 @@ async def test_transaction_options(users: VellumRepository[User], client: Vellum
 
 
 @pytest.mark.real_mongodb(
-    "the emulator reports no write conflict between open transactions (TEST-SERVER.md, difference 2)"
+    "the emulator reports no write conflict between open transactions "
+    "(TEST-SERVER.md, difference 2)"
 )
 async def test_write_conflict_between_transactions(
     users: VellumRepository[User], client: VellumClient
