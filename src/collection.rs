@@ -65,6 +65,9 @@ macro_rules! collect_in_session {
     };
 }
 
+/// The field optimistic concurrency control counts writes in.
+const VERSION: &str = "version";
+
 #[pyclass(module = "vellum._core", frozen)]
 pub struct Collection {
     client: Arc<ClientInner>,
@@ -353,6 +356,90 @@ impl Collection {
             )
             .map_err(|e| target.wrap(e))?;
             Ok(DecodedDocument(doc))
+        })
+    }
+
+    /// Optimistic concurrency: `$set`s `changes` and increments `version` on the document
+    /// matching `filter` whose `version` is `expected_version` (any version when None).
+    /// Returns `(stored document after the update, None, None)`, or when nothing matched,
+    /// `(None, exists, current_version)` from a second read of `filter` alone, so the caller can
+    /// tell a conflict from a missing document. Nothing is written on a conflict.
+    #[pyo3(signature = (filter, changes, expected_version, *, session = None))]
+    fn versioned_update<'py>(
+        &self,
+        py: Python<'py>,
+        filter: &Bound<'py, PyAny>,
+        changes: &Bound<'py, PyAny>,
+        expected_version: Option<i64>,
+        session: Option<&Bound<'py, Session>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let filter = filter_document(Some(filter))?;
+        let changes = encode_filter(changes)?;
+        if changes.contains_key(VERSION) {
+            return Err(PyValueError::new_err("the version field is managed by the repository"));
+        }
+        let mut guarded = filter.clone();
+        if let Some(expected) = expected_version {
+            guarded = doc! { "$and": [filter.clone(), { VERSION: expected }] };
+        }
+        let mut update = doc! { "$inc": { VERSION: 1_i32 } };
+        if !changes.is_empty() {
+            update.insert("$set", changes);
+        }
+        let mut options = FindOneAndUpdateOptions::default();
+        options.return_document = Some(ReturnDocument::After);
+        let mut probe = FindOneOptions::default();
+        probe.projection = Some(doc! { VERSION: 1_i32 });
+        let session = self.session(session)?;
+        let target = self.target();
+        spawn(py, async move {
+            let collection = target.collection()?;
+            // One lock for both steps: the session's other users cannot interleave.
+            let (updated, current) = match &session {
+                Some(handle) => {
+                    let mut locked = handle.lock().await;
+                    let s = locked.get()?;
+                    let updated = collection
+                        .find_one_and_update(guarded, update)
+                        .with_options(options)
+                        .session(&mut *s)
+                        .await
+                        .map_err(|e| target.wrap(e))?;
+                    let current = match updated {
+                        Some(_) => None,
+                        None => collection
+                            .find_one(filter)
+                            .with_options(probe)
+                            .session(s)
+                            .await
+                            .map_err(|e| target.wrap(e))?,
+                    };
+                    (updated, current)
+                }
+                None => {
+                    let updated = collection
+                        .find_one_and_update(guarded, update)
+                        .with_options(options)
+                        .await
+                        .map_err(|e| target.wrap(e))?;
+                    let current = match updated {
+                        Some(_) => None,
+                        None => collection
+                            .find_one(filter)
+                            .with_options(probe)
+                            .await
+                            .map_err(|e| target.wrap(e))?,
+                    };
+                    (updated, current)
+                }
+            };
+            let exists = updated.is_some() || current.is_some();
+            let current_version = current.as_ref().and_then(|d| match d.get(VERSION) {
+                Ok(Some(bson::RawBsonRef::Int32(v))) => Some(i64::from(v)),
+                Ok(Some(bson::RawBsonRef::Int64(v))) => Some(v),
+                _ => None,
+            });
+            Ok((DecodedDocument(updated), exists, current_version))
         })
     }
 

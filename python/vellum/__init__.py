@@ -20,6 +20,7 @@ from .errors import (
     DuplicateKeyError,
     IndexConflictError,
     OperationFailure,
+    OptimisticLockError,
     QueryError,
     ServerSelectionTimeoutError,
     SessionError,
@@ -29,8 +30,17 @@ from .errors import (
     ValueOutOfRangeError,
     VellumError,
 )
+from .hooks import (
+    after_delete,
+    after_insert,
+    after_update,
+    before_delete,
+    before_insert,
+    before_update,
+    on_fetch,
+)
 from .indexes import ASCENDING, DESCENDING, Index
-from .model import VellumBaseModel
+from .model import SoftDeletable, VellumBaseModel, Versioned
 from .query import QField, QueryExpr, QueryProxy, SortKey, UpdateSpec, nor, raw
 from .repository import Filter, SortSpec, UpdateResult, VellumRepository
 from .session import Session, TransactionOptions
@@ -52,6 +62,7 @@ __all__ = [
     "MinKey",
     "ObjectId",
     "OperationFailure",
+    "OptimisticLockError",
     "QField",
     "QueryError",
     "QueryExpr",
@@ -59,6 +70,7 @@ __all__ = [
     "ServerSelectionTimeoutError",
     "Session",
     "SessionError",
+    "SoftDeletable",
     "SortKey",
     "SortSpec",
     "Timestamp",
@@ -73,11 +85,19 @@ __all__ = [
     "VellumClient",
     "VellumError",
     "VellumRepository",
+    "Versioned",
     "__version__",
+    "after_delete",
+    "after_insert",
+    "after_update",
+    "before_delete",
+    "before_insert",
+    "before_update",
     "connect_to_mongodb",
     "decode_bson",
     "encode_bson",
     "init_db_client",
     "nor",
+    "on_fetch",
     "raw",
 ]

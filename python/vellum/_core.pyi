@@ -239,6 +239,14 @@ class Collection:
         return_after: bool = True,
         session: Session | None = None,
     ) -> Awaitable[_Document | None]: ...
+    def versioned_update(
+        self,
+        filter: _Filter,
+        changes: Mapping[str, Any],
+        expected_version: int | None,
+        *,
+        session: Session | None = None,
+    ) -> Awaitable[tuple[_Document | None, bool, int | None]]: ...
     def delete_one(self, filter: _Filter, *, session: Session | None = None) -> Awaitable[int]: ...
     def delete_many(self, filter: _Filter, *, session: Session | None = None) -> Awaitable[int]: ...
     def count_documents(

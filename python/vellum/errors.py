@@ -21,6 +21,7 @@ __all__ = [
     "DuplicateKeyError",
     "IndexConflictError",
     "OperationFailure",
+    "OptimisticLockError",
     "QueryError",
     "ServerSelectionTimeoutError",
     "SessionError",
@@ -186,3 +187,28 @@ class TransactionError(VellumError):
 
 class TransactionsNotSupportedError(TransactionError):
     """The deployment cannot run transactions: they need a replica set or a sharded cluster."""
+
+
+class OptimisticLockError(VellumError):
+    """A versioned write found the document at another version than the one it started from:
+    someone else changed it first. Nothing was written; reload, reapply and retry.
+
+    Attributes:
+        document_id: the document's ``_id``.
+        expected_version: the version the write started from.
+        current_version: the stored version now, or None if the document no longer exists.
+    """
+
+    def __init__(self, document_id: Any, expected_version: int, current_version: int | None):
+        self.document_id = document_id
+        self.expected_version = expected_version
+        self.current_version = current_version
+        now = (
+            "the document no longer exists"
+            if current_version is None
+            else f"it is now at version {current_version}"
+        )
+        super().__init__(
+            f"document {document_id!r} was changed by someone else: expected version "
+            f"{expected_version}, but {now}. Nothing was written; reload it and retry."
+        )

@@ -9,10 +9,11 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .hooks import HookTable, collect_hooks
 from .indexes import Index
 from .query import QueryProxy
 
-__all__ = ["DocumentSettings", "VellumBaseModel"]
+__all__ = ["DocumentSettings", "SoftDeletable", "VellumBaseModel", "Versioned"]
 
 
 def _snake_case(name: str) -> str:
@@ -20,17 +21,31 @@ def _snake_case(name: str) -> str:
 
 
 class DocumentSettings:
-    """A model's resolved ``Settings``: where it is stored and which indexes it declares."""
+    """A model's resolved ``Settings``: where it is stored, which indexes it declares, whether
+    it is versioned (optimistic concurrency) or soft-deletable, and its hooks by event."""
 
-    __slots__ = ("collection_name", "indexes")
+    __slots__ = ("collection_name", "hooks", "indexes", "soft_delete", "versioned")
 
-    def __init__(self, collection_name: str, indexes: tuple[Index, ...]) -> None:
+    def __init__(
+        self,
+        collection_name: str,
+        indexes: tuple[Index, ...],
+        *,
+        versioned: bool = False,
+        soft_delete: bool = False,
+        hooks: HookTable | None = None,
+    ) -> None:
         self.collection_name = collection_name
         self.indexes = indexes
+        self.versioned = versioned
+        self.soft_delete = soft_delete
+        self.hooks: HookTable = hooks or {}
 
     def __repr__(self) -> str:
         return (
-            f"DocumentSettings(collection_name={self.collection_name!r}, indexes={self.indexes!r})"
+            f"DocumentSettings(collection_name={self.collection_name!r}, "
+            f"indexes={self.indexes!r}, versioned={self.versioned}, "
+            f"soft_delete={self.soft_delete})"
         )
 
 
@@ -47,7 +62,46 @@ def _resolve_settings(cls: type[VellumBaseModel]) -> DocumentSettings:
             raise TypeError(
                 f"{cls.__name__}.Settings.indexes must hold vellum.Index objects, got {index!r}"
             )
-    return DocumentSettings(collection_name, indexes)
+    fields = cls.model_fields
+    versioned = bool(getattr(own, "versioned", False)) or issubclass(cls, Versioned)
+    if versioned and "version" not in fields:
+        raise TypeError(
+            f"{cls.__name__}.Settings.versioned needs a `version: int = 1` field "
+            "(or inherit vellum.Versioned)"
+        )
+    soft_delete = bool(getattr(own, "soft_delete", False)) or issubclass(cls, SoftDeletable)
+    if soft_delete and "deleted_at" not in fields:
+        raise TypeError(
+            f"{cls.__name__}.Settings.soft_delete needs a `deleted_at: datetime | None = None` "
+            "field (or inherit vellum.SoftDeletable)"
+        )
+    return DocumentSettings(
+        collection_name,
+        indexes,
+        versioned=versioned,
+        soft_delete=soft_delete,
+        hooks=collect_hooks(cls),
+    )
+
+
+class Versioned(BaseModel):
+    """Mixin for optimistic concurrency: every update and save filters on the version it
+    started from and increments it; a concurrent change raises ``OptimisticLockError``.
+
+    ``class Account(Versioned, VellumBaseModel): ...``
+    """
+
+    version: int = 1
+
+
+class SoftDeletable(BaseModel):
+    """Mixin for soft delete: ``repository.soft_delete(id)`` sets ``deleted_at`` and reads
+    leave such documents out unless ``include_deleted=True``.
+
+    ``class Account(SoftDeletable, VellumBaseModel): ...``
+    """
+
+    deleted_at: datetime | None = None
 
 
 class VellumBaseModel(BaseModel):

@@ -11,7 +11,14 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import _core  # pyright: ignore[reportPrivateUsage]
 from .client import VellumClient
-from .errors import DocumentValidationError, DuplicateKeyError, IndexConflictError, QueryError
+from .errors import (
+    DocumentValidationError,
+    DuplicateKeyError,
+    IndexConflictError,
+    OptimisticLockError,
+    QueryError,
+)
+from .hooks import run_hooks
 from .indexes import Index, comparable
 from .model import VellumBaseModel
 from .query import QueryExpr, QueryProxy, SortKey, UpdateSpec
@@ -133,6 +140,10 @@ class VellumRepository(Generic[M]):
         )
         self._id_adapter: TypeAdapter[Any] = TypeAdapter(model.model_fields["id"].annotation)
         self._aliases = {(field.alias or name): name for name, field in model.model_fields.items()}
+        settings = model.__vellum_settings__
+        self._versioned = settings.versioned
+        self._soft_delete = settings.soft_delete
+        self._hooks = settings.hooks
 
     @property
     def Q(self) -> QueryProxy:
@@ -188,6 +199,35 @@ class VellumRepository(Generic[M]):
         raise TypeError(
             f"expected a {self.model.__name__} or a dict, got {type(document).__name__}"
         )
+
+    def _scope(self, filter: Filter | None, include_deleted: bool) -> Filter:
+        """The filter, narrowed to live documents for a soft-deletable model."""
+        base = _filter(filter)
+        if not self._soft_delete or include_deleted:
+            return base
+        if isinstance(base, QueryExpr):
+            return base & QueryExpr.compare("deleted_at", "$eq", None)
+        if not base:
+            return {"deleted_at": None}
+        return {"$and": [base, {"deleted_at": None}]}
+
+    def _by_id(self, doc_id: Any, include_deleted: bool = False) -> Filter:
+        return self._scope({"_id": self._id(doc_id)}, include_deleted)
+
+    async def _hooks_for(self, event: str, document: Any, session: Session | None) -> None:
+        hooks = self._hooks.get(event)
+        if hooks:
+            await run_hooks(document, hooks, session)
+
+    async def _fetched(self, document: M, session: Session | None) -> M:
+        await self._hooks_for("on_fetch", document, session)
+        return document
+
+    @staticmethod
+    def _set_field(document: BaseModel, name: str, value: Any) -> None:
+        # Without re-running assignment validation: the repository's own values are valid.
+        object.__setattr__(document, name, value)
+        document.__pydantic_fields_set__.add(name)
 
     @staticmethod
     def _stamp(document: VellumBaseModel, created: datetime | None, updated: datetime) -> None:
@@ -263,18 +303,35 @@ class VellumRepository(Generic[M]):
 
     # -- writes -----------------------------------------------------------------------------
 
-    async def create(self, document: M | Mapping[str, Any], *, session: Session | None = None) -> M:
-        """Inserts a document and returns it with ``created_at``/``updated_at`` set."""
+    async def create(
+        self,
+        document: M | Mapping[str, Any],
+        *,
+        session: Session | None = None,
+        skip_hooks: bool = False,
+    ) -> M:
+        """Inserts a document and returns it with ``created_at``/``updated_at`` set (and
+        ``version`` 1 for a versioned model). Runs ``before_insert`` hooks (which may change the
+        document, or raise to cancel the insert) and ``after_insert`` hooks."""
         doc = self._coerce(document)
-        now = _now()
-        self._stamp(doc, now, now)
+        if not skip_hooks:
+            await self._hooks_for("before_insert", doc, session)
+        self._prepare_insert(doc)
         raw = doc.model_dump(by_alias=True)
         try:
             await self.collection.insert_one(raw, session=_core_session(session))
         except DuplicateKeyError as err:
             self._enrich_duplicate(err, [raw])
             raise
+        if not skip_hooks:
+            await self._hooks_for("after_insert", doc, session)
         return doc
+
+    def _prepare_insert(self, doc: M, now: datetime | None = None) -> None:
+        now = now or _now()
+        self._stamp(doc, now, now)
+        if self._versioned:
+            self._set_field(doc, "version", 1)
 
     async def create_many(
         self,
@@ -282,19 +339,26 @@ class VellumRepository(Generic[M]):
         *,
         ordered: bool = True,
         session: Session | None = None,
+        skip_hooks: bool = False,
     ) -> list[M]:
-        """Inserts documents in bulk. With ``ordered=True`` (the default) the first failure
-        stops the batch; the documents before it are stored."""
+        """Inserts documents in bulk, running the insert hooks of each. With ``ordered=True``
+        (the default) the first failure stops the batch; the documents before it are stored."""
         docs = [self._coerce(d) for d in documents]
+        if not skip_hooks:
+            for doc in docs:
+                await self._hooks_for("before_insert", doc, session)
         now = _now()
         for doc in docs:
-            self._stamp(doc, now, now)
+            self._prepare_insert(doc, now)
         raws = [doc.model_dump(by_alias=True) for doc in docs]
         try:
             await self.collection.insert_many(raws, ordered=ordered, session=_core_session(session))
         except DuplicateKeyError as err:
             self._enrich_duplicate(err, raws)
             raise
+        if not skip_hooks:
+            for doc in docs:
+                await self._hooks_for("after_insert", doc, session)
         return docs
 
     async def update(
@@ -302,24 +366,118 @@ class VellumRepository(Generic[M]):
         doc_id: Any,
         changes: BaseModel | Mapping[str, Any],
         *,
+        expected_version: int | None = None,
+        include_deleted: bool = False,
         session: Session | None = None,
+        skip_hooks: bool = False,
     ) -> M | None:
         """Sets the given fields (validated against the model first) and a fresh
         ``updated_at``; returns the stored document after the update, or None if no document
-        has that id."""
+        has that id.
+
+        With ``before_update`` hooks the document is read first, the changes applied to it,
+        and the hooks run on the result: what they change is written too. For a versioned
+        model the write filters on the version it started from (``expected_version``, or the
+        version read for the hooks) and raises :class:`OptimisticLockError` on a conflict.
+        """
         values = self._changes(changes)
-        values["updated_at"] = _now()
-        try:
-            raw = await self.collection.find_one_and_update(
-                {"_id": self._id(doc_id)},
-                {"$set": values},
-                return_after=True,
-                session=_core_session(session),
+        expected = expected_version
+        before_hooks = () if skip_hooks else self._hooks.get("before_update", ())
+        if expected is not None and not self._versioned:
+            raise TypeError(
+                f"expected_version needs a versioned model; {self.model.__name__} is not"
             )
+        if before_hooks:
+            current = await self.get(doc_id, include_deleted=include_deleted, session=session)
+            if current is None:
+                return None
+            if expected is None and self._versioned:
+                expected = int(current.model_dump(include={"version"})["version"])
+            merged = self.model.model_validate({**current.model_dump(by_alias=True), **values})
+            baseline = merged.model_dump(by_alias=True)
+            await run_hooks(merged, before_hooks, session)
+            final = merged.model_dump(by_alias=True)
+            values = {
+                key: value
+                for key, value in final.items()
+                if key not in _MANAGED_PATHS
+                and key != "version"
+                and (key in values or value != baseline.get(key))
+            }
+        values["updated_at"] = _now()
+        stored = await self._write(doc_id, values, expected, include_deleted, session)
+        if stored is not None and not skip_hooks:
+            await self._hooks_for("after_update", stored, session)
+        return stored
+
+    async def _write(
+        self,
+        doc_id: Any,
+        values: dict[str, Any],
+        expected: int | None,
+        include_deleted: bool,
+        session: Session | None,
+    ) -> M | None:
+        """``$set`` on one document by id: through the core's optimistic concurrency control
+        for a versioned model, else a plain findAndModify."""
+        core_session = _core_session(session)
+        target = self._by_id(doc_id, include_deleted)
+        try:
+            if self._versioned:
+                raw, exists, current = await self.collection.versioned_update(
+                    target, values, expected, session=core_session
+                )
+                if raw is None and exists and expected is not None:
+                    raise OptimisticLockError(self._id(doc_id), expected, current)
+                if raw is None and expected is not None and not exists:
+                    raise OptimisticLockError(self._id(doc_id), expected, None)
+            else:
+                raw = await self.collection.find_one_and_update(
+                    target, {"$set": values}, return_after=True, session=core_session
+                )
         except DuplicateKeyError as err:
             self._enrich_duplicate(err, [values])
             raise
         return None if raw is None else self._load(raw)
+
+    async def save(
+        self, document: M, *, session: Session | None = None, skip_hooks: bool = False
+    ) -> M:
+        """Writes every field of a stored document back (``created_at`` excepted) and returns
+        the stored result. A document not stored yet is created.
+
+        For a versioned model the write filters on ``document.version`` and increments it: if
+        someone else saved first, :class:`OptimisticLockError` is raised and the stored document
+        is left unchanged. Runs the update hooks.
+        """
+        if not isinstance(document, self.model):
+            raise TypeError(f"save() takes a {self.model.__name__}, got {type(document).__name__}")
+        if not skip_hooks:
+            await self._hooks_for("before_update", document, session)
+        raw = document.model_dump(by_alias=True)
+        values = {k: v for k, v in raw.items() if k not in _MANAGED_PATHS and k != "version"}
+        values["updated_at"] = _now()
+        expected = getattr(document, "version", None) if self._versioned else None
+        core_session = _core_session(session)
+        if self._versioned:
+            stored_raw, exists, current = await self.collection.versioned_update(
+                {"_id": raw["_id"]}, values, expected, session=core_session
+            )
+            if stored_raw is None and exists:
+                raise OptimisticLockError(raw["_id"], expected or 0, current)
+        else:
+            stored_raw = await self.collection.find_one_and_update(
+                {"_id": raw["_id"]}, {"$set": values}, return_after=True, session=core_session
+            )
+        if stored_raw is None:  # not stored yet
+            return await self.create(document, session=session, skip_hooks=skip_hooks)
+        stored = self._load(stored_raw)
+        for name in ("updated_at", "version"):
+            if name in self.model.model_fields:
+                self._set_field(document, name, getattr(stored, name))
+        if not skip_hooks:
+            await self._hooks_for("after_update", stored, session)
+        return stored
 
     def _update_spec(self, updates: Sequence[UpdateSpec]) -> UpdateSpec:
         for update in updates:
@@ -327,39 +485,50 @@ class VellumRepository(Generic[M]):
                 raise TypeError(
                     f"updates are Model.Q expressions such as User.Q.age.inc(1), got {update!r}"
                 )
-            for path in _MANAGED_PATHS:
-                if update.touches(path):
+            for path in (*_MANAGED_PATHS, "version", "deleted_at"):
+                managed = path != "deleted_at" or self._soft_delete
+                if managed and update.touches(path):
                     raise QueryError(
                         f"{path!r} is managed by the repository and cannot be updated: {update!r}"
                     )
-        return UpdateSpec.combine([*updates, UpdateSpec("$set", "updated_at", _now())])
+        extra = [UpdateSpec("$set", "updated_at", _now())]
+        if self._versioned:
+            extra.append(UpdateSpec("$inc", "version", 1))
+        return UpdateSpec.combine([*updates, *extra])
 
     async def update_one(
         self,
         filter: Filter,
         *updates: UpdateSpec,
         upsert: bool = False,
+        include_deleted: bool = False,
         session: Session | None = None,
     ) -> UpdateResult:
         """Applies the updates (``User.Q.age.inc(1)``...) to the first matching document and
-        refreshes its ``updated_at``."""
-        return await self._update(filter, updates, upsert, session, many=False)
+        refreshes its ``updated_at`` (and increments ``version`` for a versioned model).
+        Runs no hooks: it is a server-side update of documents that are never loaded."""
+        return await self._update(filter, updates, upsert, include_deleted, session, many=False)
 
     async def update_many(
         self,
         filter: Filter,
         *updates: UpdateSpec,
         upsert: bool = False,
+        include_deleted: bool = False,
         session: Session | None = None,
     ) -> UpdateResult:
-        """Applies the updates to every matching document and refreshes their ``updated_at``."""
-        return await self._update(filter, updates, upsert, session, many=True)
+        """Applies the updates to every matching document and refreshes their ``updated_at``
+        (and increments ``version`` for a versioned model). Runs no hooks: documents are
+        changed on the server without being loaded; use ``update``/``save`` per document when
+        hooks must run."""
+        return await self._update(filter, updates, upsert, include_deleted, session, many=True)
 
     async def _update(
         self,
         filter: Filter,
         updates: Sequence[UpdateSpec],
         upsert: bool,
+        include_deleted: bool,
         session: Session | None,
         *,
         many: bool,
@@ -369,29 +538,104 @@ class VellumRepository(Generic[M]):
         spec = self._update_spec(updates)
         run = self.collection.update_many if many else self.collection.update_one
         matched, modified, upserted = await run(
-            _filter(filter), spec, upsert=upsert, session=_core_session(session)
+            self._scope(filter, include_deleted),
+            spec,
+            upsert=upsert,
+            session=_core_session(session),
         )
         return UpdateResult(matched, modified, None if upserted is None else upserted["_id"])
 
-    async def delete(self, doc_id: Any, *, session: Session | None = None) -> bool:
-        """Deletes one document; True if it existed."""
-        deleted = await self.collection.delete_one(
-            {"_id": self._id(doc_id)}, session=_core_session(session)
+    async def delete(
+        self, doc_id: Any, *, session: Session | None = None, skip_hooks: bool = False
+    ) -> bool:
+        """Deletes one document for good (soft-deleted or not); True if it existed. With
+        ``before_delete``/``after_delete`` hooks the document is read first and handed to
+        them; a before-hook that raises cancels the delete."""
+        core_session = _core_session(session)
+        hooked = not skip_hooks and (
+            self._hooks.get("before_delete") or self._hooks.get("after_delete")
         )
+        document = None
+        if hooked:
+            document = await self.get(doc_id, include_deleted=True, session=session)
+            if document is None:
+                return False
+            await self._hooks_for("before_delete", document, session)
+        deleted = await self.collection.delete_one({"_id": self._id(doc_id)}, session=core_session)
+        if deleted and document is not None:
+            await self._hooks_for("after_delete", document, session)
         return deleted == 1
 
-    async def delete_many(self, filter: Filter, *, session: Session | None = None) -> int:
-        """Deletes every matching document; returns how many. An empty filter deletes all."""
-        return await self.collection.delete_many(_filter(filter), session=_core_session(session))
+    async def delete_many(
+        self, filter: Filter, *, include_deleted: bool = True, session: Session | None = None
+    ) -> int:
+        """Deletes every matching document for good; returns how many. An empty filter deletes
+        all. Runs no hooks: documents are deleted on the server without being loaded."""
+        return await self.collection.delete_many(
+            self._scope(filter, include_deleted), session=_core_session(session)
+        )
+
+    async def soft_delete(
+        self, doc_id: Any, *, session: Session | None = None, skip_hooks: bool = False
+    ) -> bool:
+        """Marks a document deleted (``deleted_at``); reads then leave it out unless
+        ``include_deleted=True``. Runs the delete hooks. True if a live document was marked."""
+        self._need_soft_delete("soft_delete")
+        document = None
+        hooked = not skip_hooks and (
+            self._hooks.get("before_delete") or self._hooks.get("after_delete")
+        )
+        if hooked:
+            document = await self.get(doc_id, session=session)
+            if document is None:
+                return False
+            await self._hooks_for("before_delete", document, session)
+        now = _now()
+        stored = await self._write(
+            doc_id, {"deleted_at": now, "updated_at": now}, None, False, session
+        )
+        if stored is not None and hooked:
+            await self._hooks_for("after_delete", stored, session)
+        return stored is not None
+
+    async def restore(self, doc_id: Any, *, session: Session | None = None) -> bool:
+        """Brings a soft-deleted document back; True if one was restored."""
+        self._need_soft_delete("restore")
+        target = {"_id": self._id(doc_id), "deleted_at": {"$ne": None}}
+        now = _now()
+        if self._versioned:
+            raw, _, _ = await self.collection.versioned_update(
+                target,
+                {"deleted_at": None, "updated_at": now},
+                None,
+                session=_core_session(session),
+            )
+        else:
+            raw = await self.collection.find_one_and_update(
+                target,
+                {"$set": {"deleted_at": None, "updated_at": now}},
+                session=_core_session(session),
+            )
+        return raw is not None
+
+    def _need_soft_delete(self, what: str) -> None:
+        if not self._soft_delete:
+            raise TypeError(
+                f"{what}() needs a soft-deletable model: inherit vellum.SoftDeletable in "
+                f"{self.model.__name__} (or set Settings.soft_delete = True)"
+            )
 
     # -- reads ------------------------------------------------------------------------------
 
-    async def get(self, doc_id: Any, *, session: Session | None = None) -> M | None:
-        """The document with this id, or None."""
+    async def get(
+        self, doc_id: Any, *, include_deleted: bool = False, session: Session | None = None
+    ) -> M | None:
+        """The document with this id, or None (also None when soft-deleted, unless
+        ``include_deleted=True``)."""
         raw = await self.collection.find_one(
-            {"_id": self._id(doc_id)}, session=_core_session(session)
+            self._by_id(doc_id, include_deleted), session=_core_session(session)
         )
-        return None if raw is None else self._load(raw)
+        return None if raw is None else await self._fetched(self._load(raw), session)
 
     @overload
     async def find(
@@ -402,6 +646,7 @@ class VellumRepository(Generic[M]):
         limit: int = 0,
         sort: SortSpec | None = None,
         projection: None = None,
+        include_deleted: bool = False,
         session: Session | None = None,
     ) -> list[M]: ...
     @overload
@@ -413,6 +658,7 @@ class VellumRepository(Generic[M]):
         limit: int = 0,
         sort: SortSpec | None = None,
         projection: type[P],
+        include_deleted: bool = False,
         session: Session | None = None,
     ) -> list[P]: ...
     async def find(
@@ -423,20 +669,26 @@ class VellumRepository(Generic[M]):
         limit: int = 0,
         sort: SortSpec | None = None,
         projection: type[BaseModel] | None = None,
+        include_deleted: bool = False,
         session: Session | None = None,
     ) -> list[M] | list[Any]:
         """Every matching document (``limit=0``: no limit). With ``projection=SubModel`` only
         that model's fields are fetched, and SubModel instances come back."""
-        model = projection or self.model
         raws = await self.collection.find(
-            _filter(filter),
+            self._scope(filter, include_deleted),
             sort=_sort_document(sort),
             skip=skip or None,
             limit=limit or None,
             projection=None if projection is None else _projection(projection),
             session=_core_session(session),
         )
-        return [self._load_as(model, raw) for raw in raws]
+        if projection is not None:
+            return [self._load_as(projection, raw) for raw in raws]
+        docs = [self._load(raw) for raw in raws]
+        if self._hooks.get("on_fetch"):
+            for doc in docs:
+                await self._fetched(doc, session)
+        return docs
 
     @overload
     async def find_one(
@@ -446,6 +698,7 @@ class VellumRepository(Generic[M]):
         sort: SortSpec | None = None,
         skip: int = 0,
         projection: None = None,
+        include_deleted: bool = False,
         session: Session | None = None,
     ) -> M | None: ...
     @overload
@@ -456,6 +709,7 @@ class VellumRepository(Generic[M]):
         sort: SortSpec | None = None,
         skip: int = 0,
         projection: type[P],
+        include_deleted: bool = False,
         session: Session | None = None,
     ) -> P | None: ...
     async def find_one(
@@ -465,17 +719,22 @@ class VellumRepository(Generic[M]):
         sort: SortSpec | None = None,
         skip: int = 0,
         projection: type[BaseModel] | None = None,
+        include_deleted: bool = False,
         session: Session | None = None,
     ) -> M | Any | None:
         """The first matching document, or None."""
         raw = await self.collection.find_one(
-            _filter(filter),
+            self._scope(filter, include_deleted),
             sort=_sort_document(sort),
             skip=skip or None,
             projection=None if projection is None else _projection(projection),
             session=_core_session(session),
         )
-        return None if raw is None else self._load_as(projection or self.model, raw)
+        if raw is None:
+            return None
+        if projection is not None:
+            return self._load_as(projection, raw)
+        return await self._fetched(self._load(raw), session)
 
     async def iter(
         self,
@@ -485,28 +744,39 @@ class VellumRepository(Generic[M]):
         limit: int = 0,
         sort: SortSpec | None = None,
         batch_size: int = 1000,
+        include_deleted: bool = False,
         session: Session | None = None,
     ) -> AsyncIterator[M]:
         """Streams matching documents batch by batch, never holding more than one batch."""
         cursor = await self.collection.find_cursor(
-            _filter(filter),
+            self._scope(filter, include_deleted),
             sort=_sort_document(sort),
             skip=skip or None,
             limit=limit or None,
             batch_size=batch_size,
             session=_core_session(session),
         )
+        on_fetch = self._hooks.get("on_fetch")
         try:
             while batch := await cursor.next_batch():
                 for raw in batch:
-                    yield self._load(raw)
+                    doc = self._load(raw)
+                    if on_fetch:
+                        await run_hooks(doc, on_fetch, session)
+                    yield doc
         finally:
             await cursor.close()
 
-    async def count(self, filter: Filter | None = None, *, session: Session | None = None) -> int:
+    async def count(
+        self,
+        filter: Filter | None = None,
+        *,
+        include_deleted: bool = False,
+        session: Session | None = None,
+    ) -> int:
         """How many documents match."""
         return await self.collection.count_documents(
-            _filter(filter), session=_core_session(session)
+            self._scope(filter, include_deleted), session=_core_session(session)
         )
 
     # -- indexes ----------------------------------------------------------------------------
