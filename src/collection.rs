@@ -376,7 +376,9 @@ impl Collection {
         let filter = filter_document(Some(filter))?;
         let changes = encode_filter(changes)?;
         if changes.contains_key(VERSION) {
-            return Err(PyValueError::new_err("the version field is managed by the repository"));
+            return Err(PyValueError::new_err(
+                "the version field is managed by the repository",
+            ));
         }
         let mut guarded = filter.clone();
         if let Some(expected) = expected_version {
