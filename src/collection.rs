@@ -20,6 +20,7 @@ use crate::codec::{encode_document, encode_filter, Batch, DecodedDocument};
 use crate::cursor::Cursor;
 use crate::error::Error;
 use crate::options::{non_negative, optional_document, update_modifications};
+use crate::pipeline::Pipeline;
 use crate::query::filter_document;
 use crate::runtime::{spawn, Done};
 use crate::session::{optional_handle, Session, SessionHandle};
@@ -754,10 +755,13 @@ fn aggregate_args(
     batch_size: Option<u32>,
     allow_disk_use: Option<bool>,
 ) -> PyResult<(Vec<Document>, AggregateOptions)> {
-    let stages = pipeline
-        .try_iter()?
-        .map(|s| encode_filter(&s?))
-        .collect::<PyResult<Vec<_>>>()?;
+    let stages = match pipeline.cast::<Pipeline>() {
+        Ok(built) => built.get().stages().to_vec(),
+        Err(_) => pipeline
+            .try_iter()?
+            .map(|s| encode_filter(&s?))
+            .collect::<PyResult<Vec<_>>>()?,
+    };
     let mut options = AggregateOptions::default();
     options.batch_size = batch_size;
     options.allow_disk_use = allow_disk_use;

@@ -8,6 +8,7 @@ mod collection;
 mod cursor;
 pub mod error;
 mod options;
+pub mod pipeline;
 pub mod query;
 mod runtime;
 mod session;
@@ -29,6 +30,8 @@ mod _core {
     use crate::collection::Collection;
     #[pymodule_export]
     use crate::cursor::Cursor;
+    #[pymodule_export]
+    use crate::pipeline::Pipeline;
     #[pymodule_export]
     use crate::query::{QueryExpr, UpdateSpec};
     #[pymodule_export]

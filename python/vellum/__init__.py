@@ -10,6 +10,7 @@ from ._core import (
     decode_bson,
     encode_bson,
 )
+from .aggregation import Accumulator, AggregationPipeline, acc
 from .client import VellumClient, connect_to_mongodb, init_db_client
 from .errors import (
     AuthenticationError,
@@ -48,6 +49,8 @@ from .session import Session, TransactionOptions
 __all__ = [
     "ASCENDING",
     "DESCENDING",
+    "Accumulator",
+    "AggregationPipeline",
     "AuthenticationError",
     "Binary",
     "ClientClosedError",
@@ -87,6 +90,7 @@ __all__ = [
     "VellumRepository",
     "Versioned",
     "__version__",
+    "acc",
     "after_delete",
     "after_insert",
     "after_update",

@@ -35,6 +35,17 @@ class QueryExpr:
     def __bool__(self) -> bool: ...
 
 @final
+class Pipeline:
+    """An immutable aggregation stage list held in the core."""
+
+    def __new__(cls) -> Pipeline: ...
+    def with_stage(self, name: str, spec: object) -> Pipeline: ...
+    def with_raw_stage(self, stage: Mapping[str, Any]) -> Pipeline: ...
+    @property
+    def stages(self) -> list[dict[str, Any]]: ...
+    def __len__(self) -> int: ...
+
+@final
 class UpdateSpec:
     """Field updates built from ``Model.Q`` (``User.Q.age.inc(1)``)."""
 
@@ -259,7 +270,7 @@ class Collection:
     ) -> Awaitable[int]: ...
     def aggregate(
         self,
-        pipeline: Sequence[Mapping[str, Any]],
+        pipeline: Sequence[Mapping[str, Any]] | Pipeline,
         *,
         batch_size: int | None = None,
         allow_disk_use: bool | None = None,
@@ -267,7 +278,7 @@ class Collection:
     ) -> Awaitable[list[_Document]]: ...
     def aggregate_cursor(
         self,
-        pipeline: Sequence[Mapping[str, Any]],
+        pipeline: Sequence[Mapping[str, Any]] | Pipeline,
         *,
         batch_size: int | None = None,
         allow_disk_use: bool | None = None,

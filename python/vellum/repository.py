@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar, overload
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import _core  # pyright: ignore[reportPrivateUsage]
+from .aggregation import AggregationPipeline
 from .client import VellumClient
 from .errors import (
     DocumentValidationError,
@@ -96,7 +97,7 @@ def _first_error(err: ValidationError) -> str:
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 
 
-def _core_session(session: Session | None) -> _core.Session | None:
+def core_session(session: Session | None) -> _core.Session | None:
     if session is None:
         return None
     if not isinstance(session, Session):  # pyright: ignore[reportUnnecessaryIsInstance]
@@ -319,7 +320,7 @@ class VellumRepository(Generic[M]):
         self._prepare_insert(doc)
         raw = doc.model_dump(by_alias=True)
         try:
-            await self.collection.insert_one(raw, session=_core_session(session))
+            await self.collection.insert_one(raw, session=core_session(session))
         except DuplicateKeyError as err:
             self._enrich_duplicate(err, [raw])
             raise
@@ -352,7 +353,7 @@ class VellumRepository(Generic[M]):
             self._prepare_insert(doc, now)
         raws = [doc.model_dump(by_alias=True) for doc in docs]
         try:
-            await self.collection.insert_many(raws, ordered=ordered, session=_core_session(session))
+            await self.collection.insert_many(raws, ordered=ordered, session=core_session(session))
         except DuplicateKeyError as err:
             self._enrich_duplicate(err, raws)
             raise
@@ -420,12 +421,12 @@ class VellumRepository(Generic[M]):
     ) -> M | None:
         """``$set`` on one document by id: through the core's optimistic concurrency control
         for a versioned model, else a plain findAndModify."""
-        core_session = _core_session(session)
+        native = core_session(session)
         target = self._by_id(doc_id, include_deleted)
         try:
             if self._versioned:
                 raw, exists, current = await self.collection.versioned_update(
-                    target, values, expected, session=core_session
+                    target, values, expected, session=native
                 )
                 if raw is None and exists and expected is not None:
                     raise OptimisticLockError(self._id(doc_id), expected, current)
@@ -433,7 +434,7 @@ class VellumRepository(Generic[M]):
                     raise OptimisticLockError(self._id(doc_id), expected, None)
             else:
                 raw = await self.collection.find_one_and_update(
-                    target, {"$set": values}, return_after=True, session=core_session
+                    target, {"$set": values}, return_after=True, session=native
                 )
         except DuplicateKeyError as err:
             self._enrich_duplicate(err, [values])
@@ -458,16 +459,16 @@ class VellumRepository(Generic[M]):
         values = {k: v for k, v in raw.items() if k not in _MANAGED_PATHS and k != "version"}
         values["updated_at"] = _now()
         expected = getattr(document, "version", None) if self._versioned else None
-        core_session = _core_session(session)
+        native = core_session(session)
         if self._versioned:
             stored_raw, exists, current = await self.collection.versioned_update(
-                {"_id": raw["_id"]}, values, expected, session=core_session
+                {"_id": raw["_id"]}, values, expected, session=native
             )
             if stored_raw is None and exists:
                 raise OptimisticLockError(raw["_id"], expected or 0, current)
         else:
             stored_raw = await self.collection.find_one_and_update(
-                {"_id": raw["_id"]}, {"$set": values}, return_after=True, session=core_session
+                {"_id": raw["_id"]}, {"$set": values}, return_after=True, session=native
             )
         if stored_raw is None:  # not stored yet
             return await self.create(document, session=session, skip_hooks=skip_hooks)
@@ -541,7 +542,7 @@ class VellumRepository(Generic[M]):
             self._scope(filter, include_deleted),
             spec,
             upsert=upsert,
-            session=_core_session(session),
+            session=core_session(session),
         )
         return UpdateResult(matched, modified, None if upserted is None else upserted["_id"])
 
@@ -551,7 +552,7 @@ class VellumRepository(Generic[M]):
         """Deletes one document for good (soft-deleted or not); True if it existed. With
         ``before_delete``/``after_delete`` hooks the document is read first and handed to
         them; a before-hook that raises cancels the delete."""
-        core_session = _core_session(session)
+        native = core_session(session)
         hooked = not skip_hooks and (
             self._hooks.get("before_delete") or self._hooks.get("after_delete")
         )
@@ -561,7 +562,7 @@ class VellumRepository(Generic[M]):
             if document is None:
                 return False
             await self._hooks_for("before_delete", document, session)
-        deleted = await self.collection.delete_one({"_id": self._id(doc_id)}, session=core_session)
+        deleted = await self.collection.delete_one({"_id": self._id(doc_id)}, session=native)
         if deleted and document is not None:
             await self._hooks_for("after_delete", document, session)
         return deleted == 1
@@ -572,7 +573,7 @@ class VellumRepository(Generic[M]):
         """Deletes every matching document for good; returns how many. An empty filter deletes
         all. Runs no hooks: documents are deleted on the server without being loaded."""
         return await self.collection.delete_many(
-            self._scope(filter, include_deleted), session=_core_session(session)
+            self._scope(filter, include_deleted), session=core_session(session)
         )
 
     async def soft_delete(
@@ -608,13 +609,13 @@ class VellumRepository(Generic[M]):
                 target,
                 {"deleted_at": None, "updated_at": now},
                 None,
-                session=_core_session(session),
+                session=core_session(session),
             )
         else:
             raw = await self.collection.find_one_and_update(
                 target,
                 {"$set": {"deleted_at": None, "updated_at": now}},
-                session=_core_session(session),
+                session=core_session(session),
             )
         return raw is not None
 
@@ -633,7 +634,7 @@ class VellumRepository(Generic[M]):
         """The document with this id, or None (also None when soft-deleted, unless
         ``include_deleted=True``)."""
         raw = await self.collection.find_one(
-            self._by_id(doc_id, include_deleted), session=_core_session(session)
+            self._by_id(doc_id, include_deleted), session=core_session(session)
         )
         return None if raw is None else await self._fetched(self._load(raw), session)
 
@@ -680,7 +681,7 @@ class VellumRepository(Generic[M]):
             skip=skip or None,
             limit=limit or None,
             projection=None if projection is None else _projection(projection),
-            session=_core_session(session),
+            session=core_session(session),
         )
         if projection is not None:
             return [self._load_as(projection, raw) for raw in raws]
@@ -728,7 +729,7 @@ class VellumRepository(Generic[M]):
             sort=_sort_document(sort),
             skip=skip or None,
             projection=None if projection is None else _projection(projection),
-            session=_core_session(session),
+            session=core_session(session),
         )
         if raw is None:
             return None
@@ -754,7 +755,7 @@ class VellumRepository(Generic[M]):
             skip=skip or None,
             limit=limit or None,
             batch_size=batch_size,
-            session=_core_session(session),
+            session=core_session(session),
         )
         on_fetch = self._hooks.get("on_fetch")
         try:
@@ -776,8 +777,19 @@ class VellumRepository(Generic[M]):
     ) -> int:
         """How many documents match."""
         return await self.collection.count_documents(
-            self._scope(filter, include_deleted), session=_core_session(session)
+            self._scope(filter, include_deleted), session=core_session(session)
         )
+
+    def aggregate_pipeline(
+        self, *, include_deleted: bool = False, session: Session | None = None
+    ) -> AggregationPipeline[M]:
+        """An aggregation pipeline over this collection, to chain stages on. For a
+        soft-deletable model it starts by leaving deleted documents out, unless
+        ``include_deleted=True``. ``session`` is used by every run of the pipeline."""
+        pipeline = _core.Pipeline()
+        if self._soft_delete and not include_deleted:
+            pipeline = pipeline.with_stage("$match", {"deleted_at": None})
+        return AggregationPipeline(self, pipeline, self.model, "the collection", session)
 
     # -- indexes ----------------------------------------------------------------------------
 
@@ -788,8 +800,8 @@ class VellumRepository(Generic[M]):
         other options raises :class:`IndexConflictError` showing both definitions.
         """
         declared = self.model.__vellum_settings__.indexes
-        core_session = _core_session(session)
-        existing = await self.collection.list_indexes(session=core_session)
+        native = core_session(session)
+        existing = await self.collection.list_indexes(session=native)
         missing: list[Index] = []
         for index in declared:
             wanted = comparable(index.spec())
@@ -808,20 +820,20 @@ class VellumRepository(Generic[M]):
                 raise IndexConflictError(self.collection_name, index.spec(), _public_spec(match))
         if missing:
             await self.collection.create_indexes(
-                [index.spec() for index in missing], session=core_session
+                [index.spec() for index in missing], session=native
             )
         return [index.name for index in missing]
 
     async def list_indexes(self, *, session: Session | None = None) -> list[dict[str, Any]]:
-        specs = await self.collection.list_indexes(session=_core_session(session))
+        specs = await self.collection.list_indexes(session=core_session(session))
         return [_public_spec(spec) for spec in specs]
 
     async def drop_index(self, name: str, *, session: Session | None = None) -> None:
-        await self.collection.drop_index(name, session=_core_session(session))
+        await self.collection.drop_index(name, session=core_session(session))
 
     async def drop_indexes(self, *, session: Session | None = None) -> None:
         """Drops every index but ``_id_``."""
-        await self.collection.drop_indexes(session=_core_session(session))
+        await self.collection.drop_indexes(session=core_session(session))
 
     def transaction(self, **options: Any) -> TransactionContext:
         """Shortcut for ``client.transaction(...)``."""

@@ -381,6 +381,13 @@ pub fn encode_value(v: &Bound<'_, PyAny>, t: &PyTypes, depth: u32) -> Result<Raw
 
 fn encode_cold(v: &Bound<'_, PyAny>, t: &PyTypes, depth: u32) -> Result<RawBson> {
     let py = v.py();
+    // Query expressions and pipelines nested in a stage compile to their BSON.
+    if let Ok(expr) = v.cast::<crate::query::QueryExpr>() {
+        return bson_to_raw(bson::Bson::Document(expr.get().to_document()));
+    }
+    if let Ok(pipeline) = v.cast::<crate::pipeline::Pipeline>() {
+        return bson_to_raw(pipeline.get().to_bson());
+    }
     if v.is_instance(t.enum_cls.bind(py))? {
         // Enums are stored by value (str and int enums as their str and int).
         return encode_value(&v.getattr(intern!(py, "value"))?, t, depth);
@@ -433,6 +440,11 @@ fn encode_cold(v: &Bound<'_, PyAny>, t: &PyTypes, depth: u32) -> Result<RawBson>
     Err(EncodeError::type_error(format!(
         "cannot encode a value of type '{name}' as BSON: {hint}"
     )))
+}
+
+fn bson_to_raw(value: bson::Bson) -> Result<RawBson> {
+    RawBson::try_from(value)
+        .map_err(|e| EncodeError::value_error(format!("cannot encode compiled value: {e}")))
 }
 
 /// Encodes a mapping as a top-level BSON document.
