@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel
 from typing_extensions import assert_type
@@ -15,6 +16,7 @@ from vellum import (
     VellumBaseModel,
     VellumClient,
     VellumRepository,
+    acc,
     connect_to_mongodb,
     nor,
 )
@@ -23,6 +25,11 @@ from vellum import (
 class Address(BaseModel):
     city: str
     zip: str
+
+
+class CityStats(BaseModel):
+    users: int
+    avg_age: float
 
 
 class UserName(BaseModel):
@@ -76,6 +83,25 @@ async def quickstart() -> None:
     assert_type(result.modified, int)
     assert_type(users.Q.age > 3, QueryExpr)
     assert_type(nor(Q.age < 18, Q.tags.size(0)), QueryExpr)
+    stats = await (
+        users.aggregate_pipeline()
+        .match(User.Q.age >= 18)
+        .group(
+            User.Q.address.city,
+            output_model=CityStats,
+            users=acc.count(),
+            avg_age=acc.avg(User.Q.age),
+        )
+        .sort(("users", -1))
+        .limit(10)
+        .execute()
+    )
+    assert_type(stats, list[CityStats])
+    rows = await users.aggregate_pipeline().unwind(User.Q.tags).execute()
+    assert_type(rows, list[dict[str, Any]])
+    assert_type(await users.aggregate_pipeline().first(), User | None)
+    async for tag in users.aggregate_pipeline().project({"tag": "$tags"}, output_model=UserName):
+        assert_type(tag, UserName)
     oid = ObjectId()
     assert_type(oid.generation_time.year, int)
     await client.close()
