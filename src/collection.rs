@@ -76,6 +76,27 @@ pub struct Collection {
     name: String,
 }
 
+/// Opens a `Cursor` for a find or aggregate action, tied to the session if there is one.
+macro_rules! open_cursor {
+    ($session:expr, $target:expr, $action:expr, $batch_size:expr) => {
+        match $session {
+            Some(handle) => {
+                let mut locked = handle.lock().await;
+                let cursor = $action
+                    .session(locked.get()?)
+                    .await
+                    .map_err(|e| $target.wrap(e))?;
+                drop(locked);
+                Cursor::in_session(cursor, handle, $target.client.clone(), $batch_size)
+            }
+            None => {
+                let cursor = $action.await.map_err(|e| $target.wrap(e))?;
+                Cursor::new(cursor, $target.client.clone(), $batch_size)
+            }
+        }
+    };
+}
+
 impl Collection {
     pub fn new(client: Arc<ClientInner>, database: String, name: String) -> Self {
         Collection {
@@ -250,22 +271,7 @@ impl Collection {
         spawn(py, async move {
             let collection = target.collection()?;
             let action = collection.find(filter).with_options(options);
-            let cursor = match session {
-                Some(handle) => {
-                    let mut locked = handle.lock().await;
-                    let cursor = action
-                        .session(locked.get()?)
-                        .await
-                        .map_err(|e| target.wrap(e))?;
-                    drop(locked);
-                    Cursor::in_session(cursor, handle, target.client.clone(), batch_size)
-                }
-                None => {
-                    let cursor = action.await.map_err(|e| target.wrap(e))?;
-                    Cursor::new(cursor, target.client.clone(), batch_size)
-                }
-            };
-            Ok(cursor)
+            Ok(open_cursor!(session, target, action, batch_size))
         })
     }
 
@@ -539,22 +545,7 @@ impl Collection {
                 .aggregate(pipeline)
                 .with_options(options)
                 .with_type::<RawDocumentBuf>();
-            let cursor = match session {
-                Some(handle) => {
-                    let mut locked = handle.lock().await;
-                    let cursor = action
-                        .session(locked.get()?)
-                        .await
-                        .map_err(|e| target.wrap(e))?;
-                    drop(locked);
-                    Cursor::in_session(cursor, handle, target.client.clone(), batch_size)
-                }
-                None => {
-                    let cursor = action.await.map_err(|e| target.wrap(e))?;
-                    Cursor::new(cursor, target.client.clone(), batch_size)
-                }
-            };
-            Ok(cursor)
+            Ok(open_cursor!(session, target, action, batch_size))
         })
     }
 

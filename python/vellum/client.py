@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _core  # pyright: ignore[reportPrivateUsage]
 from .session import (
     DEFAULT_TIMEOUT_S,
-    ReadConcernLevel,
-    ReadPreferenceMode,
     Session,
     SessionContext,
     TransactionContext,
     TransactionOptions,
+    TransactionSettings,
     with_transaction,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 T = TypeVar("T")
 
@@ -69,54 +71,30 @@ class VellumClient:
         return SessionContext(self, causal_consistency)
 
     def transaction(
-        self,
-        *,
-        session: Session | None = None,
-        read_concern: ReadConcernLevel | None = None,
-        w: int | str | None = None,
-        journal: bool | None = None,
-        wtimeout_ms: int | None = None,
-        read_preference: ReadPreferenceMode | None = None,
-        max_commit_time_ms: int | None = None,
+        self, *, session: Session | None = None, **options: Unpack[TransactionSettings]
     ) -> TransactionContext:
         """A transaction for ``async with``: commits when the block ends, aborts on any
-        exception or cancellation. Starts its own session unless given one."""
-        options = TransactionOptions(
-            read_concern=read_concern,
-            w=w,
-            journal=journal,
-            wtimeout_ms=wtimeout_ms,
-            read_preference=read_preference,
-            max_commit_time_ms=max_commit_time_ms,
-        )
-        return TransactionContext(self, options, session)
+        exception or cancellation. Starts its own session unless given one. Options:
+        ``read_concern``, ``w``, ``journal``, ``wtimeout_ms``, ``read_preference``,
+        ``max_commit_time_ms``."""
+        return TransactionContext(self, TransactionOptions(**options), session)
 
     async def with_transaction(
         self,
         callback: Callable[[Session], Awaitable[T]],
         *,
-        read_concern: ReadConcernLevel | None = None,
-        w: int | str | None = None,
-        journal: bool | None = None,
-        wtimeout_ms: int | None = None,
-        read_preference: ReadPreferenceMode | None = None,
-        max_commit_time_ms: int | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        **options: Unpack[TransactionSettings],
     ) -> T:
         """Runs ``callback(session)`` in a transaction and commits it, following MongoDB's
         convenient transaction rules: the whole callback is retried on a
         ``TransientTransactionError``, the commit on ``UnknownTransactionCommitResult``, until
-        ``timeout_s`` (120 s by default) has passed; anything else aborts and is re-raised."""
-        options = TransactionOptions(
-            read_concern=read_concern,
-            w=w,
-            journal=journal,
-            wtimeout_ms=wtimeout_ms,
-            read_preference=read_preference,
-            max_commit_time_ms=max_commit_time_ms,
-        )
+        ``timeout_s`` (120 s by default) has passed; anything else aborts and is re-raised.
+        Takes the options of :meth:`transaction`."""
         async with self.start_session() as session:
-            return await with_transaction(session, callback, options, timeout_s)
+            return await with_transaction(
+                session, callback, TransactionOptions(**options), timeout_s
+            )
 
     async def close(self) -> None:
         """Closes the pool; later operations raise ``ClientClosedError``."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -23,9 +23,12 @@ from .hooks import run_hooks
 from .indexes import Index, comparable
 from .model import VellumBaseModel
 from .query import QueryExpr, QueryProxy, SortKey, UpdateSpec
-from .session import Session, TransactionContext
+from .session import Session, TransactionContext, TransactionSettings
 
 __all__ = ["Filter", "SortSpec", "UpdateResult", "VellumRepository"]
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 M = TypeVar("M", bound=VellumBaseModel)
 P = TypeVar("P", bound=BaseModel)
@@ -835,9 +838,11 @@ class VellumRepository(Generic[M]):
         """Drops every index but ``_id_``."""
         await self.collection.drop_indexes(session=core_session(session))
 
-    def transaction(self, **options: Any) -> TransactionContext:
+    def transaction(
+        self, *, session: Session | None = None, **options: Unpack[TransactionSettings]
+    ) -> TransactionContext:
         """Shortcut for ``client.transaction(...)``."""
-        return self.client.transaction(**options)
+        return self.client.transaction(session=session, **options)
 
 
 def _public_spec(spec: Mapping[str, Any]) -> dict[str, Any]:

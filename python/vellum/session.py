@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypedDict, TypeVar
 
 from . import _core  # pyright: ignore[reportPrivateUsage]
 from .errors import OperationFailure, TransactionError
@@ -33,6 +33,17 @@ TRANSIENT = "TransientTransactionError"
 UNKNOWN_COMMIT = "UnknownTransactionCommitResult"
 # MongoDB's convenient transaction API gives up retrying after this long.
 DEFAULT_TIMEOUT_S = 120.0
+
+
+class TransactionSettings(TypedDict, total=False):
+    """The keyword arguments of ``client.transaction()`` and ``client.with_transaction()``."""
+
+    read_concern: ReadConcernLevel
+    w: int | str
+    journal: bool
+    wtimeout_ms: int
+    read_preference: ReadPreferenceMode
+    max_commit_time_ms: int
 
 
 class TransactionOptions:

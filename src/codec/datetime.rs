@@ -46,3 +46,29 @@ pub fn civil_from_millis(millis: i64) -> Option<Civil> {
         microsecond: dt.nanosecond() / 1000,
     })
 }
+
+/// A timezone-aware UTC `datetime.datetime` for `millis`, or a clear error outside the years
+/// 1 to 9999 that Python's datetime supports.
+pub fn py_datetime<'py>(
+    py: pyo3::Python<'py>,
+    millis: i64,
+    t: &super::types::PyTypes,
+) -> pyo3::PyResult<pyo3::Bound<'py, pyo3::PyAny>> {
+    use pyo3::types::PyAnyMethods;
+    let c = civil_from_millis(millis).ok_or_else(|| {
+        pyo3::exceptions::PyValueError::new_err(format!(
+            "datetime ({millis} ms since 1970) is outside the years 1 to 9999 that Python's \
+             datetime supports"
+        ))
+    })?;
+    t.datetime_cls.bind(py).call1((
+        c.year,
+        c.month,
+        c.day,
+        c.hour,
+        c.minute,
+        c.second,
+        c.microsecond,
+        t.utc.bind(py),
+    ))
+}

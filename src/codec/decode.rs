@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use super::bson_types::{Binary, MaxKey, MinKey, Timestamp};
-use super::datetime::civil_from_millis;
+use super::datetime::py_datetime;
 use super::objectid::ObjectId;
 use super::types::PyTypes;
 
@@ -96,25 +96,7 @@ pub fn decode_value<'a, 'py>(
         RawBsonRef::Document(d) => decode_document(py, d, t, cache)?.into_any(),
         RawBsonRef::Array(a) => decode_array(py, a, t, cache)?.into_any(),
         RawBsonRef::ObjectId(oid) => Bound::new(py, ObjectId { oid })?.into_any(),
-        RawBsonRef::DateTime(dt) => {
-            let millis = dt.timestamp_millis();
-            let c = civil_from_millis(millis).ok_or_else(|| {
-                PyValueError::new_err(format!(
-                    "stored datetime ({millis} ms since 1970) is outside the years 1 to 9999 \
-                     that Python's datetime supports"
-                ))
-            })?;
-            t.datetime_cls.bind(py).call1((
-                c.year,
-                c.month,
-                c.day,
-                c.hour,
-                c.minute,
-                c.second,
-                c.microsecond,
-                t.utc.bind(py),
-            ))?
-        }
+        RawBsonRef::DateTime(dt) => py_datetime(py, dt.timestamp_millis(), t)?,
         RawBsonRef::Decimal128(d) => t.decimal_cls.bind(py).call1((d.to_string(),))?,
         RawBsonRef::Binary(b) => match b.subtype {
             BinarySubtype::Generic => PyBytes::new(py, b.bytes).into_any(),

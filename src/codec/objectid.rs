@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
 use pyo3::types::{PyBytes, PyString, PyType};
 
-use super::datetime::civil_from_millis;
+use super::datetime::py_datetime;
 use super::types::PyTypes;
 
 /// A MongoDB ObjectId: 4 bytes of seconds since the epoch, 5 random bytes, a 3-byte counter.
@@ -79,20 +79,11 @@ impl ObjectId {
     /// When it was generated, to the second, as an aware UTC datetime.
     #[getter]
     fn generation_time<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let millis = self.oid.timestamp().timestamp_millis();
-        let c = civil_from_millis(millis)
-            .ok_or_else(|| PyValueError::new_err("ObjectId time is out of datetime's range"))?;
-        let t = PyTypes::get(py)?;
-        t.datetime_cls.bind(py).call1((
-            c.year,
-            c.month,
-            c.day,
-            c.hour,
-            c.minute,
-            c.second,
-            0,
-            t.utc.bind(py),
-        ))
+        py_datetime(
+            py,
+            self.oid.timestamp().timestamp_millis(),
+            PyTypes::get(py)?,
+        )
     }
 
     fn __str__(&self) -> String {
