@@ -592,7 +592,7 @@ class AggregationPipeline(Generic[T]):
     # -- running ----------------------------------------------------------------------------
 
     def _session_arg(self, session: Session | None) -> _core.Session | None:
-        from .repository import core_session
+        from ._repository_base import core_session
 
         return core_session(session or self._session)
 
