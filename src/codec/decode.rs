@@ -100,11 +100,7 @@ pub fn decode_value<'a, 'py>(
         RawBsonRef::Decimal128(d) => t.decimal_cls.bind(py).call1((d.to_string(),))?,
         RawBsonRef::Binary(b) => match b.subtype {
             BinarySubtype::Generic => PyBytes::new(py, b.bytes).into_any(),
-            BinarySubtype::Uuid if b.bytes.len() == 16 => {
-                let kwargs = PyDict::new(py);
-                kwargs.set_item(pyo3::intern!(py, "bytes"), PyBytes::new(py, b.bytes))?;
-                t.uuid_cls.bind(py).call((), Some(&kwargs))?
-            }
+            BinarySubtype::Uuid if b.bytes.len() == 16 => decode_uuid(py, b.bytes, t)?,
             other => Bound::new(
                 py,
                 Binary {
@@ -140,6 +136,21 @@ pub fn decode_value<'a, 'py>(
             ))
         }
     })
+}
+
+/// `uuid.UUID` from 16 bytes, set up as `UUID(bytes=...)` does (`int`, `is_safe`) without
+/// running its Python-level `__init__`.
+fn decode_uuid<'py>(py: Python<'py>, bytes: &[u8], t: &PyTypes) -> PyResult<Bound<'py, PyAny>> {
+    let value = u128::from_be_bytes(bytes.try_into().expect("checked length"));
+    let uuid = t.object_new.bind(py).call1((t.uuid_cls.bind(py),))?;
+    let setattr = t.object_setattr.bind(py);
+    setattr.call1((&uuid, pyo3::intern!(py, "int"), value))?;
+    setattr.call1((
+        &uuid,
+        pyo3::intern!(py, "is_safe"),
+        t.uuid_safe_unknown.bind(py),
+    ))?;
+    Ok(uuid)
 }
 
 /// A batch of documents from the server, decoded into a `list[dict]` when it reaches Python.
