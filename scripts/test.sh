@@ -34,3 +34,6 @@ step "pytest on Python 3.13"
 
 step "pytest on Python 3.11"
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+
+step "benchmark smoke run (every scenario and peer once, tiny sizes; no timing asserted)"
+bash benches/run.sh --smoke > /dev/null

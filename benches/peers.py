@@ -1,0 +1,590 @@
+"""The libraries the benchmark compares, each behind the same small interface.
+
+Every peer runs the same operations on the same `users` documents (UUID `_id`, strings, int,
+Decimal, bool, two UTC datetimes, a list of strings, a nested address, a version int) with
+its own defaults, except where a setting is needed to read those documents at all (pymongo's
+`uuidRepresentation="standard"`, so that UUIDs come back as UUIDs). What each peer returns is
+what its users get: raw dicts for the drivers, validated models for the ODMs.
+"""
+# No `from __future__ import annotations`: the ODMs resolve models defined inside functions.
+
+import importlib.metadata
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, Field
+
+USERS = "users"
+INSERTS = "inserts"
+GROUP_PIPELINE: list[dict[str, Any]] = [
+    {
+        "$group": {
+            "_id": "$address.city",
+            "users": {"$sum": 1},
+            "avg_age": {"$avg": "$age"},
+            "total_balance": {"$sum": "$balance"},
+        }
+    }
+]
+
+
+def version_of(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+# -- the documents ------------------------------------------------------------------------
+
+FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Margaret", "Ken"]
+LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Hamilton", "Thompson"]
+TAGS = ["premium", "beta", "newsletter", "mobile", "web", "trial", "enterprise", "support"]
+BASE = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def user_document(i: int) -> dict[str, Any]:
+    """One user as the drivers insert it (the same shape the stub server serves)."""
+    first, last = FIRST[i % 8], LAST[(i // 8) % 8]
+    created = BASE + timedelta(minutes=i)
+    return {
+        "_id": uuid.uuid4(),
+        "name": f"{first} {last}",
+        "email": f"{first.lower()}.{last.lower()}{i}@example.com",
+        "age": 18 + i % 63,
+        "balance": Decimal(i % 100_000) / 100,
+        "active": i % 10 < 8,
+        "created_at": created,
+        "updated_at": created + timedelta(seconds=i % 86_400),
+        "tags": [TAGS[i % 8], TAGS[(i + 3) % 8], TAGS[(i + 5) % 8]],
+        "address": {"city": f"city-{i % 1000}", "zip": f"{i % 100_000:05d}"},
+        "version": 1 + i % 5,
+    }
+
+
+def _from_decimal128(value: Any) -> Any:
+    # pymongo (and mongojet, which decodes with pymongo's bson) return Decimal128: a hand-rolled
+    # ODM converts it before Pydantic sees it.
+    to_decimal = getattr(value, "to_decimal", None)
+    return value if to_decimal is None else to_decimal()
+
+
+def for_driver(document: dict[str, Any]) -> dict[str, Any]:
+    """A document as pymongo's codec takes it: its Decimal as Decimal128."""
+    from bson import Decimal128
+
+    document["balance"] = Decimal128(document["balance"])
+    return document
+
+
+Money = Annotated[Decimal, BeforeValidator(_from_decimal128)]
+
+
+class Address(BaseModel):
+    city: str
+    zip: str
+
+
+class PlainUser(BaseModel):
+    """The hand-rolled ODM's model: pymongo (or mongojet) plus `model_validate`."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, alias="_id")
+    name: str
+    email: str
+    age: int
+    balance: Money
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+    tags: list[str]
+    address: Address
+    version: int
+
+
+def _from_binary(value: Any) -> Any:
+    as_uuid = getattr(value, "as_uuid", None)
+    return value if as_uuid is None else as_uuid()
+
+
+class JetUser(PlainUser):
+    """mongojet decodes with pymongo's default codec options, where a UUID is a `Binary`."""
+
+    id: Annotated[uuid.UUID, BeforeValidator(_from_binary)] = Field(
+        default_factory=uuid.uuid4, alias="_id"
+    )
+
+
+class CityStats(BaseModel):
+    """The validated output model of the `$group` aggregation."""
+
+    id: str = Field(alias="_id")
+    users: int
+    avg_age: float
+    total_balance: Money
+
+
+# -- the interface ------------------------------------------------------------------------
+
+
+class Peer:
+    """One library. `label` names it in the report, `package` gives its version."""
+
+    label = ""
+    package = ""
+    returns = "models"
+
+    async def connect(self, uri: str, database: str) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        return None
+
+    async def find(self, n: int) -> list[Any]:
+        raise NotImplementedError
+
+    async def get(self, doc_id: uuid.UUID) -> Any:
+        raise NotImplementedError
+
+    def insert_payload(self, documents: list[dict[str, Any]]) -> list[Any]:
+        """What this peer's users hold before an insert (models, or dicts for the drivers);
+        built outside the timed part."""
+        return [PlainUser.model_validate(d) for d in documents]
+
+    async def insert_many(self, payload: list[Any]) -> None:
+        raise NotImplementedError
+
+    async def update_one(self, doc_id: uuid.UUID, age: int) -> None:
+        raise NotImplementedError
+
+    async def aggregate_group(self) -> list[Any]:
+        raise NotImplementedError
+
+    def stream(self, n: int) -> AsyncIterator[Any]:
+        raise NotImplementedError
+
+    async def ping(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def version(self) -> str:
+        return version_of(self.package)
+
+
+# -- Vellum ----------------------------------------------------------------------------------
+
+
+class VellumPeer(Peer):
+    label = "vellum"
+    package = "vellum-odm"
+    trusted = False
+
+    async def connect(self, uri: str, database: str) -> None:
+        from vellum import VellumBaseModel, VellumRepository, connect_to_mongodb
+
+        class VUser(VellumBaseModel):
+            name: str
+            email: str
+            age: int
+            balance: Decimal
+            active: bool
+            tags: list[str]
+            address: Address
+            version: int
+
+            class Settings:
+                collection_name = USERS
+                trusted_fetch = self.trusted
+
+        class VInsert(VUser):
+            class Settings:
+                collection_name = INSERTS
+
+        self.model = VUser
+        self.client = await connect_to_mongodb(uri, database)
+        self.users = VellumRepository(VUser, self.client)
+        self.inserts = VellumRepository(VInsert, self.client)
+        self.insert_model = VInsert
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def find(self, n: int) -> list[Any]:
+        return await self.users.find(limit=n)
+
+    async def get(self, doc_id: uuid.UUID) -> Any:
+        return await self.users.get(doc_id)
+
+    def insert_payload(self, documents: list[dict[str, Any]]) -> list[Any]:
+        return [self.insert_model.model_validate(d) for d in documents]
+
+    async def insert_many(self, payload: list[Any]) -> None:
+        await self.inserts.create_many(payload)
+
+    async def update_one(self, doc_id: uuid.UUID, age: int) -> None:
+        q = self.model.Q
+        await self.users.update_one(q.id == doc_id, q.age.set(age))
+
+    async def aggregate_group(self) -> list[Any]:
+        from vellum import acc
+
+        q = self.model.Q
+        pipeline = self.users.aggregate_pipeline().group(
+            q.address.city,
+            output_model=CityStats,
+            users=acc.sum(1),
+            avg_age=acc.avg(q.age),
+            total_balance=acc.sum(q.balance),
+        )
+        return await pipeline.to_list()
+
+    async def stream(self, n: int) -> AsyncIterator[Any]:
+        async for user in self.users.iter(limit=n):
+            yield user
+
+    async def ping(self) -> None:
+        await self.client.command({"ping": 1})
+
+
+class VellumTrustedPeer(VellumPeer):
+    label = "vellum trusted"
+    trusted = True
+
+
+# -- pymongo ---------------------------------------------------------------------------------
+
+
+class PymongoPeer(Peer):
+    """pymongo's native async client, returning raw dicts: the baseline of every ratio."""
+
+    label = "pymongo raw"
+    package = "pymongo"
+    returns = "dicts"
+
+    async def connect(self, uri: str, database: str) -> None:
+        from pymongo import AsyncMongoClient
+
+        self.client: Any = AsyncMongoClient(uri, uuidRepresentation="standard")
+        self.db = self.client[database]
+        self.users = self.db[USERS]
+        self.inserts = self.db[INSERTS]
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def find(self, n: int) -> list[Any]:
+        return await self.users.find({}, limit=n).to_list()
+
+    async def get(self, doc_id: uuid.UUID) -> Any:
+        return await self.users.find_one({"_id": doc_id})
+
+    def insert_payload(self, documents: list[dict[str, Any]]) -> list[Any]:
+        # A driver's users hold what its codec encodes: Decimal128, not Decimal.
+        return [for_driver(dict(d)) for d in documents]
+
+    async def insert_many(self, payload: list[Any]) -> None:
+        await self.inserts.insert_many(payload)
+
+    async def update_one(self, doc_id: uuid.UUID, age: int) -> None:
+        await self.users.update_one({"_id": doc_id}, {"$set": {"age": age}})
+
+    async def aggregate_group(self) -> list[Any]:
+        cursor = await self.users.aggregate(GROUP_PIPELINE)
+        return await cursor.to_list()
+
+    async def stream(self, n: int) -> AsyncIterator[Any]:
+        async for doc in self.users.find({}, limit=n):
+            yield doc
+
+    async def ping(self) -> None:
+        await self.db.command("ping")
+
+
+class PymongoPydanticPeer(PymongoPeer):
+    """The hand-rolled ODM: pymongo's dicts through `model_validate`, `model_dump` to write."""
+
+    label = "pymongo+pydantic"
+    returns = "models"
+
+    async def find(self, n: int) -> list[Any]:
+        validate = PlainUser.model_validate
+        return [validate(d) for d in await super().find(n)]
+
+    async def get(self, doc_id: uuid.UUID) -> Any:
+        doc = await super().get(doc_id)
+        return None if doc is None else PlainUser.model_validate(doc)
+
+    def insert_payload(self, documents: list[dict[str, Any]]) -> list[Any]:
+        return Peer.insert_payload(self, documents)
+
+    async def insert_many(self, payload: list[Any]) -> None:
+        await self.inserts.insert_many([for_driver(m.model_dump(by_alias=True)) for m in payload])
+
+    async def aggregate_group(self) -> list[Any]:
+        return [CityStats.model_validate(d) for d in await super().aggregate_group()]
+
+    async def stream(self, n: int) -> AsyncIterator[Any]:
+        async for doc in self.users.find({}, limit=n):
+            yield PlainUser.model_validate(doc)
+
+
+class MotorPeer(PymongoPeer):
+    label = "motor raw"
+    package = "motor"
+
+    async def connect(self, uri: str, database: str) -> None:
+        from motor.motor_asyncio import AsyncIOMotorClient
+
+        self.client = AsyncIOMotorClient(uri, uuidRepresentation="standard")
+        self.db = self.client[database]
+        self.users = self.db[USERS]
+        self.inserts = self.db[INSERTS]
+
+    async def close(self) -> None:
+        self.client.close()
+
+    async def find(self, n: int) -> list[Any]:
+        return await self.users.find({}, limit=n).to_list(None)
+
+    async def aggregate_group(self) -> list[Any]:
+        return await self.users.aggregate(GROUP_PIPELINE).to_list(None)
+
+
+# -- mongojet --------------------------------------------------------------------------------
+
+
+class MongojetPeer(Peer):
+    """mongojet (the Rust driver under a Python API), returning raw dicts."""
+
+    label = "mongojet raw"
+    package = "mongojet"
+    returns = "dicts"
+
+    async def connect(self, uri: str, database: str) -> None:
+        from bson import Binary
+        from mongojet import create_client
+
+        self.client: Any = await create_client(uri)
+        self.db = self.client.get_database(database)
+        self.users = self.db.get_collection(USERS)
+        self.inserts = self.db.get_collection(INSERTS)
+        # Its codec cannot encode uuid.UUID: users convert ids themselves.
+        self.binary = Binary.from_uuid
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def find(self, n: int) -> list[Any]:
+        return await self.users.find_many({}, limit=n)
+
+    async def get(self, doc_id: uuid.UUID) -> Any:
+        return await self.users.find_one({"_id": self.binary(doc_id)})
+
+    def insert_payload(self, documents: list[dict[str, Any]]) -> list[Any]:
+        return [for_driver({**d, "_id": self.binary(d["_id"])}) for d in documents]
+
+    async def insert_many(self, payload: list[Any]) -> None:
+        await self.inserts.insert_many(payload)
+
+    async def update_one(self, doc_id: uuid.UUID, age: int) -> None:
+        await self.users.update_one({"_id": self.binary(doc_id)}, {"$set": {"age": age}})
+
+    async def aggregate_group(self) -> list[Any]:
+        cursor = await self.users.aggregate(GROUP_PIPELINE)
+        return await cursor.to_list()
+
+    async def stream(self, n: int) -> AsyncIterator[Any]:
+        cursor = await self.users.find({}, limit=n)
+        async for doc in cursor:
+            yield doc
+
+    async def ping(self) -> None:
+        await self.db.run_command({"ping": 1})
+
+
+class MongojetPydanticPeer(MongojetPeer):
+    label = "mongojet+pydantic"
+    returns = "models"
+
+    async def find(self, n: int) -> list[Any]:
+        validate = JetUser.model_validate
+        return [validate(d) for d in await super().find(n)]
+
+    async def get(self, doc_id: uuid.UUID) -> Any:
+        doc = await super().get(doc_id)
+        return None if doc is None else JetUser.model_validate(doc)
+
+    def insert_payload(self, documents: list[dict[str, Any]]) -> list[Any]:
+        return [JetUser.model_validate(d) for d in documents]
+
+    async def insert_many(self, payload: list[Any]) -> None:
+        dumped = [for_driver(m.model_dump(by_alias=True)) for m in payload]
+        for doc in dumped:
+            doc["_id"] = self.binary(doc["_id"])
+        await self.inserts.insert_many(dumped)
+
+    async def aggregate_group(self) -> list[Any]:
+        return [CityStats.model_validate(d) for d in await super().aggregate_group()]
+
+    async def stream(self, n: int) -> AsyncIterator[Any]:
+        async for doc in super().stream(n):
+            yield JetUser.model_validate(doc)
+
+
+# -- Beanie ----------------------------------------------------------------------------------
+
+
+class BeaniePeer(Peer):
+    label = "beanie"
+    package = "beanie"
+
+    async def connect(self, uri: str, database: str) -> None:
+        from beanie import DecimalAnnotation, Document, init_beanie
+        from pymongo import AsyncMongoClient
+
+        class BUser(Document):
+            id: uuid.UUID = Field(default_factory=uuid.uuid4)  # type: ignore[assignment]
+            name: str
+            email: str
+            age: int
+            balance: DecimalAnnotation  # Beanie's documented type for Decimal128
+            active: bool
+            created_at: datetime
+            updated_at: datetime
+            tags: list[str]
+            address: Address
+            version: int
+
+            class Settings:
+                name = USERS
+
+        class BInsert(BUser):
+            class Settings:
+                name = INSERTS
+
+        self.model: Any = BUser
+        self.insert_model: Any = BInsert
+        self.client: Any = AsyncMongoClient(uri, uuidRepresentation="standard")
+        await init_beanie(database=self.client[database], document_models=[BUser, BInsert])
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def find(self, n: int) -> list[Any]:
+        return await self.model.find_all(limit=n).to_list()
+
+    async def get(self, doc_id: uuid.UUID) -> Any:
+        return await self.model.get(doc_id)
+
+    def insert_payload(self, documents: list[dict[str, Any]]) -> list[Any]:
+        return [self.insert_model.model_validate({**d, "id": d["_id"]}) for d in documents]
+
+    async def insert_many(self, payload: list[Any]) -> None:
+        await self.insert_model.insert_many(payload)
+
+    async def update_one(self, doc_id: uuid.UUID, age: int) -> None:
+        from beanie.operators import Set
+
+        await self.model.find_one(self.model.id == doc_id).update(Set({self.model.age: age}))
+
+    async def aggregate_group(self) -> list[Any]:
+        return await self.model.aggregate(GROUP_PIPELINE, projection_model=CityStats).to_list()
+
+    async def stream(self, n: int) -> AsyncIterator[Any]:
+        async for user in self.model.find_all(limit=n):
+            yield user
+
+    async def ping(self) -> None:
+        await self.client.admin.command("ping")
+
+
+# -- ODMantic --------------------------------------------------------------------------------
+
+
+class OdmanticPeer(Peer):
+    """ODMantic on motor. It has no aggregation API (users go to the motor collection)."""
+
+    label = "odmantic"
+    package = "odmantic"
+
+    async def connect(self, uri: str, database: str) -> None:
+        from motor.motor_asyncio import AsyncIOMotorClient
+        from odmantic import AIOEngine, EmbeddedModel, Model
+        from odmantic import Field as OField
+
+        class OAddress(EmbeddedModel):
+            city: str
+            zip: str
+
+        def model(collection: str) -> Any:
+            # ODMantic models cannot inherit from one another: one class per collection.
+            class OUser(Model):
+                id: uuid.UUID = OField(primary_field=True, default_factory=uuid.uuid4)
+                name: str
+                email: str
+                age: int
+                balance: Decimal
+                active: bool
+                created_at: datetime
+                updated_at: datetime
+                tags: list[str]
+                address: OAddress
+                version: int
+
+                model_config = {"collection": collection}
+
+            return OUser
+
+        self.model = model(USERS)
+        self.insert_model = model(INSERTS)
+        self.client: Any = AsyncIOMotorClient(uri, uuidRepresentation="standard")
+        self.engine: Any = AIOEngine(client=self.client, database=database)
+
+    async def close(self) -> None:
+        self.client.close()
+
+    async def find(self, n: int) -> list[Any]:
+        return await self.engine.find(self.model, limit=n)
+
+    async def get(self, doc_id: uuid.UUID) -> Any:
+        return await self.engine.find_one(self.model, self.model.id == doc_id)
+
+    def insert_payload(self, documents: list[dict[str, Any]]) -> list[Any]:
+        return [self.insert_model.model_validate_doc(d) for d in documents]
+
+    async def insert_many(self, payload: list[Any]) -> None:
+        await self.engine.save_all(payload)
+
+    async def update_one(self, doc_id: uuid.UUID, age: int) -> None:
+        # ODMantic updates through instances: the idiomatic update-by-id fetches, then saves.
+        user = await self.engine.find_one(self.model, self.model.id == doc_id)
+        user.model_update({"age": age})
+        await self.engine.save(user)
+
+    async def aggregate_group(self) -> list[Any]:
+        raise NotImplementedError("ODMantic has no aggregation API")
+
+    async def stream(self, n: int) -> AsyncIterator[Any]:
+        async for user in self.engine.find(self.model, limit=n):
+            yield user
+
+    async def ping(self) -> None:
+        await self.client.admin.command("ping")
+
+
+PEERS: dict[str, type[Peer]] = {
+    peer.label: peer
+    for peer in (
+        PymongoPeer,
+        PymongoPydanticPeer,
+        MotorPeer,
+        MongojetPeer,
+        MongojetPydanticPeer,
+        BeaniePeer,
+        OdmanticPeer,
+        VellumPeer,
+        VellumTrustedPeer,
+    )
+}

@@ -1,0 +1,535 @@
+#!/usr/bin/env python3
+"""Vellum against its peers, in one run, against one server.
+
+    bash benches/run.sh                # the full suite (builds the stub server first)
+    bash benches/run.sh --smoke        # every scenario and peer once, on tiny sizes
+
+The server is the wire-protocol stub in benches/stubserver (it answers from canned,
+pre-encoded documents, so the numbers are the clients' costs), or the MongoDB that
+`VELLUM_BENCH_MONGODB_URI` names (its `vellum_bench` database is dropped and seeded first).
+
+Prints a table, and writes docs/benchmarks.json and docs/benchmarks.png: the median of several
+repetitions per scenario and peer, and its ratio to pymongo's async client returning raw dicts
+(the baseline) from the same run. Then it checks the targets of the performance issue and says
+plainly which are missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from peers import PEERS, Peer, PlainUser, user_document, version_of
+
+REPO = Path(__file__).resolve().parent.parent
+STUB = REPO / "benches" / "stubserver" / "target" / "release"
+DATABASE = "vellum_bench"
+BASELINE = "pymongo raw"
+
+
+@dataclass
+class Sizes:
+    finds: tuple[int, ...] = (100, 10_000, 100_000)
+    gets: int = 2000
+    concurrent: int = 200
+    inserts: int = 10_000
+    updates: int = 1000
+    pings: int = 2000
+    stream: int = 100_000
+    reps: int = 5
+    big_reps: int = 3  # for scenarios over 100 000 documents
+
+    @classmethod
+    def smoke(cls) -> Sizes:
+        return cls((100,), 20, 10, 50, 20, 20, 500, 1, 1)
+
+
+@dataclass
+class Result:
+    scenario: str
+    unit: str
+    samples: dict[str, list[float]] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def median(self, peer: str) -> float | None:
+        values = self.samples.get(peer)
+        return statistics.median(values) if values else None
+
+    def ratio(self, peer: str) -> float | None:
+        mine, base = self.median(peer), self.median(BASELINE)
+        return None if mine is None or not base else mine / base
+
+
+# -- the server -----------------------------------------------------------------------------
+
+
+class StubServer:
+    def __init__(self, docs: int) -> None:
+        binary = STUB / "stubserver"
+        if not binary.exists():
+            raise SystemExit(
+                f"{binary} is missing: build it with "
+                "`cargo build --release --manifest-path benches/stubserver/Cargo.toml` "
+                "(benches/run.sh does)"
+            )
+        self.process = subprocess.Popen(
+            [str(binary), "--docs", str(docs)], stdout=subprocess.PIPE, text=True
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().strip()
+        if not line.startswith("listening on "):
+            raise SystemExit(f"stub server did not start: {line!r}")
+        self.address = line.removeprefix("listening on ")
+        self.uri = f"mongodb://{self.address}/?directConnection=true"
+
+    def round_trip(self) -> dict[str, float]:
+        """The raw round trip of a ping on loopback, and the stub's own time per request."""
+        out = subprocess.run(
+            [str(STUB / "pingbench"), self.address, "20000"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return json.loads(out.stdout)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+async def seed(uri: str, documents: int) -> None:
+    """Fills `vellum_bench.users` on a real server with the documents the stub would serve."""
+    from pymongo import AsyncMongoClient
+
+    client: Any = AsyncMongoClient(uri, uuidRepresentation="standard")
+    try:
+        await client.drop_database(DATABASE)
+        users = client[DATABASE]["users"]
+        for start in range(0, documents, 10_000):
+            batch = [user_document(i) for i in range(start, min(start + 10_000, documents))]
+            await users.insert_many(batch)
+    finally:
+        await client.close()
+
+
+async def known_ids(uri: str, count: int) -> list[uuid.UUID]:
+    from vellum import _core
+
+    client = await _core.Client.connect(uri)
+    try:
+        docs = await client.collection(DATABASE, "users").find({}, limit=count)
+        return [doc["_id"] for doc in docs]
+    finally:
+        await client.close()
+
+
+async def drop_inserts(uri: str) -> None:
+    from vellum import _core
+
+    client = await _core.Client.connect(uri)
+    try:
+        await client.collection(DATABASE, "inserts").delete_many({})
+    finally:
+        await client.close()
+
+
+# -- timing ---------------------------------------------------------------------------------
+
+
+async def timed(action: Callable[[], Awaitable[Any]]) -> float:
+    gc.collect()
+    started = time.perf_counter()
+    await action()
+    return time.perf_counter() - started
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+async def stream_child(label: str, uri: str, n: int) -> None:
+    """Runs in its own process so that peak memory is this peer's alone."""
+    peer = PEERS[label]()
+    await peer.connect(uri, DATABASE)
+    before = rss_bytes()
+    count = 0
+    started = time.perf_counter()
+    async for _ in peer.stream(n):
+        count += 1
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    await peer.close()
+    print(json.dumps({"seconds": seconds, "count": count, "rss_growth": max(0, peak - before)}))
+
+
+def run_stream(label: str, uri: str, n: int) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--stream-child", label, "--uri", uri, "--n", str(n)],
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr else "failed")
+    return json.loads(out.stdout)
+
+
+# -- the scenarios --------------------------------------------------------------------------
+
+
+async def run_all(uri: str, labels: list[str], sizes: Sizes) -> list[Result]:
+    peers: dict[str, Peer] = {}
+    for label in labels:
+        peer = PEERS[label]()
+        await peer.connect(uri, DATABASE)
+        peers[label] = peer
+    ids = await known_ids(uri, sizes.gets)
+    results: list[Result] = []
+
+    async def scenario(
+        name: str,
+        unit: str,
+        reps: int,
+        run: Callable[[Peer], Awaitable[float]],
+        only: Callable[[Peer], bool] = lambda _: True,
+    ) -> Result:
+        result = Result(name, unit)
+        for _ in range(reps):
+            for label, peer in peers.items():
+                if not only(peer):
+                    continue
+                try:
+                    value = await run(peer)
+                except NotImplementedError as err:
+                    result.notes[label] = str(err) or "not supported"
+                    continue
+                result.samples.setdefault(label, []).append(value)
+        results.append(result)
+        print(f"  {name}: done", file=sys.stderr)
+        return result
+
+    for n in sizes.finds:
+        reps = sizes.big_reps if n >= 100_000 else sizes.reps
+
+        async def find(peer: Peer, n: int = n) -> float:
+            seconds = await timed(lambda: peer.find(n))
+            return seconds * 1e3
+
+        await scenario(f"find {n:,} into models", "ms", reps, find)
+        # The floor: Pydantic validating the same documents, already decoded in memory.
+        docs = await peers[BASELINE].find(n) if BASELINE in peers else []
+        if docs:
+            floor = Result(f"pydantic floor, {n:,} documents", "ms")
+            for _ in range(reps):
+                gc.collect()
+                started = time.perf_counter()
+                [PlainUser.model_validate(d) for d in docs]
+                floor.samples.setdefault("model_validate", []).append(
+                    (time.perf_counter() - started) * 1e3
+                )
+            results.append(floor)
+            del docs
+
+    async def gets(peer: Peer) -> float:
+        async def run() -> None:
+            for doc_id in ids:
+                await peer.get(doc_id)
+
+        return await timed(run) / len(ids) * 1e6
+
+    await scenario(f"get by _id, {sizes.gets:,} in sequence", "µs/op", sizes.reps, gets)
+
+    async def concurrent(peer: Peer) -> float:
+        batch = (ids * (sizes.concurrent // len(ids) + 1))[: sizes.concurrent]
+        seconds = await timed(lambda: asyncio.gather(*(peer.get(i) for i in batch)))
+        return seconds * 1e3
+
+    await scenario(f"{sizes.concurrent} concurrent gets", "ms", sizes.reps, concurrent)
+
+    documents = [user_document(i) for i in range(sizes.inserts)]
+
+    async def insert(peer: Peer) -> float:
+        await drop_inserts(uri)
+        payload = peer.insert_payload([{**d, "_id": uuid.uuid4()} for d in documents])
+        return await timed(lambda: peer.insert_many(payload)) * 1e3
+
+    await scenario(f"insert_many {sizes.inserts:,} models", "ms", sizes.reps, insert)
+    await drop_inserts(uri)
+
+    async def update(peer: Peer) -> float:
+        targets = ids[: sizes.updates]
+
+        async def run() -> None:
+            for age, doc_id in enumerate(targets):
+                await peer.update_one(doc_id, 20 + age % 50)
+
+        return await timed(run) / len(targets) * 1e6
+
+    await scenario("update_one by _id", "µs/op", sizes.reps, update)
+
+    async def group(peer: Peer) -> float:
+        return await timed(peer.aggregate_group) * 1e3
+
+    await scenario("aggregate $group → 1,000 models", "ms", sizes.reps, group)
+
+    async def ping(peer: Peer) -> float:
+        async def run() -> None:
+            for _ in range(sizes.pings):
+                await peer.ping()
+
+        return await timed(run) / sizes.pings * 1e6
+
+    await scenario("ping round trip", "µs/op", sizes.reps, ping)
+
+    if "vellum" in peers:
+        from vellum._core import bridge_overhead_probe
+
+        probe = Result("async bridge alone (no I/O)", "µs/op")
+        for _ in range(sizes.reps):
+
+            async def spin() -> None:
+                for _ in range(sizes.pings):
+                    await bridge_overhead_probe()
+
+            probe.samples.setdefault("vellum", []).append(await timed(spin) / sizes.pings * 1e6)
+        results.append(probe)
+
+    for peer in peers.values():
+        await peer.close()
+
+    stream = Result(f"stream {sizes.stream:,} with iter()", "ms")
+    for label in labels:
+        for _ in range(sizes.big_reps):
+            try:
+                measured = run_stream(label, uri, sizes.stream)
+            except RuntimeError as err:
+                stream.notes[label] = str(err)
+                break
+            if measured["count"] != sizes.stream:
+                stream.notes[label] = f"streamed {measured['count']} of {sizes.stream}"
+            stream.samples.setdefault(label, []).append(measured["seconds"] * 1e3)
+            growth = stream.extra.setdefault(label, {"rss_growth_mb": 0.0})
+            growth["rss_growth_mb"] = max(growth["rss_growth_mb"], measured["rss_growth"] / 2**20)
+    results.append(stream)
+    print("  stream: done", file=sys.stderr)
+    return results
+
+
+# -- the report -----------------------------------------------------------------------------
+
+
+def table(results: list[Result], labels: list[str]) -> str:
+    lines: list[str] = []
+    for result in results:
+        lines.append(f"\n{result.scenario} ({result.unit}, median; ratio to {BASELINE})")
+        for label in [*labels, *[k for k in result.samples if k not in labels]]:
+            median = result.median(label)
+            if median is None:
+                if label in result.notes:
+                    lines.append(f"  {label:<20} {'n/a':>12}  {result.notes[label]}")
+                continue
+            ratio = result.ratio(label)
+            ratio_text = f"{ratio:6.2f}x" if ratio is not None else ""
+            extra = "".join(f"  {k}={v:.1f}" for k, v in result.extra.get(label, {}).items())
+            note = f"  ({result.notes[label]})" if label in result.notes else ""
+            lines.append(f"  {label:<20} {median:12.2f}  {ratio_text}{extra}{note}")
+    return "\n".join(lines)
+
+
+@dataclass
+class Target:
+    text: str
+    met: bool | None
+    measured: str
+
+
+def targets(results: list[Result], vellum: str = "vellum") -> list[Target]:
+    by_name = {r.scenario: r for r in results}
+    out: list[Target] = []
+
+    def check(text: str, met: bool, measured: str) -> None:
+        out.append(Target(text, met, measured))
+
+    def find(prefix: str) -> Result | None:
+        return next((r for name, r in by_name.items() if name.startswith(prefix)), None)
+
+    for n in ("10,000", "100,000"):
+        result, floor = find(f"find {n} "), find(f"pydantic floor, {n} ")
+        if result is None:
+            continue
+        ratio, mine = result.ratio(vellum), result.median(vellum)
+        beanie = result.median("beanie")
+        if ratio is not None:
+            check(f"find {n}: {vellum} / pymongo raw <= 1.0", ratio <= 1.0, f"{ratio:.2f}")
+        if beanie and mine:
+            check(f"find {n}: beanie / {vellum} >= 5", beanie / mine >= 5, f"{beanie / mine:.1f}")
+        if floor is not None and mine and floor.median("model_validate"):
+            over = mine / (floor.median("model_validate") or 1)
+            check(f"find {n}: {vellum} / pydantic floor <= 1.5", over <= 1.5, f"{over:.2f}")
+    for prefix in ("get by _id", "200 concurrent"):
+        result = find(prefix)
+        if result is None:
+            continue
+        mine, jet = result.median(vellum), result.median("mongojet+pydantic")
+        if mine and jet:
+            check(f"{prefix}: {vellum} <= mongojet+pydantic", mine <= jet, f"{mine / jet:.2f}x")
+    result = find("insert_many")
+    if result is not None:
+        ratio, mine, beanie = result.ratio(vellum), result.median(vellum), result.median("beanie")
+        if ratio is not None:
+            check(f"insert_many: {vellum} / pymongo raw <= 1.0", ratio <= 1.0, f"{ratio:.2f}")
+        if beanie and mine:
+            check(
+                f"insert_many: beanie / {vellum} >= 8", beanie / mine >= 8, f"{beanie / mine:.1f}"
+            )
+    result = find("stream")
+    if result is not None and vellum in result.extra:
+        growth = result.extra[vellum]["rss_growth_mb"]
+        check(f"stream: {vellum} RSS growth <= 64 MB", growth <= 64, f"{growth:.1f} MB")
+    probe, ping = find("async bridge"), find("ping")
+    if probe is not None and ping is not None and ping.median(vellum):
+        out.append(
+            Target(
+                "async bridge overhead (documented)",
+                None,
+                f"{probe.median('vellum'):.1f} µs no-op await; ping {ping.median(vellum):.1f} µs "
+                f"vs pymongo {ping.median(BASELINE) or float('nan'):.1f} µs",
+            )
+        )
+    return out
+
+
+def chart(results: list[Result], labels: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in results if r.median(BASELINE)]
+    shown = [label for label in labels if label != BASELINE]
+    fig, ax = plt.subplots(figsize=(11, 0.9 + 0.55 * len(rows) * max(1, len(shown)) / 3))
+    height = 0.8 / max(1, len(shown))
+    for i, label in enumerate(shown):
+        ys = [row_index + i * height for row_index in range(len(rows))]
+        ratios = [r.ratio(label) or 0 for r in rows]
+        ax.barh(ys, ratios, height=height, label=label)
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.set_yticks([i + 0.4 - height / 2 for i in range(len(rows))])
+    ax.set_yticklabels([r.scenario for r in rows])
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel(f"time relative to {BASELINE} (lower is faster; log scale)")
+    ax.legend(loc="lower right", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repetition")
+    parser.add_argument("--peers", help="comma-separated labels (default: every installed one)")
+    parser.add_argument("--out", type=Path, default=REPO / "docs")
+    parser.add_argument("--stream-child", help=argparse.SUPPRESS)
+    parser.add_argument("--uri", help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stream_child:
+        asyncio.run(stream_child(args.stream_child, args.uri, args.n))
+        return 0
+
+    sizes = Sizes.smoke() if args.smoke else Sizes()
+    wanted = args.peers.split(",") if args.peers else list(PEERS)
+    unknown = [label for label in wanted if label not in PEERS]
+    if unknown:
+        raise SystemExit(f"unknown peers {unknown}; choose from {list(PEERS)}")
+    labels = [label for label in wanted if version_of(PEERS[label].package) != "not installed"]
+    skipped = sorted(set(wanted) - set(labels))
+    if skipped:
+        print(f"not installed, left out: {skipped}", file=sys.stderr)
+
+    uri = os.environ.get("VELLUM_BENCH_MONGODB_URI")
+    stub = None
+    documents = max(max(sizes.finds), sizes.stream)
+    if uri:
+        server = "MongoDB at VELLUM_BENCH_MONGODB_URI"
+        print(f"seeding {documents:,} documents", file=sys.stderr)
+        asyncio.run(seed(uri, documents))
+    else:
+        stub = StubServer(documents)
+        uri = stub.uri
+        server = "stub server (benches/stubserver)"
+    try:
+        results = asyncio.run(run_all(uri, labels, sizes))
+        round_trip = stub.round_trip() if stub else None
+    finally:
+        if stub:
+            stub.stop()
+
+    report = table(results, labels)
+    checked = targets(results)
+    print(report)
+    if round_trip:
+        print(
+            f"\nstub server: raw ping round trip {round_trip['rtt_median_us']:.1f} µs on loopback "
+            f"(a blocking Rust socket), of which the stub's own CPU time is "
+            f"{round_trip['server_cpu_ns'] / 1000:.1f} µs (building the reply "
+            f"{round_trip['server_build_ns'] / 1000:.2f} µs, the rest is socket syscalls)"
+        )
+    print("\ntargets (vellum, validated models, default settings):")
+    for target in checked:
+        status = "documented" if target.met is None else "met" if target.met else "MISSED"
+        print(f"  [{status}] {target.text}: {target.measured}")
+
+    if not args.smoke:
+        args.out.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "server": server,
+            "stub_round_trip": round_trip,
+            "machine": {
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+                "cpus": os.cpu_count(),
+            },
+            "baseline": BASELINE,
+            "versions": {label: PEERS[label]().version for label in labels}
+            | {"pydantic": version_of("pydantic")},
+            "results": [
+                {
+                    "scenario": r.scenario,
+                    "unit": r.unit,
+                    "median": {k: r.median(k) for k in r.samples},
+                    "ratio": {k: r.ratio(k) for k in r.samples},
+                    "samples": r.samples,
+                    "notes": r.notes,
+                    "extra": r.extra,
+                }
+                for r in results
+            ],
+            "targets": [t.__dict__ for t in checked],
+        }
+        (args.out / "benchmarks.json").write_text(json.dumps(payload, indent=2) + "\n")
+        chart(results, labels, args.out / "benchmarks.png")
+        print(f"\nwrote {args.out / 'benchmarks.json'} and {args.out / 'benchmarks.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
