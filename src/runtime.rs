@@ -5,6 +5,8 @@ use std::sync::OnceLock;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::IntoPyObjectExt;
 use tokio::runtime::Runtime;
 
 use crate::error::Error;
@@ -42,26 +44,92 @@ fn runtime() -> PyResult<&'static Runtime> {
     Ok(&owned.runtime)
 }
 
-/// Runs `fut` as its own tokio task and returns a Python awaitable for its result.
+/// Runs `fut` as its own tokio task and returns an asyncio future of the running loop for its
+/// result.
 ///
-/// The driver call is spawned rather than polled by the awaitable, so cancelling the Python
-/// task only stops waiting: the driver operation itself runs to completion (or to its own
-/// timeout), and connections and sessions are never dropped half-way through a reply.
-/// `fut` must hold only owned Rust data: Python input is converted before this is called.
+/// One task, one hop back: when `fut` finishes, the worker that ran it takes the GIL, converts
+/// the result (decoding documents) and hands it to the loop with `call_soon_threadsafe`.
+/// (pyo3-async-runtimes' `future_into_py` spawns two tasks and a blocking-pool job per call;
+/// measured here, that tripled the cost of a no-op await. See benches/.)
+///
+/// The driver call runs to completion even when the Python side is cancelled: cancelling only
+/// stops waiting, so connections and sessions are never dropped half-way through a reply, and
+/// the result of a cancelled await is discarded. `fut` must hold only owned Rust data: Python
+/// input is converted before this is called.
 pub fn spawn<'py, F, T>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
 where
     F: Future<Output = Result<T, Error>> + Send + 'static,
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
-    let handle = runtime()?.spawn(fut);
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
-        match handle.await {
-            Ok(result) => result.map_err(PyErr::from),
-            Err(join) => Err(PyRuntimeError::new_err(format!(
-                "vellum task failed: {join}"
-            ))),
+    let runtime = runtime()?;
+    let event_loop = pyo3_async_runtimes::get_running_loop(py)?;
+    let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
+    let delivery = Delivery {
+        event_loop: event_loop.unbind(),
+        future: future.clone().unbind(),
+    };
+    runtime.spawn(async move {
+        let result = fut.await;
+        Python::attach(|py| delivery.deliver(py, result));
+    });
+    Ok(future)
+}
+
+/// Where a result goes: an asyncio future and the loop that owns it.
+struct Delivery {
+    event_loop: Py<PyAny>,
+    future: Py<PyAny>,
+}
+
+impl Delivery {
+    fn deliver<T>(self, py: Python<'_>, result: Result<T, Error>)
+    where
+        T: for<'a> IntoPyObject<'a>,
+    {
+        let outcome = result
+            .map_err(PyErr::from)
+            .and_then(|value| value.into_py_any(py));
+        let (succeeded, value) = match outcome {
+            Ok(value) => (true, value),
+            Err(err) => (false, err.into_value(py).into_any()),
+        };
+        let resolve = RESOLVE.get_or_try_init(py, || {
+            wrap_pyfunction!(resolve, py).map(|f| f.into_any().unbind())
+        });
+        let sent = resolve.and_then(|resolve| {
+            self.event_loop.bind(py).call_method1(
+                pyo3::intern!(py, "call_soon_threadsafe"),
+                (resolve, self.future, succeeded, value),
+            )
+        });
+        // Only a closed loop refuses the callback, and then nobody is left to await the result.
+        if let Err(err) = sent {
+            if !err.is_instance_of::<PyRuntimeError>(py) {
+                err.write_unraisable(py, None);
+            }
         }
-    })
+    }
+}
+
+static RESOLVE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Runs on the event loop: settles the future unless it was cancelled meanwhile.
+#[pyfunction]
+fn resolve(future: &Bound<'_, PyAny>, succeeded: bool, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    let py = future.py();
+    if future
+        .call_method0(pyo3::intern!(py, "done"))?
+        .is_truthy()?
+    {
+        return Ok(());
+    }
+    let method = if succeeded {
+        pyo3::intern!(py, "set_result")
+    } else {
+        pyo3::intern!(py, "set_exception")
+    };
+    future.call_method1(method, (value,))?;
+    Ok(())
 }
 
 /// The result of an operation that returns nothing: `None` in Python (Rust's `()` would
