@@ -126,7 +126,7 @@ impl Client {
                 .map_err(|e| inner.wrap(e))?;
             let reply = bson::RawDocumentBuf::from_document(&reply)
                 .map_err(|e| Error::InvalidBson(e.to_string()))?;
-            Ok(DecodedDocument(Some(reply)))
+            Ok(DecodedDocument::of(Some(reply)))
         })
     }
 

@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use crate::client::ClientInner;
+use crate::codec::plan::ModelPlan;
 use crate::codec::{encode_document, encode_filter, Batch, DecodedDocument};
 use crate::cursor::Cursor;
 use crate::error::Error;
@@ -221,8 +222,8 @@ impl Collection {
         })
     }
 
-    /// Returns every matching document.
-    #[pyo3(signature = (filter, *, sort = None, skip = None, limit = None, projection = None, batch_size = None, session = None))]
+    /// Returns every matching document (as models where `plan` says how, see `ModelPlan`).
+    #[pyo3(signature = (filter, *, sort = None, skip = None, limit = None, projection = None, batch_size = None, session = None, plan = None))]
     #[allow(clippy::too_many_arguments)]
     fn find<'py>(
         &self,
@@ -234,6 +235,7 @@ impl Collection {
         projection: Option<&Bound<'py, PyAny>>,
         batch_size: Option<u32>,
         session: Option<&Bound<'py, Session>>,
+        plan: Option<Py<ModelPlan>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let filter = filter_document(Some(filter))?;
         let options = find_options(sort, skip, limit, projection, batch_size)?;
@@ -246,12 +248,12 @@ impl Collection {
                 target,
                 collection.find(filter).with_options(options)
             );
-            Ok(Batch(docs))
+            Ok(Batch(docs, plan))
         })
     }
 
     /// Opens a cursor that yields the matching documents batch by batch.
-    #[pyo3(signature = (filter, *, sort = None, skip = None, limit = None, projection = None, batch_size = None, session = None))]
+    #[pyo3(signature = (filter, *, sort = None, skip = None, limit = None, projection = None, batch_size = None, session = None, plan = None))]
     #[allow(clippy::too_many_arguments)]
     fn find_cursor<'py>(
         &self,
@@ -263,6 +265,7 @@ impl Collection {
         projection: Option<&Bound<'py, PyAny>>,
         batch_size: Option<u32>,
         session: Option<&Bound<'py, Session>>,
+        plan: Option<Py<ModelPlan>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let filter = filter_document(Some(filter))?;
         let options = find_options(sort, skip, limit, projection, batch_size)?;
@@ -271,11 +274,12 @@ impl Collection {
         spawn(py, async move {
             let collection = target.collection()?;
             let action = collection.find(filter).with_options(options);
-            Ok(open_cursor!(session, target, action, batch_size))
+            Ok(open_cursor!(session, target, action, batch_size).with_plan(plan))
         })
     }
 
-    #[pyo3(signature = (filter, *, sort = None, skip = None, projection = None, session = None))]
+    #[pyo3(signature = (filter, *, sort = None, skip = None, projection = None, session = None, plan = None))]
+    #[allow(clippy::too_many_arguments)]
     fn find_one<'py>(
         &self,
         py: Python<'py>,
@@ -284,6 +288,7 @@ impl Collection {
         skip: Option<i64>,
         projection: Option<&Bound<'py, PyAny>>,
         session: Option<&Bound<'py, Session>>,
+        plan: Option<Py<ModelPlan>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let filter = filter_document(Some(filter))?;
         let mut options = FindOneOptions::default();
@@ -296,7 +301,7 @@ impl Collection {
             let collection = target.collection()?;
             let doc = in_session!(session, collection.find_one(filter).with_options(options))
                 .map_err(|e| target.wrap(e))?;
-            Ok(DecodedDocument(doc))
+            Ok(DecodedDocument(doc, plan))
         })
     }
 
@@ -362,7 +367,7 @@ impl Collection {
                     .with_options(options)
             )
             .map_err(|e| target.wrap(e))?;
-            Ok(DecodedDocument(doc))
+            Ok(DecodedDocument::of(doc))
         })
     }
 
@@ -448,7 +453,7 @@ impl Collection {
                 Ok(Some(bson::RawBsonRef::Int64(v))) => Some(v),
                 _ => None,
             });
-            Ok((DecodedDocument(updated), exists, current_version))
+            Ok((DecodedDocument::of(updated), exists, current_version))
         })
     }
 
@@ -522,7 +527,7 @@ impl Collection {
                     .with_options(options)
                     .with_type::<RawDocumentBuf>()
             );
-            Ok(Batch(docs))
+            Ok(Batch::of(docs))
         })
     }
 
@@ -592,7 +597,7 @@ impl Collection {
                 Ok(reply) => reply,
                 // NamespaceNotFound: no collection yet, so no indexes.
                 Err(Error::Driver { source, .. }) if matches!(source.kind.as_ref(), mongodb::error::ErrorKind::Command(c) if c.code == 26) => {
-                    return Ok(Batch(Vec::new()))
+                    return Ok(Batch::of(Vec::new()))
                 }
                 Err(e) => return Err(e),
             };
@@ -606,7 +611,7 @@ impl Collection {
                 .map(RawDocumentBuf::from_document)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| Error::InvalidBson(e.to_string()))?;
-            Ok(Batch(docs))
+            Ok(Batch::of(docs))
         })
     }
 
@@ -713,7 +718,7 @@ impl Collection {
             Ok((
                 result.matched_count,
                 result.modified_count,
-                DecodedDocument(upserted),
+                DecodedDocument::of(upserted),
             ))
         })
     }

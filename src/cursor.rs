@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 use tokio::sync::Mutex;
 
 use crate::client::ClientInner;
+use crate::codec::plan::ModelPlan;
 use crate::codec::Batch;
 use crate::error::Error;
 use crate::runtime::{spawn, Done};
@@ -60,6 +61,7 @@ pub struct Cursor {
     source: Shared,
     client: Arc<ClientInner>,
     batch_size: usize,
+    plan: Option<Py<ModelPlan>>,
 }
 
 impl Cursor {
@@ -68,7 +70,13 @@ impl Cursor {
             source: Arc::new(Mutex::new(Some(source))),
             client,
             batch_size: batch_size.map_or(DEFAULT_BATCH, |n| n.max(1) as usize),
+            plan: None,
         }
+    }
+
+    /// Batches come back as models where the documents match `plan`.
+    pub fn with_plan(self, plan: Option<Py<ModelPlan>>) -> Self {
+        Cursor { plan, ..self }
     }
 
     pub fn new(
@@ -96,16 +104,17 @@ impl Cursor {
         let shared = self.source.clone();
         let client = self.client.clone();
         let limit = self.batch_size;
+        let plan = self.plan.as_ref().map(|p| p.clone_ref(py));
         spawn(py, async move {
             let mut guard = shared.lock().await;
             let Some(source) = guard.as_mut() else {
-                return Ok(Batch(Vec::new()));
+                return Ok(Batch::of(Vec::new()));
             };
             let batch = source.take(limit, &client).await?;
             if batch.len() < limit {
                 *guard = None;
             }
-            Ok(Batch(batch))
+            Ok(Batch(batch, plan))
         })
     }
 

@@ -177,6 +177,16 @@ class Session:
     def end(self) -> Awaitable[None]: ...
 
 @final
+class ModelPlan:
+    """How the core builds instances of a model from documents whose every field has exactly
+    the planned BSON type (trusted fetch); made by ``vellum._fetch_plan``. ``fields`` holds
+    ``(stored_key, attribute, (kind, nullable, inner))`` tuples."""
+
+    def __new__(
+        cls, model: type, fields: list[tuple[str, str, tuple[str, bool, Any]]]
+    ) -> ModelPlan: ...
+
+@final
 class Collection:
     @property
     def name(self) -> str: ...
@@ -202,7 +212,8 @@ class Collection:
         projection: Mapping[str, Any] | None = None,
         batch_size: int | None = None,
         session: Session | None = None,
-    ) -> Awaitable[list[_Document]]: ...
+        plan: ModelPlan | None = None,
+    ) -> Awaitable[list[_Document | Any]]: ...
     def find_cursor(
         self,
         filter: _Filter,
@@ -213,6 +224,7 @@ class Collection:
         projection: Mapping[str, Any] | None = None,
         batch_size: int | None = None,
         session: Session | None = None,
+        plan: ModelPlan | None = None,
     ) -> Awaitable[Cursor]: ...
     def find_one(
         self,
@@ -222,7 +234,8 @@ class Collection:
         skip: int | None = None,
         projection: Mapping[str, Any] | None = None,
         session: Session | None = None,
-    ) -> Awaitable[_Document | None]: ...
+        plan: ModelPlan | None = None,
+    ) -> Awaitable[_Document | Any | None]: ...
     def update_one(
         self,
         filter: _Filter,
@@ -294,5 +307,5 @@ class Collection:
 
 @final
 class Cursor:
-    def next_batch(self) -> Awaitable[list[_Document]]: ...
+    def next_batch(self) -> Awaitable[list[_Document | Any]]: ...
     def close(self) -> Awaitable[None]: ...

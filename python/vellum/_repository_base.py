@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar, overload
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import _core  # pyright: ignore[reportPrivateUsage]
+from ._fetch_plan import fetch_plan
 from .client import VellumClient
 from .errors import DocumentValidationError, DuplicateKeyError
 from .hooks import run_hooks
@@ -129,6 +130,8 @@ class RepositoryBase(Generic[M]):
         self._versioned = settings.versioned
         self._soft_delete = settings.soft_delete
         self._hooks = settings.hooks
+        # Trusted fetch: the core builds documents that match the model exactly as instances.
+        self._plan = None if settings.validate_on_fetch else fetch_plan(model)
 
     @property
     def Q(self) -> QueryProxy:
@@ -152,8 +155,10 @@ class RepositoryBase(Generic[M]):
                 errors=err.errors(),
             ) from None
 
-    def _load(self, raw: dict[str, Any]) -> M:
-        return self._load_as(self.model, raw)
+    def _load(self, raw: dict[str, Any] | M) -> M:
+        if isinstance(raw, dict):
+            return self._load_as(self.model, raw)
+        return raw  # built by the core from a document that matches the fetch plan
 
     def _load_as(self, model: type[P], raw: dict[str, Any]) -> P:
         try:
@@ -294,7 +299,7 @@ class RepositoryBase(Generic[M]):
         """The document with this id, or None (also None when soft-deleted, unless
         ``include_deleted=True``)."""
         raw = await self.collection.find_one(
-            self._by_id(doc_id, include_deleted), session=core_session(session)
+            self._by_id(doc_id, include_deleted), session=core_session(session), plan=self._plan
         )
         return None if raw is None else await self._fetched(self._load(raw), session)
 
@@ -342,6 +347,7 @@ class RepositoryBase(Generic[M]):
             limit=limit or None,
             projection=None if projection is None else projection_of(projection),
             session=core_session(session),
+            plan=self._plan if projection is None else None,
         )
         if projection is not None:
             return [self._load_as(projection, raw) for raw in raws]
@@ -390,6 +396,7 @@ class RepositoryBase(Generic[M]):
             skip=skip or None,
             projection=None if projection is None else projection_of(projection),
             session=core_session(session),
+            plan=self._plan if projection is None else None,
         )
         if raw is None:
             return None
@@ -416,6 +423,7 @@ class RepositoryBase(Generic[M]):
             limit=limit or None,
             batch_size=batch_size,
             session=core_session(session),
+            plan=self._plan,
         )
         on_fetch = self._hooks.get("on_fetch")
         try:

@@ -24,7 +24,14 @@ class DocumentSettings:
     """A model's resolved ``Settings``: where it is stored, which indexes it declares, whether
     it is versioned (optimistic concurrency) or soft-deletable, and its hooks by event."""
 
-    __slots__ = ("collection_name", "hooks", "indexes", "soft_delete", "versioned")
+    __slots__ = (
+        "collection_name",
+        "hooks",
+        "indexes",
+        "soft_delete",
+        "validate_on_fetch",
+        "versioned",
+    )
 
     def __init__(
         self,
@@ -34,18 +41,20 @@ class DocumentSettings:
         versioned: bool = False,
         soft_delete: bool = False,
         hooks: HookTable | None = None,
+        validate_on_fetch: bool = True,
     ) -> None:
         self.collection_name = collection_name
         self.indexes = indexes
         self.versioned = versioned
         self.soft_delete = soft_delete
+        self.validate_on_fetch = validate_on_fetch
         self.hooks: HookTable = hooks or {}
 
     def __repr__(self) -> str:
         return (
             f"DocumentSettings(collection_name={self.collection_name!r}, "
             f"indexes={self.indexes!r}, versioned={self.versioned}, "
-            f"soft_delete={self.soft_delete})"
+            f"soft_delete={self.soft_delete}, validate_on_fetch={self.validate_on_fetch})"
         )
 
 
@@ -75,12 +84,16 @@ def _resolve_settings(cls: type[VellumBaseModel]) -> DocumentSettings:
             f"{cls.__name__}.Settings.soft_delete needs a `deleted_at: datetime | None = None` "
             "field (or inherit vellum.SoftDeletable)"
         )
+    validate_on_fetch = getattr(own, "validate_on_fetch", True)
+    if not isinstance(validate_on_fetch, bool):
+        raise TypeError(f"{cls.__name__}.Settings.validate_on_fetch must be True or False")
     return DocumentSettings(
         collection_name,
         indexes,
         versioned=versioned,
         soft_delete=soft_delete,
         hooks=collect_hooks(cls),
+        validate_on_fetch=validate_on_fetch,
     )
 
 
@@ -113,7 +126,9 @@ class VellumBaseModel(BaseModel):
     precision BSON stores).
 
     An inner ``class Settings`` names the collection (``collection_name``, by default the class
-    name in snake case) and its ``indexes``.
+    name in snake case) and its ``indexes``. ``validate_on_fetch = False`` builds fetched
+    documents whose stored types already match the model without re-validating them (see the
+    README, "Trusted fetch").
     """
 
     model_config = ConfigDict(

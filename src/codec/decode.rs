@@ -10,6 +10,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use super::bson_types::{Binary, MaxKey, MinKey, Timestamp};
 use super::datetime::py_datetime;
 use super::objectid::ObjectId;
+use super::plan::{build_model, ModelPlan};
 use super::types::PyTypes;
 
 /// Field names repeat across the documents of a batch: each distinct name becomes one Python
@@ -32,11 +33,11 @@ impl<'a> KeyCache<'a> {
     }
 }
 
-fn bson_error(err: bson::raw::Error) -> PyErr {
+pub fn bson_error(err: bson::raw::Error) -> PyErr {
     PyValueError::new_err(format!("the server sent malformed BSON: {err}"))
 }
 
-fn with_field(err: PyErr, py: Python<'_>, key: &str) -> PyErr {
+pub fn with_field(err: PyErr, py: Python<'_>, key: &str) -> PyErr {
     let _ = err
         .value(py)
         .call_method1("add_note", (format!("while decoding field '{key}'"),));
@@ -153,8 +154,32 @@ fn decode_uuid<'py>(py: Python<'py>, bytes: &[u8], t: &PyTypes) -> PyResult<Boun
     Ok(uuid)
 }
 
-/// A batch of documents from the server, decoded into a `list[dict]` when it reaches Python.
-pub struct Batch(pub Vec<RawDocumentBuf>);
+/// One document for Python: a model instance when a plan is given and the document matches it,
+/// else a `dict`.
+fn decode_for_python<'a, 'py>(
+    py: Python<'py>,
+    doc: &'a RawDocument,
+    plan: Option<&ModelPlan>,
+    t: &PyTypes,
+    cache: &mut KeyCache<'a>,
+) -> PyResult<Bound<'py, PyAny>> {
+    if let Some(plan) = plan {
+        if let Some(model) = build_model(py, doc, plan, t, cache)? {
+            return Ok(model);
+        }
+    }
+    Ok(decode_document(py, doc, t, cache)?.into_any())
+}
+
+/// A batch of documents from the server, decoded into a `list[dict]` when it reaches Python
+/// (model instances in place of the documents that match the plan, if one is given).
+pub struct Batch(pub Vec<RawDocumentBuf>, pub Option<Py<ModelPlan>>);
+
+impl Batch {
+    pub fn of(docs: Vec<RawDocumentBuf>) -> Self {
+        Batch(docs, None)
+    }
+}
 
 impl<'py> IntoPyObject<'py> for Batch {
     type Target = PyList;
@@ -163,17 +188,25 @@ impl<'py> IntoPyObject<'py> for Batch {
 
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let t = PyTypes::get(py)?;
+        let plan = self.1.as_ref().map(Py::get);
         let mut cache = KeyCache::default();
         let mut items = Vec::with_capacity(self.0.len());
         for doc in &self.0 {
-            items.push(decode_document(py, doc, t, &mut cache)?);
+            items.push(decode_for_python(py, doc, plan, t, &mut cache)?);
         }
         PyList::new(py, items)
     }
 }
 
-/// At most one document, decoded into a `dict` or `None` when it reaches Python.
-pub struct DecodedDocument(pub Option<RawDocumentBuf>);
+/// At most one document, decoded into a `dict` (or a model, as for [`Batch`]) or `None` when
+/// it reaches Python.
+pub struct DecodedDocument(pub Option<RawDocumentBuf>, pub Option<Py<ModelPlan>>);
+
+impl DecodedDocument {
+    pub fn of(doc: Option<RawDocumentBuf>) -> Self {
+        DecodedDocument(doc, None)
+    }
+}
 
 impl<'py> IntoPyObject<'py> for DecodedDocument {
     type Target = PyAny;
@@ -185,7 +218,8 @@ impl<'py> IntoPyObject<'py> for DecodedDocument {
             None => Ok(py.None().into_bound(py)),
             Some(doc) => {
                 let t = PyTypes::get(py)?;
-                Ok(decode_document(py, &doc, t, &mut KeyCache::default())?.into_any())
+                let plan = self.1.as_ref().map(Py::get);
+                decode_for_python(py, &doc, plan, t, &mut KeyCache::default())
             }
         }
     }

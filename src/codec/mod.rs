@@ -11,6 +11,7 @@ pub mod decode;
 pub mod encode;
 pub mod functions;
 pub mod objectid;
+pub mod plan;
 pub mod types;
 
 pub use decode::{decode_document, Batch, DecodedDocument, KeyCache};

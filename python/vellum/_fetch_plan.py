@@ -1,0 +1,117 @@
+"""Plans for the trusted fetch path (``Settings.validate_on_fetch = False``).
+
+A plan tells the core which BSON type each stored field must have for a document to become a
+model instance without validation (see ``ModelPlan`` in the core). Only models for which that
+gives exactly the models validation would give are planned; anything else is refused here, at
+repository creation, with the reason.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Union, get_args, get_origin
+from uuid import UUID
+
+import annotated_types
+from pydantic import BaseModel
+
+from . import _core  # pyright: ignore[reportPrivateUsage]
+
+_SCALARS: dict[Any, str] = {
+    str: "str",
+    int: "int",
+    float: "float",
+    bool: "bool",
+    Decimal: "decimal",
+    datetime: "datetime",
+    UUID: "uuid",
+    _core.ObjectId: "objectid",
+    bytes: "bytes",
+}
+
+_Spec = tuple[str, bool, Any]
+
+
+class _Refused(TypeError):
+    pass
+
+
+def fetch_plan(model: type[BaseModel]) -> _core.ModelPlan:
+    """The plan for ``model``, or TypeError saying why its documents must be validated."""
+    try:
+        return _plan(model, model.__name__)
+    except _Refused as err:
+        raise TypeError(
+            f"{model.__name__}.Settings.validate_on_fetch = False cannot be used: {err}. "
+            "Keep validation on fetch for this model (the default), or change that field."
+        ) from None
+
+
+def _plan(model: type[BaseModel], where: str) -> _core.ModelPlan:
+    extra = model.model_config.get("extra")
+    if extra not in (None, "ignore"):
+        raise _Refused(f"{where} has model_config extra={extra!r} (only 'ignore' is supported)")
+    for option in ("str_strip_whitespace", "str_to_lower", "str_to_upper"):
+        if model.model_config.get(option):
+            raise _Refused(f"{where} sets model_config {option}, which changes stored strings")
+    if model.__private_attributes__:
+        raise _Refused(f"{where} has private attributes {sorted(model.__private_attributes__)}")
+    if model.__pydantic_post_init__ is not None:
+        raise _Refused(f"{where} defines model_post_init")
+    decorators = model.__pydantic_decorators__
+    if decorators.model_validators:
+        raise _Refused(f"{where} has model validators {sorted(decorators.model_validators)}")
+    own = _vellum_validators()
+    for name, decorator in decorators.field_validators.items():
+        if own.get(name) is not _unbound(decorator.func):
+            raise _Refused(f"{where} has the field validator {name!r}")
+    fields: list[tuple[str, str, _Spec]] = []
+    for name, field in model.model_fields.items():
+        at = f"{where}.{name}"
+        if field.validation_alias is not None and field.validation_alias != field.alias:
+            raise _Refused(f"{at} has a validation_alias")
+        for item in field.metadata:
+            # Constraints (ge, max_length...) are not re-checked on this path; anything else
+            # (validators, strictness, other types) could change the value, so it is refused.
+            if not isinstance(item, annotated_types.BaseMetadata):
+                raise _Refused(f"{at} has {item!r}")
+        fields.append((field.alias or name, name, _spec(field.annotation, at)))
+    return _core.ModelPlan(model, fields)
+
+
+def _spec(annotation: Any, at: str) -> _Spec:
+    origin = get_origin(annotation)
+    if origin is Union or origin is types.UnionType:
+        members = [a for a in get_args(annotation) if a is not type(None)]
+        if len(members) == 1 and len(get_args(annotation)) == 2:
+            kind, _, inner = _spec(members[0], at)
+            return (kind, True, inner)
+        raise _Refused(f"{at} is a union {annotation!r} (only `X | None` is supported)")
+    if origin is list:
+        (item,) = get_args(annotation) or (Any,)
+        return ("list", False, _spec(item, f"{at}[]"))
+    if origin is typing.Annotated:
+        raise _Refused(f"{at} has annotated items {annotation!r}")
+    kind = _SCALARS.get(annotation)
+    if kind is not None:
+        return (kind, False, None)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return ("model", False, _plan(annotation, annotation.__name__))
+    raise _Refused(f"{at} has type {annotation!r}, which this path does not build")
+
+
+def _vellum_validators() -> dict[str, Any]:
+    from .model import VellumBaseModel
+
+    return {
+        name: _unbound(decorator.func)
+        for name, decorator in VellumBaseModel.__pydantic_decorators__.field_validators.items()
+    }
+
+
+def _unbound(func: Any) -> Any:
+    # Pydantic rebinds a classmethod validator to every subclass: compare the function itself.
+    return getattr(func, "__func__", func)

@@ -1,0 +1,213 @@
+//! Trusted fetch: build model instances straight from BSON, without re-validating.
+//!
+//! A [`ModelPlan`] lists a Pydantic model's stored fields and the BSON type each must have.
+//! A document whose every field is present with exactly the planned type becomes an instance
+//! the way `model_construct` builds one (`__dict__` in field order, every field set); any other
+//! document (a missing field, another BSON type, a duplicate key) is decoded to a dict as
+//! usual, and Python validates it. Since a value that passes this check is one Pydantic
+//! validation would return unchanged, both paths give equal models. The Python side
+//! (`vellum._fetch_plan`) only plans models for which that holds, and documents that
+//! constraints (`ge`, `max_length`...) are not re-checked on this path.
+
+use bson::raw::{RawBsonRef, RawDocument};
+use bson::spec::BinarySubtype;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PySet, PyString, PyTuple};
+
+use super::decode::{bson_error, decode_value, with_field, KeyCache};
+use super::types::PyTypes;
+
+enum Kind {
+    Str,
+    Int,
+    Float,
+    Bool,
+    Decimal,
+    DateTime,
+    Uuid,
+    ObjectId,
+    Bytes,
+    List(Box<Spec>),
+    Model(Py<ModelPlan>),
+}
+
+struct Spec {
+    kind: Kind,
+    nullable: bool,
+}
+
+struct Field {
+    /// The stored name (the alias).
+    key: String,
+    /// The attribute name.
+    name: Py<PyString>,
+    spec: Spec,
+}
+
+/// How to build one model class from stored documents. Made by `vellum._fetch_plan`:
+/// `ModelPlan(model, [(stored_key, attribute, spec), ...])` where a spec is
+/// `(kind, nullable, inner)`: kind one of str, int, float, bool, decimal, datetime, uuid,
+/// objectid, bytes, list (inner: the item's spec) or model (inner: a ModelPlan).
+#[pyclass(module = "vellum._core", frozen)]
+pub struct ModelPlan {
+    cls: Py<PyAny>,
+    fields: Vec<Field>,
+}
+
+fn parse_spec(spec: &Bound<'_, PyAny>) -> PyResult<Spec> {
+    let (kind, nullable, inner): (String, bool, Bound<'_, PyAny>) = spec.extract()?;
+    let kind = match kind.as_str() {
+        "str" => Kind::Str,
+        "int" => Kind::Int,
+        "float" => Kind::Float,
+        "bool" => Kind::Bool,
+        "decimal" => Kind::Decimal,
+        "datetime" => Kind::DateTime,
+        "uuid" => Kind::Uuid,
+        "objectid" => Kind::ObjectId,
+        "bytes" => Kind::Bytes,
+        "list" => Kind::List(Box::new(parse_spec(&inner)?)),
+        "model" => Kind::Model(inner.extract()?),
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown field kind {other:?}"
+            )))
+        }
+    };
+    Ok(Spec { kind, nullable })
+}
+
+#[pymethods]
+impl ModelPlan {
+    #[new]
+    fn new(model: Py<PyAny>, fields: &Bound<'_, PyList>) -> PyResult<Self> {
+        let fields = fields
+            .iter()
+            .map(|field| {
+                let field = field.cast_into::<PyTuple>()?;
+                let (key, name, spec): (String, Bound<'_, PyString>, Bound<'_, PyAny>) =
+                    field.extract()?;
+                Ok(Field {
+                    key,
+                    name: name.unbind(),
+                    spec: parse_spec(&spec)?,
+                })
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(ModelPlan { cls: model, fields })
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let cls = self.cls.bind(py).getattr("__qualname__")?;
+        Ok(format!("ModelPlan({cls}, {} fields)", self.fields.len()))
+    }
+}
+
+/// The value, if its BSON type is exactly the planned one; `None` sends the whole document to
+/// validation.
+fn planned_value<'a, 'py>(
+    py: Python<'py>,
+    value: RawBsonRef<'a>,
+    spec: &Spec,
+    t: &PyTypes,
+    cache: &mut KeyCache<'a>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let fits = match (&spec.kind, value) {
+        (_, RawBsonRef::Null) => spec.nullable,
+        (Kind::Str, RawBsonRef::String(_))
+        | (Kind::Int, RawBsonRef::Int32(_) | RawBsonRef::Int64(_))
+        | (Kind::Float, RawBsonRef::Double(_))
+        | (Kind::Bool, RawBsonRef::Boolean(_))
+        | (Kind::Decimal, RawBsonRef::Decimal128(_))
+        | (Kind::DateTime, RawBsonRef::DateTime(_))
+        | (Kind::ObjectId, RawBsonRef::ObjectId(_)) => true,
+        (Kind::Uuid, RawBsonRef::Binary(b)) => {
+            b.subtype == BinarySubtype::Uuid && b.bytes.len() == 16
+        }
+        (Kind::Bytes, RawBsonRef::Binary(b)) => b.subtype == BinarySubtype::Generic,
+        (Kind::List(item), RawBsonRef::Array(array)) => {
+            let list = PyList::empty(py);
+            for element in array {
+                let element = element.map_err(bson_error)?;
+                match planned_value(py, element, item, t, cache)? {
+                    Some(v) => list.append(v)?,
+                    None => return Ok(None),
+                }
+            }
+            return Ok(Some(list.into_any()));
+        }
+        (Kind::Model(plan), RawBsonRef::Document(doc)) => {
+            return build_model(py, doc, plan.get(), t, cache);
+        }
+        _ => false,
+    };
+    if fits {
+        decode_value(py, value, t, cache).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// An instance of the plan's model from `doc`, or `None` when the document does not match the
+/// plan exactly (it is then validated).
+pub fn build_model<'a, 'py>(
+    py: Python<'py>,
+    doc: &'a RawDocument,
+    plan: &ModelPlan,
+    t: &PyTypes,
+    cache: &mut KeyCache<'a>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let fields = &plan.fields;
+    let mut values: Vec<Option<Bound<'py, PyAny>>> = fields.iter().map(|_| None).collect();
+    let mut next = 0;
+    for element in doc.iter() {
+        let (key, value) = element.map_err(bson_error)?;
+        // Documents written from the model keep its field order: try the next field first.
+        let index = if fields.get(next).is_some_and(|f| f.key == key) {
+            next
+        } else {
+            match fields.iter().position(|f| f.key == key) {
+                Some(index) => index,
+                None => continue, // not a field: ignored, as validation ignores it
+            }
+        };
+        next = index + 1;
+        if values[index].is_some() {
+            return Ok(None);
+        }
+        match planned_value(py, value, &fields[index].spec, t, cache)
+            .map_err(|e| with_field(e, py, key))?
+        {
+            Some(v) => values[index] = Some(v),
+            None => return Ok(None),
+        }
+    }
+    let dict = PyDict::new(py);
+    for (field, value) in fields.iter().zip(values) {
+        let Some(value) = value else {
+            return Ok(None); // missing: validation applies the default
+        };
+        dict.set_item(field.name.bind(py), value)?;
+    }
+    let fields_set = PySet::new(py, fields.iter().map(|f| f.name.bind(py)))?;
+    let instance = t.object_new.bind(py).call1((plan.cls.bind(py),))?;
+    let set = t.object_setattr.bind(py);
+    set.call1((&instance, pyo3::intern!(py, "__dict__"), dict))?;
+    set.call1((
+        &instance,
+        pyo3::intern!(py, "__pydantic_fields_set__"),
+        fields_set,
+    ))?;
+    set.call1((
+        &instance,
+        pyo3::intern!(py, "__pydantic_extra__"),
+        py.None(),
+    ))?;
+    set.call1((
+        &instance,
+        pyo3::intern!(py, "__pydantic_private__"),
+        py.None(),
+    ))?;
+    Ok(Some(instance))
+}

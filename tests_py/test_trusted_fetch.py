@@ -1,0 +1,208 @@
+"""Trusted fetch (`Settings.validate_on_fetch = False`): the same models as validation gives,
+built without re-validating documents whose stored types already match the model."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID, uuid4
+
+import pytest
+from pydantic import BaseModel, Field, field_validator
+
+from vellum import (
+    DocumentValidationError,
+    ObjectId,
+    VellumBaseModel,
+    VellumClient,
+    VellumRepository,
+)
+
+
+class Line(BaseModel):
+    sku: str
+    qty: int
+    price: Decimal
+
+
+class Address(BaseModel):
+    city: str
+    zip: str
+
+
+class Checked(VellumBaseModel):
+    name: str
+    age: int = Field(default=0, ge=0)
+    score: float = 0.0
+    active: bool = True
+    balance: Decimal = Decimal("0")
+    born: datetime | None = None
+    token: UUID | None = None
+    owner: ObjectId | None = None
+    blob: bytes = b""
+    tags: list[str] = []
+    address: Address | None = None
+    lines: list[Line] = []
+
+    class Settings:
+        collection_name = "orders"
+
+
+class Trusted(Checked):
+    class Settings:
+        collection_name = "orders"
+        validate_on_fetch = False
+
+
+@pytest.fixture
+def checked(client: VellumClient, db_name: str) -> VellumRepository[Checked]:
+    return VellumRepository(Checked, client, db_name)
+
+
+@pytest.fixture
+def trusted(client: VellumClient, db_name: str) -> VellumRepository[Trusted]:
+    return VellumRepository(Trusted, client, db_name)
+
+
+def full(name: str) -> Checked:
+    return Checked(
+        name=name,
+        age=41,
+        score=2.5,
+        active=False,
+        balance=Decimal("12.50"),
+        born=datetime(1990, 5, 1, 12, 30, tzinfo=timezone.utc),
+        token=uuid4(),
+        owner=ObjectId(),
+        blob=b"\x00\x01",
+        tags=["a", "b"],
+        address=Address(city="Oslo", zip="0150"),
+        lines=[Line(sku="x", qty=2, price=Decimal("1.25"))],
+    )
+
+
+def same(trusted: Trusted, checked: Checked) -> None:
+    """Equal field by field, with the same types and the same fields set."""
+    assert type(trusted) is Trusted
+    assert trusted.__dict__ == checked.__dict__
+    assert [type(v) for v in trusted.__dict__.values()] == [
+        type(v) for v in checked.__dict__.values()
+    ]
+    assert trusted.model_fields_set == checked.model_fields_set
+    assert trusted.__pydantic_extra__ == checked.__pydantic_extra__
+    assert trusted.__pydantic_private__ == checked.__pydantic_private__
+    assert trusted.model_dump() == checked.model_dump()
+
+
+async def test_trusted_reads_equal_validated_reads(
+    checked: VellumRepository[Checked], trusted: VellumRepository[Trusted]
+) -> None:
+    stored = [await checked.create(full(f"n{i}")) for i in range(3)]
+    # The core built these itself: no dict went through validation.
+    plan = trusted._plan  # pyright: ignore[reportPrivateUsage]
+    built = await trusted.collection.find({}, plan=plan)
+    assert [type(doc) for doc in built] == [Trusted] * 3
+    sort = [("name", 1)]
+    for fast, slow in zip(
+        await trusted.find(sort=sort), await checked.find(sort=sort), strict=True
+    ):
+        same(fast, slow)
+    same(await trusted.get(stored[0].id), await checked.get(stored[0].id))  # type: ignore[arg-type]
+    first = await trusted.find_one({"name": "n1"})
+    assert first is not None
+    same(first, await checked.find_one({"name": "n1"}))  # type: ignore[arg-type]
+    streamed = [doc async for doc in trusted.iter(sort=sort, batch_size=2)]
+    assert [d.name for d in streamed] == ["n0", "n1", "n2"]
+    assert isinstance(streamed[0].lines[0], Line) and isinstance(streamed[0].address, Address)
+
+
+async def test_trusted_models_behave_like_validated_ones(
+    trusted: VellumRepository[Trusted], checked: VellumRepository[Checked]
+) -> None:
+    doc = await checked.create(full("Ada"))
+    loaded = await trusted.get(doc.id)
+    assert loaded is not None
+    loaded.tags.append("c")
+    loaded.age = 42
+    saved = await trusted.save(loaded)
+    assert saved.age == 42
+    again = await trusted.get(doc.id)
+    assert again is not None and again.tags == ["a", "b", "c"] and again.age == 42
+    assert again.model_copy(update={"name": "Bo"}).name == "Bo"
+
+
+async def test_documents_that_do_not_match_the_plan_are_validated(
+    checked: VellumRepository[Checked], trusted: VellumRepository[Trusted]
+) -> None:
+    raw = trusted.collection
+    await raw.insert_one({"_id": uuid4(), "name": "float-age", "age": 3.0, "score": 2})
+    await raw.insert_one({"_id": uuid4(), "name": "missing", "extra_field": [1, 2]})
+    await raw.insert_one(
+        {
+            "_id": uuid4(),
+            "name": "nested",
+            "lines": [{"sku": "y", "qty": 1.0, "price": Decimal("2")}],
+        }
+    )
+    plan = trusted._plan  # pyright: ignore[reportPrivateUsage]
+    assert all(type(doc) is dict for doc in await raw.find({}, plan=plan))
+    sort = [("name", 1)]
+    fast, slow = await trusted.find(sort=sort), await checked.find(sort=sort)
+    assert [d.name for d in fast] == ["float-age", "missing", "nested"]
+    for f, s in zip(fast, slow, strict=True):
+        same(f, s)
+    assert type(fast[0].age) is int and type(fast[0].score) is float
+    assert fast[1].tags == [] and fast[1].model_fields_set == {"id", "name"}
+    assert type(fast[2].lines[0].qty) is int
+
+
+async def test_invalid_documents_still_raise(trusted: VellumRepository[Trusted]) -> None:
+    doc_id = uuid4()
+    await trusted.collection.insert_one({"_id": doc_id, "name": "bad", "age": "old"})
+    with pytest.raises(DocumentValidationError, match="age"):
+        await trusted.get(doc_id)
+    with pytest.raises(DocumentValidationError, match="age"):
+        await trusted.find()
+
+
+def test_models_the_core_cannot_build_are_refused(client: VellumClient) -> None:
+    class Kinded(VellumBaseModel):
+        kind: Literal["a", "b"]
+
+        class Settings:
+            validate_on_fetch = False
+
+    with pytest.raises(TypeError, match=r"Kinded\.kind has type .*Literal"):
+        VellumRepository(Kinded, client, "x")
+
+    class Shouty(VellumBaseModel):
+        name: str
+
+        @field_validator("name")
+        @classmethod
+        def upper(cls, value: str) -> str:
+            return value.upper()
+
+        class Settings:
+            validate_on_fetch = False
+
+    with pytest.raises(TypeError, match=r"field validator 'upper'.*Keep validation on fetch"):
+        VellumRepository(Shouty, client, "x")
+
+    class Mixed(VellumBaseModel):
+        value: int | str
+
+        class Settings:
+            validate_on_fetch = False
+
+    with pytest.raises(TypeError, match=r"only `X \| None`"):
+        VellumRepository(Mixed, client, "x")
+
+
+def test_setting_must_be_a_bool() -> None:
+    with pytest.raises(TypeError, match="validate_on_fetch must be True or False"):
+
+        class Wrong(VellumBaseModel):
+            class Settings:
+                validate_on_fetch: Any = "no"
