@@ -196,7 +196,7 @@ class VellumPeer(Peer):
 
             class Settings:
                 collection_name = USERS
-                trusted_fetch = self.trusted
+                validate_on_fetch = not self.trusted
 
         class VInsert(VUser):
             class Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 from models import User
 from vellum import VellumClient, VellumRepository, connect_to_mongodb
@@ -53,3 +54,21 @@ async def test_concurrent_gets(client: VellumClient, db_name: str) -> None:
 
 async def test_bridge_probe_round_trips() -> None:
     assert await bridge_overhead_probe() is None
+
+
+async def test_large_batches_leave_the_garbage_collector_as_they_found_it(
+    client: VellumClient, db_name: str
+) -> None:
+    # The core pauses the cyclic collector while it decodes a large batch: it must come back on,
+    # and stay off for a user who had turned it off.
+    collection = client._core.collection(db_name, "many")  # pyright: ignore[reportPrivateUsage]
+    await collection.insert_many([{"i": i, "tags": ["a"]} for i in range(600)])
+    assert gc.isenabled()
+    assert len(await collection.find({})) == 600
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert len(await collection.find({})) == 600
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

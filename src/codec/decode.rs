@@ -171,6 +171,41 @@ fn decode_for_python<'a, 'py>(
     Ok(decode_document(py, doc, t, cache)?.into_any())
 }
 
+/// Below this many documents a batch is decoded with the cyclic garbage collector left alone.
+const GC_PAUSE_MIN_DOCS: usize = 256;
+
+/// Pauses Python's cyclic garbage collector while a large batch is decoded, and resumes it
+/// when dropped (also on error). Decoding only allocates new, acyclic containers; collections
+/// that allocation burst would trigger find no garbage, yet each walks every object created
+/// so far (measured: about half the time of a 100 000-document find). The GIL is held
+/// throughout, so no other Python code runs while the collector is paused.
+struct GcPause<'py>(Option<Bound<'py, PyAny>>);
+
+impl<'py> GcPause<'py> {
+    fn new(py: Python<'py>, t: &PyTypes, docs: usize) -> PyResult<Self> {
+        let gc = t.gc_module.bind(py);
+        if docs < GC_PAUSE_MIN_DOCS
+            || !gc
+                .call_method0(pyo3::intern!(py, "isenabled"))?
+                .is_truthy()?
+        {
+            return Ok(GcPause(None));
+        }
+        gc.call_method0(pyo3::intern!(py, "disable"))?;
+        Ok(GcPause(Some(gc.clone())))
+    }
+}
+
+impl Drop for GcPause<'_> {
+    fn drop(&mut self) {
+        if let Some(gc) = self.0.take() {
+            if let Err(err) = gc.call_method0(pyo3::intern!(gc.py(), "enable")) {
+                err.write_unraisable(gc.py(), None);
+            }
+        }
+    }
+}
+
 /// A batch of documents from the server, decoded into a `list[dict]` when it reaches Python
 /// (model instances in place of the documents that match the plan, if one is given).
 pub struct Batch(pub Vec<RawDocumentBuf>, pub Option<Py<ModelPlan>>);
@@ -189,6 +224,7 @@ impl<'py> IntoPyObject<'py> for Batch {
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let t = PyTypes::get(py)?;
         let plan = self.1.as_ref().map(Py::get);
+        let _paused = GcPause::new(py, t, self.0.len())?;
         let mut cache = KeyCache::default();
         let mut items = Vec::with_capacity(self.0.len());
         for doc in &self.0 {

@@ -42,6 +42,8 @@ pub struct PyTypes {
     pub object_new: Py<PyAny>,
     pub object_setattr: Py<PyAny>,
     pub uuid_safe_unknown: Py<PyAny>,
+    /// The `gc` module, to pause the cyclic collector while a large batch is decoded.
+    pub gc_module: Py<PyAny>,
 }
 
 static TYPES: PyOnceLock<PyTypes> = PyOnceLock::new();
@@ -96,6 +98,7 @@ impl PyTypes {
                 object_new: object.getattr("__new__")?.unbind(),
                 object_setattr: object.getattr("__setattr__")?.unbind(),
                 uuid_safe_unknown: uuid_mod.getattr("SafeUUID")?.getattr("unknown")?.unbind(),
+                gc_module: py.import("gc")?.into_any().unbind(),
             })
         })
     }
