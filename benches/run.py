@@ -22,7 +22,6 @@ import gc
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -160,24 +159,30 @@ async def timed(action: Callable[[], Awaitable[Any]]) -> float:
     return time.perf_counter() - started
 
 
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+def memory_kib(field: str) -> int:
+    """VmRSS (resident now) or VmHWM (peak resident) of this process, from /proc. Not
+    getrusage's ru_maxrss: that one keeps the parent's peak across fork and exec."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} is not in /proc/self/status")
 
 
 async def stream_child(label: str, uri: str, n: int) -> None:
     """Runs in its own process so that peak memory is this peer's alone."""
     peer = PEERS[label]()
     await peer.connect(uri, DATABASE)
-    before = rss_bytes()
+    before = memory_kib("VmRSS")
     count = 0
     started = time.perf_counter()
     async for _ in peer.stream(n):
         count += 1
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = memory_kib("VmHWM")
     await peer.close()
-    print(json.dumps({"seconds": seconds, "count": count, "rss_growth": max(0, peak - before)}))
+    growth = max(0, peak - before) * 1024
+    print(json.dumps({"seconds": seconds, "count": count, "rss_growth": growth}))
 
 
 def run_stream(label: str, uri: str, n: int) -> dict[str, float]:
