@@ -320,3 +320,10 @@ async def test_rename_and_upsert(client: VellumClient, db_name: str) -> None:
     up = await repo.update_one(Legacy.Q.new == "y", Legacy.Q.old.set("z"), upsert=True)
     assert up.matched == 0 and up.upserted_id is not None
     assert await repo.count(Legacy.Q.new == "y") == 1
+
+
+def test_fields_are_built_once_per_model() -> None:
+    # A QField keeps its validators; rebuilding them on every query cost more than the query.
+    assert Customer.Q.age is Customer.Q.age
+    assert Customer.Q.address.city is Customer.Q.address.city
+    assert Customer.Q.address.city.path == "address.city"

@@ -137,14 +137,20 @@ class QField:
         return self[name]
 
     def __getitem__(self, name: str) -> QField:
+        children: dict[str, QField] = self.__dict__.setdefault("_children", {})
+        cached = children.get(name)
+        if cached is not None:
+            return cached
         model = _nested_model(self._annotation)
         if model is None:
             raise AttributeError(f"{self._label} is not a model, so it has no field {name!r}")
         child = _resolve(model, name, self._label)
         in_array = self._in_array or _list_element(self._annotation) is not None
-        return QField(
+        field = QField(
             f"{self._path}.{child[0]}", f"{self._label}.{name}", child[1], child[2], in_array
         )
+        children[name] = field
+        return field
 
     # -- values -----------------------------------------------------------------------------
 
@@ -389,16 +395,23 @@ def _resolve(model: type[BaseModel], name: str, owner: str) -> tuple[str, Any, F
 class QueryProxy:
     """``Model.Q``: attribute access gives the model's fields as :class:`QField` objects."""
 
-    __slots__ = ("_model",)
+    __slots__ = ("_fields", "_model")
 
     def __init__(self, model: type[VellumBaseModel] | type[BaseModel]) -> None:
         self._model = model
+        # One QField per name: each keeps its validators, built on first use (building one
+        # costs far more than the query it checks).
+        self._fields: dict[str, QField] = {}
 
     def __getattr__(self, name: str) -> QField:
         if name.startswith("__"):
             raise AttributeError(name)
-        stored, annotation, info = _resolve(self._model, name, self._model.__name__)
-        return QField(stored, f"{self._model.__name__}.{name}", annotation, info, False)
+        field = self._fields.get(name)
+        if field is None:
+            stored, annotation, info = _resolve(self._model, name, self._model.__name__)
+            field = QField(stored, f"{self._model.__name__}.{name}", annotation, info, False)
+            self._fields[name] = field
+        return field
 
     def __getitem__(self, name: str) -> QField:
         return self.__getattr__(name)
