@@ -214,3 +214,22 @@ async def test_generated_documents_round_trip_through_the_server(
         assert await coll.find_one({"_id": stored["_id"]}) == stored
     finally:
         await coll.delete_one({"_id": stored["_id"]})
+
+
+@given(
+    st.datetimes(min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31)),
+    st.one_of(
+        st.none(),
+        st.integers(min_value=-14 * 60, max_value=14 * 60).map(
+            lambda minutes: timezone(timedelta(minutes=minutes))
+        ),
+    ),
+)
+def test_any_datetime_is_stored_at_its_utc_instant_floored_to_the_millisecond(
+    naive: datetime, tz: timezone | None
+) -> None:
+    value = naive.replace(tzinfo=tz)
+    epoch = datetime(1970, 1, 1, tzinfo=None if tz is None else timezone.utc)
+    millis = (value - epoch) // timedelta(milliseconds=1)
+    expected = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=millis)
+    assert round_trip({"at": value})["at"] == expected

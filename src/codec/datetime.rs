@@ -1,9 +1,9 @@
 //! Calendar arithmetic for BSON datetimes (UTC milliseconds since the Unix epoch).
 //!
-//! BSON stores milliseconds: microseconds are truncated towards the past on the way in, as the
-//! server and the other MongoDB drivers do.
+//! BSON stores milliseconds: microseconds are truncated towards the past on the way in (see
+//! `encode_datetime`), as the server and the other MongoDB drivers do.
 
-use chrono::{DateTime, Datelike, NaiveDate, Timelike};
+use chrono::{DateTime, Datelike, Timelike};
 
 /// A UTC wall-clock time with microseconds, as Python's `datetime` holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,18 +15,6 @@ pub struct Civil {
     pub minute: u32,
     pub second: u32,
     pub microsecond: u32,
-}
-
-/// Milliseconds since the epoch for `civil`, shifted by `utc_offset_us` microseconds
-/// (the value of `utcoffset()`; zero for UTC and for naive datetimes, taken as UTC).
-pub fn millis_from_civil(civil: Civil, utc_offset_us: i64) -> Option<i64> {
-    let date = NaiveDate::from_ymd_opt(civil.year, civil.month, civil.day)?;
-    let time = date.and_hms_micro_opt(civil.hour, civil.minute, civil.second, civil.microsecond)?;
-    let micros = time
-        .and_utc()
-        .timestamp_micros()
-        .checked_sub(utc_offset_us)?;
-    Some(micros.div_euclid(1000))
 }
 
 /// The UTC wall-clock time of a BSON datetime, if Python's `datetime` can hold it

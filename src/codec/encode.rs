@@ -11,7 +11,6 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::bson_types::{Binary, Timestamp};
-use super::datetime::{millis_from_civil, Civil};
 use super::objectid::ObjectId;
 use super::types::PyTypes;
 use crate::error::{UnsupportedTypeError, ValueOutOfRangeError};
@@ -136,32 +135,28 @@ fn encode_int(v: &Bound<'_, PyAny>) -> Result<RawBson> {
     }
 }
 
-fn encode_datetime(v: &Bound<'_, PyAny>) -> Result<RawBson> {
+/// Milliseconds since the epoch as `datetime - epoch` gives them (an exact timedelta: days,
+/// seconds, microseconds), microseconds truncated towards the past. An aware datetime is taken
+/// at its UTC instant, a naive one as UTC. Five Python calls, where reading the civil fields
+/// and the offset one by one took twelve.
+fn encode_datetime(v: &Bound<'_, PyAny>, t: &PyTypes) -> Result<RawBson> {
     let py = v.py();
-    let field =
-        |name: &Bound<'_, PyString>| -> Result<u32> { Ok(v.getattr(name)?.extract::<u32>()?) };
-    let civil = Civil {
-        year: v.getattr(intern!(py, "year"))?.extract()?,
-        month: field(intern!(py, "month"))?,
-        day: field(intern!(py, "day"))?,
-        hour: field(intern!(py, "hour"))?,
-        minute: field(intern!(py, "minute"))?,
-        second: field(intern!(py, "second"))?,
-        microsecond: field(intern!(py, "microsecond"))?,
+    let naive = v.call_method0(intern!(py, "utcoffset"))?.is_none();
+    let epoch = if naive {
+        t.epoch_naive.bind(py)
+    } else {
+        t.epoch_utc.bind(py)
     };
-    let mut offset_us = 0i64;
-    if !v.getattr(intern!(py, "tzinfo"))?.is_none() {
-        let offset = v.call_method0(intern!(py, "utcoffset"))?;
-        if !offset.is_none() {
-            let days: i64 = offset.getattr(intern!(py, "days"))?.extract()?;
-            let seconds: i64 = offset.getattr(intern!(py, "seconds"))?.extract()?;
-            let micros: i64 = offset.getattr(intern!(py, "microseconds"))?.extract()?;
-            offset_us = (days * 86_400 + seconds) * 1_000_000 + micros;
-        }
-    }
-    let millis = millis_from_civil(civil, offset_us).ok_or_else(|| {
-        EncodeError::value_error("datetime is outside the range BSON can store".to_owned())
-    })?;
+    let delta = v.sub(epoch)?;
+    let days: i64 = delta.getattr(intern!(py, "days"))?.extract()?;
+    let seconds: i64 = delta.getattr(intern!(py, "seconds"))?.extract()?;
+    let micros: i64 = delta.getattr(intern!(py, "microseconds"))?.extract()?;
+    let millis = days
+        .checked_mul(86_400_000)
+        .and_then(|ms| ms.checked_add(seconds * 1000 + micros / 1000))
+        .ok_or_else(|| {
+            EncodeError::value_error("datetime is outside the range BSON can store".to_owned())
+        })?;
     Ok(RawBson::DateTime(bson::DateTime::from_millis(millis)))
 }
 
@@ -326,7 +321,7 @@ pub fn encode_value(v: &Bound<'_, PyAny>, t: &PyTypes, depth: u32) -> Result<Raw
         return encode_sequence(list.iter(), t, depth);
     }
     if ty == t.datetime {
-        return encode_datetime(v);
+        return encode_datetime(v, t);
     }
     if ty == t.uuid {
         return encode_uuid(v);
@@ -402,7 +397,7 @@ fn encode_cold(v: &Bound<'_, PyAny>, t: &PyTypes, depth: u32) -> Result<RawBson>
         return Ok(RawBson::String(s.to_str()?.to_owned()));
     }
     if v.is_instance(t.datetime_cls.bind(py))? {
-        return encode_datetime(v);
+        return encode_datetime(v, t);
     }
     if v.is_instance(t.uuid_cls.bind(py))? {
         return encode_uuid(v);

@@ -31,6 +31,9 @@ pub struct PyTypes {
     pub datetime_cls: Py<PyAny>,
     pub date_cls: Py<PyAny>,
     pub utc: Py<PyAny>,
+    /// 1970-01-01T00:00 naive and in UTC: encoding subtracts them from datetimes.
+    pub epoch_naive: Py<PyAny>,
+    pub epoch_utc: Py<PyAny>,
     pub uuid_cls: Py<PyAny>,
     pub decimal_cls: Py<PyAny>,
     pub enum_cls: Py<PyAny>,
@@ -58,7 +61,9 @@ impl PyTypes {
             let datetime_mod = py.import("datetime")?;
             let datetime_cls = datetime_mod.getattr("datetime")?;
             let date_cls = datetime_mod.getattr("date")?;
+            let epoch_naive = datetime_cls.call1((1970, 1, 1))?;
             let utc = datetime_mod.getattr("timezone")?.getattr("utc")?;
+            let epoch_utc = datetime_cls.call1((1970, 1, 1, 0, 0, 0, 0, &utc))?;
             let uuid_mod = py.import("uuid")?;
             let uuid_cls = uuid_mod.getattr("UUID")?;
             let object = py.import("builtins")?.getattr("object")?;
@@ -88,6 +93,8 @@ impl PyTypes {
                 maxkey: ptr(MaxKey::type_object(py).as_any()),
                 datetime_cls: datetime_cls.unbind(),
                 date_cls: date_cls.unbind(),
+                epoch_naive: epoch_naive.unbind(),
+                epoch_utc: epoch_utc.unbind(),
                 utc: utc.unbind(),
                 uuid_cls: uuid_cls.unbind(),
                 decimal_cls: decimal_cls.unbind(),
