@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use crate::client::ClientInner;
-use crate::codec::plan::ModelPlan;
+use crate::codec::plan::{encode_with_plan, ModelPlan};
 use crate::codec::{encode_document, encode_filter, Batch, DecodedDocument};
 use crate::cursor::Cursor;
 use crate::error::Error;
@@ -179,14 +179,19 @@ impl Collection {
         &self.database
     }
 
-    #[pyo3(signature = (document, *, session = None))]
+    /// Inserts one document: a mapping, or a model encoded by `plan` (see `ModelPlan`).
+    #[pyo3(signature = (document, *, session = None, plan = None))]
     fn insert_one<'py>(
         &self,
         py: Python<'py>,
         document: &Bound<'py, PyAny>,
         session: Option<&Bound<'py, Session>>,
+        plan: Option<&Bound<'py, ModelPlan>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let document = encode_document(document)?;
+        let document = match plan {
+            Some(plan) => encode_with_plan(document, plan.get())?,
+            None => encode_document(document)?,
+        };
         let session = self.session(session)?;
         let target = self.target();
         spawn(py, async move {
@@ -196,18 +201,23 @@ impl Collection {
         })
     }
 
-    /// Inserts the documents in one or more batches; returns how many were inserted.
-    #[pyo3(signature = (documents, *, ordered = true, session = None))]
+    /// Inserts the documents in one or more batches; returns how many were inserted. With
+    /// `plan`, models are encoded from their fields (see `ModelPlan`).
+    #[pyo3(signature = (documents, *, ordered = true, session = None, plan = None))]
     fn insert_many<'py>(
         &self,
         py: Python<'py>,
         documents: &Bound<'py, PyAny>,
         ordered: bool,
         session: Option<&Bound<'py, Session>>,
+        plan: Option<&Bound<'py, ModelPlan>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let documents = documents
             .try_iter()?
-            .map(|d| encode_document(&d?))
+            .map(|d| match plan {
+                Some(plan) => encode_with_plan(&d?, plan.get()),
+                None => encode_document(&d?),
+            })
             .collect::<PyResult<Vec<_>>>()?;
         let session = self.session(session)?;
         let target = self.target();

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from uuid import UUID, uuid4
 
 import pytest
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, computed_field, field_serializer, field_validator
 
 from vellum import (
     DocumentValidationError,
@@ -206,3 +206,72 @@ def test_setting_must_be_a_bool() -> None:
         class Wrong(VellumBaseModel):
             class Settings:
                 validate_on_fetch: Any = "no"
+
+
+# -- writes: models encoded from their fields store what model_dump would -------------------
+
+
+async def stored_both_ways(repo: VellumRepository[Any], model: BaseModel) -> tuple[Any, Any]:
+    """The stored document of `model` inserted by the repository, and of its model_dump
+    inserted as a plain dict, both as (key, value) lists without `_id`."""
+    await repo.create(model)
+    dumped = model.model_dump(by_alias=True)
+    dumped["_id"] = uuid4()
+    await repo.collection.insert_one(dumped)
+    first, second = await repo.collection.find({}, sort={"_id": 1})
+    ours = first if first["_id"] == dumped["_id"] else second
+    theirs = second if ours is first else first
+    return (
+        [(k, v) for k, v in theirs.items() if k != "_id"],
+        [(k, v) for k, v in ours.items() if k != "_id"],
+    )
+
+
+async def test_inserts_store_what_model_dump_gives(checked: VellumRepository[Checked]) -> None:
+    assert checked._write_plan is not None  # pyright: ignore[reportPrivateUsage]
+    by_repository, by_dump = await stored_both_ways(checked, full("Ada"))
+    assert by_repository == by_dump
+    many = [full(f"n{i}") for i in range(3)] + [Checked(name="sparse")]
+    await checked.create_many(many)
+    for model in many:
+        raw = await checked.collection.find_one({"_id": model.id})
+        assert raw is not None
+        assert list(raw.items()) == list(model.model_dump(by_alias=True).items())
+
+
+class Shaped(VellumBaseModel):
+    name: str
+    secret: str = Field(default="s", exclude=True)
+    label: str = Field(default="l", serialization_alias="lbl")
+    address: Address | None = None
+
+    @field_serializer("name")
+    def shout(self, value: str) -> str:
+        return value.upper()
+
+    @computed_field
+    @property
+    def initial(self) -> str:
+        return self.name[:1]
+
+    class Settings:
+        collection_name = "shaped"
+
+
+class Town(Address):
+    population: int = 0
+
+
+async def test_customised_dumps_are_stored_as_model_dump_gives_them(
+    client: VellumClient, db_name: str, checked: VellumRepository[Checked]
+) -> None:
+    shaped = VellumRepository(Shaped, client, db_name)
+    assert shaped._write_plan is None  # pyright: ignore[reportPrivateUsage]
+    by_repository, by_dump = await stored_both_ways(shaped, Shaped(name="ada"))
+    assert by_repository == by_dump
+    assert ("name", "ADA") in by_repository and ("initial", "a") in by_repository
+    assert ("lbl", "l") in by_repository and all(k != "secret" for k, _ in by_repository)
+    # A subclass instance in a nested field: encoded as model_dump dumps it.
+    sub = full("Bo").model_copy(update={"address": Town(city="Oslo", zip="1", population=5)})
+    by_repository, by_dump = await stored_both_ways(checked, sub)
+    assert by_repository == by_dump

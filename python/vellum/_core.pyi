@@ -4,7 +4,7 @@ from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, final
 
-from pydantic import GetCoreSchemaHandler
+from pydantic import BaseModel, GetCoreSchemaHandler
 from pydantic_core import CoreSchema
 
 __version__: str
@@ -193,14 +193,19 @@ class Collection:
     @property
     def database(self) -> str: ...
     def insert_one(
-        self, document: Mapping[str, Any], *, session: Session | None = None
+        self,
+        document: Mapping[str, Any] | BaseModel,
+        *,
+        session: Session | None = None,
+        plan: ModelPlan | None = None,
     ) -> Awaitable[None]: ...
     def insert_many(
         self,
-        documents: Iterable[Mapping[str, Any]],
+        documents: Iterable[Mapping[str, Any] | BaseModel],
         *,
         ordered: bool = True,
         session: Session | None = None,
+        plan: ModelPlan | None = None,
     ) -> Awaitable[int]: ...
     def find(
         self,

@@ -1,9 +1,15 @@
-"""Plans for the trusted fetch path (``Settings.validate_on_fetch = False``).
+"""Model plans: how the core reads and writes a model's documents without going through dicts.
 
-A plan tells the core which BSON type each stored field must have for a document to become a
-model instance without validation (see ``ModelPlan`` in the core). Only models for which that
-gives exactly the models validation would give are planned; anything else is refused here, at
-repository creation, with the reason.
+Reads (the trusted fetch path, ``Settings.validate_on_fetch = False``): a plan tells the core
+which BSON type each stored field must have for a document to become a model instance without
+validation (see ``ModelPlan`` in the core). Only models for which that gives exactly the models
+validation would give are planned; anything else is refused at repository creation, with the
+reason.
+
+Writes: the core encodes a model from its fields under their stored names, which is what
+``model_dump(by_alias=True)`` would give, as long as nothing customises the dump (serializers,
+computed fields, excluded fields, serialization aliases, extra fields). Models that do are
+dumped as before; this is an optimisation only, never visible in what is stored.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ class _Refused(TypeError):
 def fetch_plan(model: type[BaseModel]) -> _core.ModelPlan:
     """The plan for ``model``, or TypeError saying why its documents must be validated."""
     try:
-        return _plan(model, model.__name__)
+        return _plan(model, model.__name__, writes=False)
     except _Refused as err:
         raise TypeError(
             f"{model.__name__}.Settings.validate_on_fetch = False cannot be used: {err}. "
@@ -50,10 +56,47 @@ def fetch_plan(model: type[BaseModel]) -> _core.ModelPlan:
         ) from None
 
 
-def _plan(model: type[BaseModel], where: str) -> _core.ModelPlan:
+def write_plan(model: type[BaseModel]) -> _core.ModelPlan | None:
+    """The plan to encode ``model``'s instances directly, or None where only ``model_dump``
+    gives the stored document."""
+    try:
+        return _plan(model, model.__name__, writes=True)
+    except _Refused:
+        return None
+
+
+def _plan(model: type[BaseModel], where: str, *, writes: bool) -> _core.ModelPlan:
     extra = model.model_config.get("extra")
     if extra not in (None, "ignore"):
         raise _Refused(f"{where} has model_config extra={extra!r} (only 'ignore' is supported)")
+    if writes:
+        _check_dump(model, where)
+    else:
+        _check_validation(model, where)
+    fields: list[tuple[str, str, _Spec]] = []
+    for name, field in model.model_fields.items():
+        at = f"{where}.{name}"
+        excluded = field.exclude or getattr(field, "exclude_if", None) is not None
+        if writes and (excluded or field.serialization_alias not in (None, field.alias)):
+            raise _Refused(f"{at} is excluded or dumped under another name")
+        if not writes and field.validation_alias not in (None, field.alias):
+            raise _Refused(f"{at} has a validation_alias")
+        for item in field.metadata:
+            # Constraints (ge, max_length...) are not re-checked on this path; anything else
+            # (validators, serializers, strictness, other types) could change the value.
+            if not isinstance(item, annotated_types.BaseMetadata):
+                raise _Refused(f"{at} has {item!r}")
+        fields.append((field.alias or name, name, _spec(field.annotation, at, writes)))
+    return _core.ModelPlan(model, fields)
+
+
+def _check_dump(model: type[BaseModel], where: str) -> None:
+    decorators = model.__pydantic_decorators__
+    if decorators.computed_fields or decorators.field_serializers or decorators.model_serializers:
+        raise _Refused(f"{where} customises its dump")
+
+
+def _check_validation(model: type[BaseModel], where: str) -> None:
     for option in ("str_strip_whitespace", "str_to_lower", "str_to_upper"):
         if model.model_config.get(option):
             raise _Refused(f"{where} sets model_config {option}, which changes stored strings")
@@ -68,38 +111,26 @@ def _plan(model: type[BaseModel], where: str) -> _core.ModelPlan:
     for name, decorator in decorators.field_validators.items():
         if own.get(name) is not _unbound(decorator.func):
             raise _Refused(f"{where} has the field validator {name!r}")
-    fields: list[tuple[str, str, _Spec]] = []
-    for name, field in model.model_fields.items():
-        at = f"{where}.{name}"
-        if field.validation_alias is not None and field.validation_alias != field.alias:
-            raise _Refused(f"{at} has a validation_alias")
-        for item in field.metadata:
-            # Constraints (ge, max_length...) are not re-checked on this path; anything else
-            # (validators, strictness, other types) could change the value, so it is refused.
-            if not isinstance(item, annotated_types.BaseMetadata):
-                raise _Refused(f"{at} has {item!r}")
-        fields.append((field.alias or name, name, _spec(field.annotation, at)))
-    return _core.ModelPlan(model, fields)
 
 
-def _spec(annotation: Any, at: str) -> _Spec:
+def _spec(annotation: Any, at: str, writes: bool) -> _Spec:
     origin = get_origin(annotation)
     if origin is Union or origin is types.UnionType:
         members = [a for a in get_args(annotation) if a is not type(None)]
         if len(members) == 1 and len(get_args(annotation)) == 2:
-            kind, _, inner = _spec(members[0], at)
+            kind, _, inner = _spec(members[0], at, writes)
             return (kind, True, inner)
         raise _Refused(f"{at} is a union {annotation!r} (only `X | None` is supported)")
     if origin is list:
         (item,) = get_args(annotation) or (Any,)
-        return ("list", False, _spec(item, f"{at}[]"))
+        return ("list", False, _spec(item, f"{at}[]", writes))
     if origin is typing.Annotated:
         raise _Refused(f"{at} has annotated items {annotation!r}")
     kind = _SCALARS.get(annotation)
     if kind is not None:
         return (kind, False, None)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return ("model", False, _plan(annotation, annotation.__name__))
+        return ("model", False, _plan(annotation, annotation.__name__, writes=writes))
     raise _Refused(f"{at} has type {annotation!r}, which this path does not build")
 
 

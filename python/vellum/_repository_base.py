@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar, overload
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import _core  # pyright: ignore[reportPrivateUsage]
-from ._fetch_plan import fetch_plan
+from ._fetch_plan import fetch_plan, write_plan
 from .client import VellumClient
 from .errors import DocumentValidationError, DuplicateKeyError
 from .hooks import run_hooks
@@ -132,6 +132,8 @@ class RepositoryBase(Generic[M]):
         self._hooks = settings.hooks
         # Trusted fetch: the core builds documents that match the model exactly as instances.
         self._plan = None if settings.validate_on_fetch else fetch_plan(model)
+        # Inserts encode models from their fields where that is what model_dump would store.
+        self._write_plan = write_plan(model)
 
     @property
     def Q(self) -> QueryProxy:
@@ -221,12 +223,14 @@ class RepositoryBase(Generic[M]):
 
     @staticmethod
     def _stamp(document: VellumBaseModel, created: datetime | None, updated: datetime) -> None:
-        # Set without re-running assignment validation: the values are already UTC datetimes.
+        # Straight into the instance's fields, without re-running assignment validation: the
+        # values are already UTC datetimes.
+        fields = document.__dict__
         fields_set = document.__pydantic_fields_set__
         if created is not None:
-            object.__setattr__(document, "created_at", created)
+            fields["created_at"] = created
             fields_set.add("created_at")
-        object.__setattr__(document, "updated_at", updated)
+        fields["updated_at"] = updated
         fields_set.add("updated_at")
 
     def _enrich_duplicate(

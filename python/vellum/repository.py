@@ -60,11 +60,12 @@ class VellumRepository(RepositoryBase[M]):
         if not skip_hooks:
             await self._hooks_for("before_insert", doc, session)
         self._prepare_insert(doc)
-        raw = doc.model_dump(by_alias=True)
         try:
-            await self.collection.insert_one(raw, session=core_session(session))
+            await self.collection.insert_one(
+                self._for_insert(doc), session=core_session(session), plan=self._write_plan
+            )
         except DuplicateKeyError as err:
-            self._enrich_duplicate(err, [raw])
+            self._enrich_duplicate(err, [doc.model_dump(by_alias=True)])
             raise
         if not skip_hooks:
             await self._hooks_for("after_insert", doc, session)
@@ -87,22 +88,31 @@ class VellumRepository(RepositoryBase[M]):
         """Inserts documents in bulk, running the insert hooks of each. With ``ordered=True``
         (the default) the first failure stops the batch; the documents before it are stored."""
         docs = [self._coerce(d) for d in documents]
-        if not skip_hooks:
+        if not skip_hooks and self._hooks.get("before_insert"):
             for doc in docs:
                 await self._hooks_for("before_insert", doc, session)
         now = utc_now()
         for doc in docs:
             self._prepare_insert(doc, now)
-        raws = [doc.model_dump(by_alias=True) for doc in docs]
         try:
-            await self.collection.insert_many(raws, ordered=ordered, session=core_session(session))
+            await self.collection.insert_many(
+                [self._for_insert(doc) for doc in docs],
+                ordered=ordered,
+                session=core_session(session),
+                plan=self._write_plan,
+            )
         except DuplicateKeyError as err:
-            self._enrich_duplicate(err, raws)
+            self._enrich_duplicate(err, (doc.model_dump(by_alias=True) for doc in docs))
             raise
-        if not skip_hooks:
+        if not skip_hooks and self._hooks.get("after_insert"):
             for doc in docs:
                 await self._hooks_for("after_insert", doc, session)
         return docs
+
+    def _for_insert(self, doc: M) -> M | dict[str, Any]:
+        """What the core encodes: the model itself when it has a write plan (encoded from its
+        fields), else its ``model_dump(by_alias=True)``."""
+        return doc if self._write_plan else doc.model_dump(by_alias=True)
 
     async def update(
         self,

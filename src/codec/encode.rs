@@ -17,14 +17,14 @@ use crate::error::{UnsupportedTypeError, ValueOutOfRangeError};
 
 /// MongoDB refuses documents nested deeper than this; stopping here also catches a container
 /// that contains itself.
-const MAX_DEPTH: u32 = 100;
+pub(crate) const MAX_DEPTH: u32 = 100;
 
 enum Kind {
     Type,
     Value,
 }
 
-enum Segment {
+pub(crate) enum Segment {
     Key(String),
     Index(usize),
 }
@@ -58,7 +58,7 @@ impl EncodeError {
         Self::new(Kind::Value, message, None)
     }
 
-    fn at(mut self, segment: Segment) -> Self {
+    pub(crate) fn at(mut self, segment: Segment) -> Self {
         self.0.path.push(segment);
         self
     }
@@ -160,16 +160,13 @@ fn encode_datetime(v: &Bound<'_, PyAny>, t: &PyTypes) -> Result<RawBson> {
     Ok(RawBson::DateTime(bson::DateTime::from_millis(millis)))
 }
 
+/// A UUID's 128-bit `int` (a plain attribute; `.bytes` builds a bytes object per call) as the
+/// 16 big-endian bytes of BSON's UUID subtype.
 fn encode_uuid(v: &Bound<'_, PyAny>) -> Result<RawBson> {
-    let bytes = v.getattr(intern!(v.py(), "bytes"))?;
-    let bytes = bytes
-        .cast::<PyBytes>()
-        .map_err(PyErr::from)?
-        .as_bytes()
-        .to_vec();
+    let value: u128 = v.getattr(intern!(v.py(), "int"))?.extract()?;
     Ok(RawBson::Binary(bson::Binary {
         subtype: BinarySubtype::Uuid,
-        bytes,
+        bytes: value.to_be_bytes().to_vec(),
     }))
 }
 

@@ -15,7 +15,10 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PySet, PyString, PyTuple};
 
+use bson::{RawArrayBuf, RawBson, RawDocumentBuf};
+
 use super::decode::{bson_error, decode_value, with_field, KeyCache};
+use super::encode::{encode_document, encode_value, EncodeError, Segment, MAX_DEPTH};
 use super::types::PyTypes;
 
 enum Kind {
@@ -210,4 +213,82 @@ pub fn build_model<'a, 'py>(
         py.None(),
     ))?;
     Ok(Some(instance))
+}
+
+// -- writes ----------------------------------------------------------------------------------
+
+/// `document` as BSON: an instance of exactly the plan's class is encoded field by field from its
+/// `__dict__`, giving the bytes `model_dump(by_alias=True)` would encode to without building that
+/// dict (`vellum._fetch_plan.write_plan` only plans models where the two agree); another model
+/// goes through `model_dump(by_alias=True)`, a mapping is encoded as it is.
+pub fn encode_with_plan(document: &Bound<'_, PyAny>, plan: &ModelPlan) -> PyResult<RawDocumentBuf> {
+    let py = document.py();
+    let t = PyTypes::get(py)?;
+    if let Some(raw) = encode_model(document, plan, t, 0).map_err(EncodeError::into_pyerr)? {
+        return Ok(raw);
+    }
+    if !document.hasattr(pyo3::intern!(py, "model_dump"))? {
+        return encode_document(document);
+    }
+    let kwargs = PyDict::new(py);
+    kwargs.set_item(pyo3::intern!(py, "by_alias"), true)?;
+    let dumped = document.call_method(pyo3::intern!(py, "model_dump"), (), Some(&kwargs))?;
+    encode_document(&dumped)
+}
+
+fn encode_model(
+    v: &Bound<'_, PyAny>,
+    plan: &ModelPlan,
+    t: &PyTypes,
+    depth: u32,
+) -> Result<Option<RawDocumentBuf>, EncodeError> {
+    let py = v.py();
+    if depth > MAX_DEPTH || !v.get_type().is(plan.cls.bind(py)) {
+        return Ok(None);
+    }
+    let Ok(dict) = v
+        .getattr(pyo3::intern!(py, "__dict__"))?
+        .cast_into::<PyDict>()
+    else {
+        return Ok(None);
+    };
+    let mut doc = RawDocumentBuf::new();
+    for field in &plan.fields {
+        let Some(value) = dict.get_item(field.name.bind(py))? else {
+            return Ok(None);
+        };
+        let at = || Segment::Key(field.key.clone());
+        match encode_planned(&value, &field.spec, t, depth + 1).map_err(|e| e.at(at()))? {
+            Some(encoded) => doc.append(field.key.as_str(), encoded),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(doc))
+}
+
+/// One field's value: nested models by their plan, lists item by item, the rest as any value.
+fn encode_planned(
+    v: &Bound<'_, PyAny>,
+    spec: &Spec,
+    t: &PyTypes,
+    depth: u32,
+) -> Result<Option<RawBson>, EncodeError> {
+    match &spec.kind {
+        Kind::Model(plan) if !v.is_none() => {
+            Ok(encode_model(v, plan.get(), t, depth)?.map(RawBson::Document))
+        }
+        Kind::List(item) if v.is_exact_instance_of::<PyList>() => {
+            let mut array = RawArrayBuf::new();
+            for (i, element) in v.try_iter()?.enumerate() {
+                match encode_planned(&element?, item, t, depth + 1)
+                    .map_err(|e| e.at(Segment::Index(i)))?
+                {
+                    Some(encoded) => array.push(encoded),
+                    None => return Ok(None),
+                }
+            }
+            Ok(Some(RawBson::Array(array)))
+        }
+        _ => encode_value(v, t, depth).map(Some),
+    }
 }
