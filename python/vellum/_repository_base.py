@@ -225,7 +225,7 @@ class RepositoryBase(Generic[M]):
     def _stamp(document: VellumBaseModel, created: datetime | None, updated: datetime) -> None:
         # Straight into the instance's fields, without re-running assignment validation: the
         # values are already UTC datetimes.
-        fields = document.__dict__
+        fields: dict[str, Any] = vars(document)
         fields_set = document.__pydantic_fields_set__
         if created is not None:
             fields["created_at"] = created
