@@ -9,7 +9,16 @@ from typing import Any, Literal
 from uuid import UUID, uuid4
 
 import pytest
-from pydantic import BaseModel, Field, computed_field, field_serializer, field_validator
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import (
+    BaseModel,
+    Field,
+    ValidationError,
+    computed_field,
+    field_serializer,
+    field_validator,
+)
 
 from vellum import (
     DocumentValidationError,
@@ -18,6 +27,8 @@ from vellum import (
     VellumClient,
     VellumRepository,
 )
+from vellum._core import decode_bson, encode_bson
+from vellum._fetch_plan import validation_plan
 
 
 class Line(BaseModel):
@@ -275,3 +286,98 @@ async def test_customised_dumps_are_stored_as_model_dump_gives_them(
     sub = full("Bo").model_copy(update={"address": Town(city="Oslo", zip="1", population=5)})
     by_repository, by_dump = await stored_both_ways(checked, sub)
     assert by_repository == by_dump
+
+
+# -- the core's check is the whole of validation for models without constraints ------------
+
+
+class Plain(VellumBaseModel):
+    name: str
+    count: int = 0
+    ratio: float = 0.0
+    flag: bool = False
+    amount: Decimal = Decimal("0")
+    at: datetime | None = None
+    ref: UUID | None = None
+    owner: ObjectId | None = None
+    blob: bytes = b""
+    tags: list[str] = []
+    lines: list[Line] = []
+
+    class Settings:
+        collection_name = "plain"
+
+
+# Per field: values of the declared type first (RIGHT of them), then values of other types.
+SAMPLES: dict[str, list[Any]] = {
+    "name": ["ada", "", 3, None],
+    "count": [7, -(2**40), 2.0, 2.5, "4", True, None],
+    "ratio": [1.5, float("nan"), float("-inf"), 3, "x", None],
+    "flag": [True, False, 1, "yes", None],
+    "amount": [Decimal("1.10"), Decimal("-1E+10"), Decimal("Infinity"), Decimal("NaN"), 2, "3"],
+    "at": [datetime(2024, 1, 2, 3, 4, 5, 6000, tzinfo=timezone.utc), None, "2024-01-01", 5],
+    "ref": [uuid4(), None, str(uuid4()), b"0123456789abcdef"],
+    "owner": [ObjectId(), None, "0123456789abcdef01234567", 5],
+    "blob": [b"\x00", b"", "text", None],
+    "tags": [["a", "b"], [], ["a", 1], "a", None],
+    "lines": [
+        [{"sku": "x", "qty": 1, "price": Decimal("2")}],
+        [],
+        [{"sku": "x", "qty": 1.0, "price": Decimal("2")}],
+        [{"sku": "x", "qty": 1, "price": Decimal("2"), "more": 1}],
+        [{"sku": "x", "price": Decimal("2")}],
+        None,
+    ],
+}
+RIGHT = 2
+MANAGED = {
+    "_id": UUID(int=1),
+    "created_at": datetime(2024, 1, 1, tzinfo=timezone.utc),
+    "updated_at": None,
+}
+
+
+@st.composite
+def stored_documents(draw: st.DrawFn) -> dict[str, Any]:
+    """Every field present and of its declared type, except at most one of any type."""
+    document = MANAGED | {k: draw(st.sampled_from(v[:RIGHT])) for k, v in SAMPLES.items()}
+    odd = draw(st.one_of(st.none(), st.sampled_from(sorted(SAMPLES))))
+    if odd is not None:
+        document[odd] = draw(st.sampled_from(SAMPLES[odd]))
+    if draw(st.booleans()):
+        document["extra"] = "ignored"
+    return document
+
+
+def outcome(call: Any) -> Any:
+    try:
+        return call()
+    except ValidationError as err:
+        return ("invalid", [e["loc"] for e in err.errors()])
+
+
+@settings(max_examples=300)
+@given(stored_documents())
+def test_for_models_without_constraints_the_core_is_validation(document: dict[str, Any]) -> None:
+    plan = validation_plan(Plain)
+    assert plan is not None
+    raw = encode_bson(document)
+    built = decode_bson(raw, plan=plan)
+    validated = outcome(lambda: Plain.model_validate(decode_bson(raw)))
+    if isinstance(built, dict):
+        return  # the core handed it to Pydantic: that is `validated`
+    assert isinstance(validated, Plain), f"the core built a model Pydantic rejects: {validated}"
+    assert built.__dict__ == validated.__dict__ or _nan_equal(built, validated)
+    assert [type(v) for v in vars(built).values()] == [type(v) for v in vars(validated).values()]
+    assert built.model_fields_set == validated.model_fields_set
+
+
+def _nan_equal(a: BaseModel, b: BaseModel) -> bool:
+    return a.model_dump_json() == b.model_dump_json()
+
+
+def test_well_typed_documents_are_built_by_the_core() -> None:
+    plan = validation_plan(Plain)
+    document = MANAGED | {key: values[0] for key, values in SAMPLES.items()}
+    assert type(decode_bson(encode_bson(document), plan=plan)) is Plain
+    assert validation_plan(Checked) is None  # Field(ge=0): Pydantic validates

@@ -56,6 +56,17 @@ def fetch_plan(model: type[BaseModel]) -> _core.ModelPlan:
         ) from None
 
 
+def validation_plan(model: type[BaseModel]) -> _core.ModelPlan | None:
+    """The plan when checking the stored types is the whole of ``model``'s validation: no
+    constraints anywhere (besides what ``fetch_plan`` requires). Then a document the core
+    builds is exactly what ``model_validate`` returns, so every repository uses it; None when
+    the model has constraints."""
+    try:
+        return _plan(model, model.__name__, writes=False, exact=True)
+    except _Refused:
+        return None
+
+
 def write_plan(model: type[BaseModel]) -> _core.ModelPlan | None:
     """The plan to encode ``model``'s instances directly, or None where only ``model_dump``
     gives the stored document."""
@@ -65,7 +76,9 @@ def write_plan(model: type[BaseModel]) -> _core.ModelPlan | None:
         return None
 
 
-def _plan(model: type[BaseModel], where: str, *, writes: bool) -> _core.ModelPlan:
+def _plan(
+    model: type[BaseModel], where: str, *, writes: bool, exact: bool = False
+) -> _core.ModelPlan:
     extra = model.model_config.get("extra")
     if extra not in (None, "ignore"):
         raise _Refused(f"{where} has model_config extra={extra!r} (only 'ignore' is supported)")
@@ -82,11 +95,11 @@ def _plan(model: type[BaseModel], where: str, *, writes: bool) -> _core.ModelPla
         if not writes and field.validation_alias not in (None, field.alias):
             raise _Refused(f"{at} has a validation_alias")
         for item in field.metadata:
-            # Constraints (ge, max_length...) are not re-checked on this path; anything else
-            # (validators, serializers, strictness, other types) could change the value.
-            if not isinstance(item, annotated_types.BaseMetadata):
+            # Constraints (ge, max_length...) are not re-checked on the trusted path; anything
+            # else (validators, serializers, strictness, other types) could change the value.
+            if exact or not isinstance(item, annotated_types.BaseMetadata):
                 raise _Refused(f"{at} has {item!r}")
-        fields.append((field.alias or name, name, _spec(field.annotation, at, writes)))
+        fields.append((field.alias or name, name, _spec(field.annotation, at, writes, exact)))
     return _core.ModelPlan(model, fields)
 
 
@@ -97,9 +110,13 @@ def _check_dump(model: type[BaseModel], where: str) -> None:
 
 
 def _check_validation(model: type[BaseModel], where: str) -> None:
+    config = model.model_config
     for option in ("str_strip_whitespace", "str_to_lower", "str_to_upper"):
-        if model.model_config.get(option):
+        if config.get(option):
             raise _Refused(f"{where} sets model_config {option}, which changes stored strings")
+    for option in ("allow_inf_nan", "str_max_length", "str_min_length"):
+        if option in config:
+            raise _Refused(f"{where} sets model_config {option}")
     if model.__private_attributes__:
         raise _Refused(f"{where} has private attributes {sorted(model.__private_attributes__)}")
     if model.__pydantic_post_init__ is not None:
@@ -113,24 +130,24 @@ def _check_validation(model: type[BaseModel], where: str) -> None:
             raise _Refused(f"{where} has the field validator {name!r}")
 
 
-def _spec(annotation: Any, at: str, writes: bool) -> _Spec:
+def _spec(annotation: Any, at: str, writes: bool, exact: bool = False) -> _Spec:
     origin = get_origin(annotation)
     if origin is Union or origin is types.UnionType:
         members = [a for a in get_args(annotation) if a is not type(None)]
         if len(members) == 1 and len(get_args(annotation)) == 2:
-            kind, _, inner = _spec(members[0], at, writes)
+            kind, _, inner = _spec(members[0], at, writes, exact)
             return (kind, True, inner)
         raise _Refused(f"{at} is a union {annotation!r} (only `X | None` is supported)")
     if origin is list:
         (item,) = get_args(annotation) or (Any,)
-        return ("list", False, _spec(item, f"{at}[]", writes))
+        return ("list", False, _spec(item, f"{at}[]", writes, exact))
     if origin is typing.Annotated:
         raise _Refused(f"{at} has annotated items {annotation!r}")
     kind = _SCALARS.get(annotation)
     if kind is not None:
         return (kind, False, None)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return ("model", False, _plan(annotation, annotation.__name__, writes=writes))
+        return ("model", False, _plan(annotation, annotation.__name__, writes=writes, exact=exact))
     raise _Refused(f"{at} has type {annotation!r}, which this path does not build")
 
 

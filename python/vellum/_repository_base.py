@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar, overload
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import _core  # pyright: ignore[reportPrivateUsage]
-from ._fetch_plan import fetch_plan, write_plan
+from ._fetch_plan import fetch_plan, validation_plan, write_plan
 from .client import VellumClient
 from .errors import DocumentValidationError, DuplicateKeyError
 from .hooks import run_hooks
@@ -130,8 +130,9 @@ class RepositoryBase(Generic[M]):
         self._versioned = settings.versioned
         self._soft_delete = settings.soft_delete
         self._hooks = settings.hooks
-        # Trusted fetch: the core builds documents that match the model exactly as instances.
-        self._plan = None if settings.validate_on_fetch else fetch_plan(model)
+        # The core builds documents that match the model's types as instances: always where
+        # that is all validation checks, and on request (trusted fetch) despite constraints.
+        self._plan = validation_plan(model) if settings.validate_on_fetch else fetch_plan(model)
         # Inserts encode models from their fields where that is what model_dump would store.
         self._write_plan = write_plan(model)
 

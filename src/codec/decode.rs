@@ -156,7 +156,7 @@ fn decode_uuid<'py>(py: Python<'py>, bytes: &[u8], t: &PyTypes) -> PyResult<Boun
 
 /// One document for Python: a model instance when a plan is given and the document matches it,
 /// else a `dict`.
-fn decode_for_python<'a, 'py>(
+pub fn decode_for_python<'a, 'py>(
     py: Python<'py>,
     doc: &'a RawDocument,
     plan: Option<&ModelPlan>,

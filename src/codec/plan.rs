@@ -3,11 +3,12 @@
 //! A [`ModelPlan`] lists a Pydantic model's stored fields and the BSON type each must have.
 //! A document whose every field is present with exactly the planned type becomes an instance
 //! the way `model_construct` builds one (`__dict__` in field order, every field set); any other
-//! document (a missing field, another BSON type, a duplicate key) is decoded to a dict as
-//! usual, and Python validates it. Since a value that passes this check is one Pydantic
-//! validation would return unchanged, both paths give equal models. The Python side
-//! (`vellum._fetch_plan`) only plans models for which that holds, and documents that
-//! constraints (`ge`, `max_length`...) are not re-checked on this path.
+//! document (a missing field, another BSON type, a non-finite Decimal128, a duplicate key) is
+//! decoded to a dict as usual, and Python validates it. Since a value that passes this check is
+//! one Pydantic validation would return unchanged, both paths give equal models. The Python
+//! side (`vellum._fetch_plan`) only plans models for which that holds: for every model without
+//! constraints (the check is then the whole of validation), and on request for models with
+//! constraints, which this path does not re-check (`validate_on_fetch = False`).
 
 use bson::raw::{RawBsonRef, RawDocument};
 use bson::spec::BinarySubtype;
@@ -122,9 +123,10 @@ fn planned_value<'a, 'py>(
         | (Kind::Int, RawBsonRef::Int32(_) | RawBsonRef::Int64(_))
         | (Kind::Float, RawBsonRef::Double(_))
         | (Kind::Bool, RawBsonRef::Boolean(_))
-        | (Kind::Decimal, RawBsonRef::Decimal128(_))
         | (Kind::DateTime, RawBsonRef::DateTime(_))
         | (Kind::ObjectId, RawBsonRef::ObjectId(_)) => true,
+        // Pydantic's Decimal refuses infinities and NaN unless allow_inf_nan is set.
+        (Kind::Decimal, RawBsonRef::Decimal128(d)) => is_finite(d),
         (Kind::Uuid, RawBsonRef::Binary(b)) => {
             b.subtype == BinarySubtype::Uuid && b.bytes.len() == 16
         }
@@ -150,6 +152,12 @@ fn planned_value<'a, 'py>(
     } else {
         Ok(None)
     }
+}
+
+/// Decimal128's combination field (the top bits of its last byte, little-endian) marks an
+/// infinity with 11110 and a NaN with 11111.
+fn is_finite(d: bson::Decimal128) -> bool {
+    d.bytes()[15] & 0x78 != 0x78
 }
 
 /// An instance of the plan's model from `doc`, or `None` when the document does not match the

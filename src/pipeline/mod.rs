@@ -82,7 +82,7 @@ impl Pipeline {
     fn py_stages<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let raw = bson::RawDocumentBuf::from_document(&bson::doc! { "s": self.to_bson() })
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let decoded = crate::codec::functions::decode_bson(py, raw.as_bytes())?;
+        let decoded = crate::codec::functions::decode_to_dict(py, raw.as_bytes())?;
         Ok(decoded
             .get_item("s")?
             .expect("just encoded")

@@ -468,7 +468,7 @@ impl QueryExpr {
     fn to_filter<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let raw = bson::RawDocumentBuf::from_document(&self.to_document())
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        crate::codec::functions::decode_bson(py, raw.as_bytes())
+        crate::codec::functions::decode_to_dict(py, raw.as_bytes())
     }
 
     fn __and__(&self, other: &Bound<'_, QueryExpr>) -> Self {

@@ -114,7 +114,7 @@ impl UpdateSpec {
     fn to_update<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
         let raw = bson::RawDocumentBuf::from_document(&self.to_document())
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        crate::codec::functions::decode_bson(py, raw.as_bytes())
+        crate::codec::functions::decode_to_dict(py, raw.as_bytes())
     }
 
     /// True if the update writes `path` or a field inside or above it.
