@@ -302,32 +302,40 @@ class PymongoPeer(Peer):
         await self.db.command("ping")
 
 
-class PymongoPydanticPeer(PymongoPeer):
-    """The hand-rolled ODM: pymongo's dicts through `model_validate`, `model_dump` to write."""
+class Validating(Peer):
+    """The hand-rolled ODM on a driver peer: its dicts through `model_validate`, and
+    `model_dump` to write. Mixed in before the driver peer."""
 
-    label = "pymongo+pydantic"
     returns = "models"
+    user_model: type[PlainUser] = PlainUser
 
     async def find(self, n: int) -> list[Any]:
-        validate = PlainUser.model_validate
+        validate = self.user_model.model_validate
         return [validate(d) for d in await super().find(n)]
 
     async def get(self, doc_id: uuid.UUID) -> Any:
         doc = await super().get(doc_id)
-        return None if doc is None else PlainUser.model_validate(doc)
+        return None if doc is None else self.user_model.model_validate(doc)
 
     def insert_payload(self, documents: list[dict[str, Any]]) -> list[Any]:
-        return Peer.insert_payload(self, documents)
+        return [self.user_model.model_validate(d) for d in documents]
 
     async def insert_many(self, payload: list[Any]) -> None:
-        await self.inserts.insert_many([for_driver(m.model_dump(by_alias=True)) for m in payload])
+        await super().insert_many([self.dumped(m) for m in payload])
+
+    def dumped(self, model: BaseModel) -> dict[str, Any]:
+        return for_driver(model.model_dump(by_alias=True))
 
     async def aggregate_group(self) -> list[Any]:
         return [CityStats.model_validate(d) for d in await super().aggregate_group()]
 
     async def stream(self, n: int) -> AsyncIterator[Any]:
-        async for doc in self.users.find({}, limit=n):
-            yield PlainUser.model_validate(doc)
+        async for doc in super().stream(n):
+            yield self.user_model.model_validate(doc)
+
+
+class PymongoPydanticPeer(Validating, PymongoPeer):
+    label = "pymongo+pydantic"
 
 
 class MotorPeer(PymongoPeer):
@@ -404,33 +412,14 @@ class MongojetPeer(Peer):
         await self.db.run_command({"ping": 1})
 
 
-class MongojetPydanticPeer(MongojetPeer):
+class MongojetPydanticPeer(Validating, MongojetPeer):
     label = "mongojet+pydantic"
-    returns = "models"
+    user_model = JetUser
 
-    async def find(self, n: int) -> list[Any]:
-        validate = JetUser.model_validate
-        return [validate(d) for d in await super().find(n)]
-
-    async def get(self, doc_id: uuid.UUID) -> Any:
-        doc = await super().get(doc_id)
-        return None if doc is None else JetUser.model_validate(doc)
-
-    def insert_payload(self, documents: list[dict[str, Any]]) -> list[Any]:
-        return [JetUser.model_validate(d) for d in documents]
-
-    async def insert_many(self, payload: list[Any]) -> None:
-        dumped = [for_driver(m.model_dump(by_alias=True)) for m in payload]
-        for doc in dumped:
-            doc["_id"] = self.binary(doc["_id"])
-        await self.inserts.insert_many(dumped)
-
-    async def aggregate_group(self) -> list[Any]:
-        return [CityStats.model_validate(d) for d in await super().aggregate_group()]
-
-    async def stream(self, n: int) -> AsyncIterator[Any]:
-        async for doc in super().stream(n):
-            yield JetUser.model_validate(doc)
+    def dumped(self, model: BaseModel) -> dict[str, Any]:
+        document = super().dumped(model)
+        document["_id"] = self.binary(document["_id"])
+        return document
 
 
 # -- Beanie ----------------------------------------------------------------------------------

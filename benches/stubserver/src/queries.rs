@@ -110,16 +110,16 @@ fn put_first_batch(
     );
 }
 
+/// A single-batch cursor holding the first user under the queried `_id`.
+fn put_user_reply(out: &mut Vec<u8>, server: &Server, id: RawBsonRef<'_>, namespace: &str) {
+    let user = user_with_id(&server.canned, id);
+    put_cursor_reply(out, "firstBatch", &[user], 0, namespace);
+}
+
 pub fn find(out: &mut Vec<u8>, server: &Server, body: &RawDocument) {
     let namespace = namespace(body, "find");
     if let Some(id) = body.get_document("filter").ok().and_then(id_equality) {
-        put_cursor_reply(
-            out,
-            "firstBatch",
-            &[user_with_id(&server.canned, id)],
-            0,
-            &namespace,
-        );
+        put_user_reply(out, server, id, &namespace);
         return;
     }
     let limit = count_field(body, "limit").unwrap_or(0);
@@ -175,13 +175,7 @@ pub fn aggregate(out: &mut Vec<u8>, server: &Server, body: &RawDocument) {
         return;
     }
     if let (Some(id), Source::Users) = (by_id, selection.source) {
-        put_cursor_reply(
-            out,
-            "firstBatch",
-            &[user_with_id(&server.canned, id)],
-            0,
-            &namespace,
-        );
+        put_user_reply(out, server, id, &namespace);
         return;
     }
     let batch_size = body
