@@ -514,8 +514,9 @@ impl Collection {
         })
     }
 
-    /// Runs an aggregation pipeline and returns every result document.
-    #[pyo3(signature = (pipeline, *, batch_size = None, allow_disk_use = None, session = None))]
+    /// Runs an aggregation pipeline and returns every result document (as models where `plan`
+    /// says how).
+    #[pyo3(signature = (pipeline, *, batch_size = None, allow_disk_use = None, session = None, plan = None))]
     fn aggregate<'py>(
         &self,
         py: Python<'py>,
@@ -523,6 +524,7 @@ impl Collection {
         batch_size: Option<u32>,
         allow_disk_use: Option<bool>,
         session: Option<&Bound<'py, Session>>,
+        plan: Option<Py<ModelPlan>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (pipeline, options) = aggregate_args(pipeline, batch_size, allow_disk_use)?;
         let session = self.session(session)?;
@@ -537,12 +539,12 @@ impl Collection {
                     .with_options(options)
                     .with_type::<RawDocumentBuf>()
             );
-            Ok(Batch::of(docs))
+            Ok(Batch(docs, plan))
         })
     }
 
     /// Runs an aggregation pipeline and returns a cursor over its results.
-    #[pyo3(signature = (pipeline, *, batch_size = None, allow_disk_use = None, session = None))]
+    #[pyo3(signature = (pipeline, *, batch_size = None, allow_disk_use = None, session = None, plan = None))]
     fn aggregate_cursor<'py>(
         &self,
         py: Python<'py>,
@@ -550,6 +552,7 @@ impl Collection {
         batch_size: Option<u32>,
         allow_disk_use: Option<bool>,
         session: Option<&Bound<'py, Session>>,
+        plan: Option<Py<ModelPlan>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (pipeline, options) = aggregate_args(pipeline, batch_size, allow_disk_use)?;
         let session = self.session(session)?;
@@ -560,7 +563,7 @@ impl Collection {
                 .aggregate(pipeline)
                 .with_options(options)
                 .with_type::<RawDocumentBuf>();
-            Ok(open_cursor!(session, target, action, batch_size))
+            Ok(open_cursor!(session, target, action, batch_size).with_plan(plan))
         })
     }
 

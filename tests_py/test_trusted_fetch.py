@@ -381,3 +381,39 @@ def test_well_typed_documents_are_built_by_the_core() -> None:
     document = MANAGED | {key: values[0] for key, values in SAMPLES.items()}
     assert type(decode_bson(encode_bson(document), plan=plan)) is Plain
     assert validation_plan(Checked) is None  # Field(ge=0): Pydantic validates
+
+
+class Summary(BaseModel):
+    label: str
+    amount: Decimal
+    lines: list[Line]
+
+
+async def test_aggregation_outputs_without_constraints_are_built_by_the_core(
+    checked: VellumRepository[Checked],
+) -> None:
+    await checked.create(full("Ada"))
+    bo = {"_id": uuid4(), "name": "Bo", "balance": Decimal("Inf"), "lines": []}
+    await checked.collection.insert_one(bo)
+    pipeline = (
+        checked.aggregate_pipeline()
+        .sort(("name", 1))
+        .project(
+            {"label": "$name", "amount": "$balance", "lines": 1, "_id": 0}, output_model=Summary
+        )
+    )
+    plan = validation_plan(Summary)
+    assert plan is not None
+    raws = await checked.collection.aggregate(pipeline._core)  # pyright: ignore[reportPrivateUsage]
+    built = await checked.collection.aggregate(pipeline._core, plan=plan)  # pyright: ignore[reportPrivateUsage]
+    assert [type(r) for r in built] == [Summary, dict]  # Infinity: Pydantic's to judge
+    with pytest.raises(DocumentValidationError, match="amount"):
+        await pipeline.execute()
+    ada = (
+        await checked.aggregate_pipeline()
+        .project(
+            {"label": "$name", "amount": "$balance", "lines": 1, "_id": 0}, output_model=Summary
+        )
+        .first()
+    )
+    assert ada == Summary.model_validate(raws[0])

@@ -293,7 +293,8 @@ class Collection:
         batch_size: int | None = None,
         allow_disk_use: bool | None = None,
         session: Session | None = None,
-    ) -> Awaitable[list[_Document]]: ...
+        plan: ModelPlan | None = None,
+    ) -> Awaitable[list[_Document | Any]]: ...
     def aggregate_cursor(
         self,
         pipeline: Sequence[Mapping[str, Any]] | Pipeline,
@@ -301,6 +302,7 @@ class Collection:
         batch_size: int | None = None,
         allow_disk_use: bool | None = None,
         session: Session | None = None,
+        plan: ModelPlan | None = None,
     ) -> Awaitable[Cursor]: ...
     def create_indexes(
         self, specs: list[Mapping[str, Any]], *, session: Session | None = None

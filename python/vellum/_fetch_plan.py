@@ -14,6 +14,7 @@ dumped as before; this is an optimisation only, never visible in what is stored.
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
 from datetime import datetime
@@ -56,6 +57,7 @@ def fetch_plan(model: type[BaseModel]) -> _core.ModelPlan:
         ) from None
 
 
+@functools.lru_cache(maxsize=512)
 def validation_plan(model: type[BaseModel]) -> _core.ModelPlan | None:
     """The plan when checking the stored types is the whole of ``model``'s validation: no
     constraints anywhere (besides what ``fetch_plan`` requires). Then a document the core

@@ -17,11 +17,12 @@ the model of the last stage that named one, and a document that does not fit rai
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
 from pydantic import BaseModel, ValidationError, create_model
 
 from . import _core  # pyright: ignore[reportPrivateUsage]
+from ._fetch_plan import validation_plan
 from .errors import DocumentValidationError
 from .query import QField, QueryExpr, SortKey
 
@@ -596,10 +597,15 @@ class AggregationPipeline(Generic[T]):
 
         return core_session(session or self._session)
 
-    def _convert(self, raw: Row) -> T:
+    def _plan(self) -> _core.ModelPlan | None:
+        # Output models without constraints are built by the core (exactly as validation would).
+        return None if self._output is None else validation_plan(self._output)
+
+    def _convert(self, result: Row | T) -> T:
         model = self._output
-        if model is None:
-            return raw  # type: ignore[return-value]
+        if model is None or not isinstance(result, dict):
+            return result  # type: ignore[return-value]
+        raw = cast("Row", result)
         try:
             return model.model_validate(raw)  # type: ignore[return-value]
         except ValidationError as err:
@@ -616,7 +622,7 @@ class AggregationPipeline(Generic[T]):
     async def execute(self, *, session: Session | None = None) -> list[T]:
         """Runs the pipeline and returns every result, validated by the output model."""
         raws = await self._repository.collection.aggregate(
-            self._core, session=self._session_arg(session)
+            self._core, session=self._session_arg(session), plan=self._plan()
         )
         return [self._convert(raw) for raw in raws]
 
@@ -650,7 +656,7 @@ class AggregationPipeline(Generic[T]):
 
     async def __aiter__(self) -> AsyncIterator[T]:
         cursor = await self._repository.collection.aggregate_cursor(
-            self._core, session=self._session_arg(None)
+            self._core, session=self._session_arg(None), plan=self._plan()
         )
         try:
             while batch := await cursor.next_batch():
