@@ -109,6 +109,7 @@ def projection_of(model: type[BaseModel]) -> dict[str, int]:
 
 
 MANAGED_PATHS = ("_id", "created_at", "updated_at")
+STAMPED = ("created_at", "updated_at")
 
 
 class RepositoryBase(Generic[M]):
@@ -222,17 +223,17 @@ class RepositoryBase(Generic[M]):
         object.__setattr__(document, name, value)
         document.__pydantic_fields_set__.add(name)
 
-    @staticmethod
-    def _stamp(document: VellumBaseModel, created: datetime | None, updated: datetime) -> None:
-        # Straight into the instance's fields, without re-running assignment validation: the
-        # values are already UTC datetimes.
-        fields: dict[str, Any] = vars(document)
-        fields_set = document.__pydantic_fields_set__
-        if created is not None:
-            fields["created_at"] = created
-            fields_set.add("created_at")
-        fields["updated_at"] = updated
-        fields_set.add("updated_at")
+    def _prepare_insert(self, documents: Iterable[VellumBaseModel], now: datetime) -> None:
+        """Stamps ``created_at``/``updated_at`` (and ``version`` 1 for a versioned model)
+        straight into the instances' fields, without re-running assignment validation: the
+        values are the repository's own. One loop for a whole batch."""
+        names = ("created_at", "updated_at", "version") if self._versioned else STAMPED
+        for document in documents:
+            fields: dict[str, Any] = vars(document)
+            fields["created_at"] = fields["updated_at"] = now
+            if self._versioned:
+                fields["version"] = 1
+            document.__pydantic_fields_set__.update(names)
 
     def _enrich_duplicate(
         self, err: DuplicateKeyError, documents: Iterable[Mapping[str, Any]]

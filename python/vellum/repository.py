@@ -4,7 +4,6 @@ collection."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -59,7 +58,7 @@ class VellumRepository(RepositoryBase[M]):
         doc = self._coerce(document)
         if not skip_hooks:
             await self._hooks_for("before_insert", doc, session)
-        self._prepare_insert(doc)
+        self._prepare_insert((doc,), utc_now())
         try:
             await self.collection.insert_one(
                 self._for_insert(doc), session=core_session(session), plan=self._write_plan
@@ -70,12 +69,6 @@ class VellumRepository(RepositoryBase[M]):
         if not skip_hooks:
             await self._hooks_for("after_insert", doc, session)
         return doc
-
-    def _prepare_insert(self, doc: M, now: datetime | None = None) -> None:
-        now = now or utc_now()
-        self._stamp(doc, now, now)
-        if self._versioned:
-            self._set_field(doc, "version", 1)
 
     async def create_many(
         self,
@@ -91,9 +84,7 @@ class VellumRepository(RepositoryBase[M]):
         if not skip_hooks and self._hooks.get("before_insert"):
             for doc in docs:
                 await self._hooks_for("before_insert", doc, session)
-        now = utc_now()
-        for doc in docs:
-            self._prepare_insert(doc, now)
+        self._prepare_insert(docs, utc_now())
         try:
             await self.collection.insert_many(
                 [self._for_insert(doc) for doc in docs],
