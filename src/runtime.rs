@@ -1,7 +1,9 @@
 //! The one tokio runtime of the process and the one bridge from Rust futures to Python awaitables.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -21,8 +23,15 @@ static RUNTIME: OnceLock<Owned> = OnceLock::new();
 /// The process-wide runtime, built on first use (never at import) and registered with
 /// pyo3-async-runtimes. A child created by `fork()` after the runtime started cannot use it:
 /// its worker threads did not survive the fork.
-fn runtime() -> PyResult<&'static Runtime> {
+fn runtime(py: Python<'_>) -> PyResult<&'static Runtime> {
+    if SHUTTING_DOWN.load(Ordering::SeqCst) {
+        return Err(PyRuntimeError::new_err(
+            "vellum cannot start an operation: the interpreter is shutting down",
+        ));
+    }
+    let mut first = false;
     let owned = RUNTIME.get_or_init(|| {
+        first = true;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .thread_name("vellum-tokio")
             .enable_all()
@@ -39,9 +48,35 @@ fn runtime() -> PyResult<&'static Runtime> {
              create clients in the child process (after fork), not in the parent",
         ));
     }
-    // Registering twice is harmless: the first registration wins and is the same runtime.
-    let _ = pyo3_async_runtimes::tokio::init_with_runtime(&owned.runtime);
+    if first {
+        // Registering twice is harmless: the first registration wins and is the same runtime.
+        let _ = pyo3_async_runtimes::tokio::init_with_runtime(&owned.runtime);
+        py.import("atexit")?
+            .call_method1("register", (wrap_pyfunction!(quiesce, py)?,))?;
+    }
     Ok(&owned.runtime)
+}
+
+/// Set at interpreter exit: from then on no worker thread touches Python.
+static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
+/// Worker threads handing a result to Python right now.
+static DELIVERING: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs at exit (atexit, before the interpreter starts finalizing): stops further deliveries
+/// and waits, with the GIL released, for those under way. A worker that still needed the GIL
+/// once finalization has begun would be terminated by CPython (`pthread_exit`) in the middle
+/// of Rust code, which aborts the process. Seen in practice: `call_soon_threadsafe` releases
+/// the GIL to wake the loop, the loop finishes the program meanwhile, and the worker cannot
+/// take the GIL back.
+#[pyfunction]
+fn quiesce(py: Python<'_>) {
+    SHUTTING_DOWN.store(true, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    py.detach(|| {
+        while DELIVERING.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    });
 }
 
 /// Runs `fut` as its own tokio task and returns an asyncio future of the running loop for its
@@ -61,7 +96,7 @@ where
     F: Future<Output = Result<T, Error>> + Send + 'static,
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
-    let runtime = runtime()?;
+    let runtime = runtime(py)?;
     let event_loop = pyo3_async_runtimes::get_running_loop(py)?;
     let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
     let delivery = Delivery {
@@ -70,7 +105,13 @@ where
     };
     runtime.spawn(async move {
         let result = fut.await;
-        Python::attach(|py| delivery.deliver(py, result));
+        // Counted before the check, so that `quiesce` either waits for this delivery or this
+        // delivery sees the shutdown and leaves Python alone (nobody is awaiting it then).
+        DELIVERING.fetch_add(1, Ordering::SeqCst);
+        if !SHUTTING_DOWN.load(Ordering::SeqCst) {
+            Python::attach(|py| delivery.deliver(py, result));
+        }
+        DELIVERING.fetch_sub(1, Ordering::SeqCst);
     });
     Ok(future)
 }
