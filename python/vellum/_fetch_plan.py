@@ -1,10 +1,12 @@
 """Model plans: how the core reads and writes a model's documents without going through dicts.
 
-Reads (the trusted fetch path, ``Settings.validate_on_fetch = False``): a plan tells the core
-which BSON type each stored field must have for a document to become a model instance without
-validation (see ``ModelPlan`` in the core). Only models for which that gives exactly the models
-validation would give are planned; anything else is refused at repository creation, with the
-reason.
+Reads: a plan tells the core which BSON type each stored field must have for a document to
+become a model instance without going through Pydantic (see ``ModelPlan`` in the core); other
+documents are validated as usual. ``validation_plan``: for every model without constraints,
+where that check is the whole of validation. ``fetch_plan``: on request
+(``Settings.validate_on_fetch = False``, trusted fetch) also for models with constraints, which
+are then not re-checked; models the core cannot build exactly are refused at repository
+creation, with the reason.
 
 Writes: the core encodes a model from its fields under their stored names, which is what
 ``model_dump(by_alias=True)`` would give, as long as nothing customises the dump (serializers,
