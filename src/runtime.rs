@@ -20,8 +20,8 @@ struct Owned {
 
 static RUNTIME: OnceLock<Owned> = OnceLock::new();
 
-/// The process-wide runtime, built on first use (never at import) and registered with
-/// pyo3-async-runtimes. A child created by `fork()` after the runtime started cannot use it:
+/// The process-wide runtime, built on first use (never at import), with the exit hook that
+/// stops deliveries to Python. A child created by `fork()` after the runtime started cannot use it:
 /// its worker threads did not survive the fork.
 fn runtime(py: Python<'_>) -> PyResult<&'static Runtime> {
     if SHUTTING_DOWN.load(Ordering::SeqCst) {
@@ -49,8 +49,6 @@ fn runtime(py: Python<'_>) -> PyResult<&'static Runtime> {
         ));
     }
     if first {
-        // Registering twice is harmless: the first registration wins and is the same runtime.
-        let _ = pyo3_async_runtimes::tokio::init_with_runtime(&owned.runtime);
         py.import("atexit")?
             .call_method1("register", (wrap_pyfunction!(quiesce, py)?,))?;
     }

@@ -143,15 +143,19 @@ pub fn decode_value<'a, 'py>(
 /// running its Python-level `__init__`.
 fn decode_uuid<'py>(py: Python<'py>, bytes: &[u8], t: &PyTypes) -> PyResult<Bound<'py, PyAny>> {
     let value = u128::from_be_bytes(bytes.try_into().expect("checked length"));
-    let uuid = t.object_new.bind(py).call1((t.uuid_cls.bind(py),))?;
-    let setattr = t.object_setattr.bind(py);
-    setattr.call1((&uuid, pyo3::intern!(py, "int"), value))?;
-    setattr.call1((
-        &uuid,
-        pyo3::intern!(py, "is_safe"),
-        t.uuid_safe_unknown.bind(py),
-    ))?;
-    Ok(uuid)
+    t.bare_instance(
+        t.uuid_cls.bind(py),
+        [
+            (
+                pyo3::intern!(py, "int"),
+                value.into_pyobject(py)?.into_any(),
+            ),
+            (
+                pyo3::intern!(py, "is_safe"),
+                t.uuid_safe_unknown.bind(py).clone(),
+            ),
+        ],
+    )
 }
 
 /// One document for Python: a model instance when a plan is given and the document matches it,

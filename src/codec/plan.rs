@@ -201,25 +201,17 @@ pub fn build_model<'a, 'py>(
         };
         dict.set_item(field.name.bind(py), value)?;
     }
-    let fields_set = PySet::new(py, fields.iter().map(|f| f.name.bind(py)))?;
-    let instance = t.object_new.bind(py).call1((plan.cls.bind(py),))?;
-    let set = t.object_setattr.bind(py);
-    set.call1((&instance, pyo3::intern!(py, "__dict__"), dict))?;
-    set.call1((
-        &instance,
-        pyo3::intern!(py, "__pydantic_fields_set__"),
-        fields_set,
-    ))?;
-    set.call1((
-        &instance,
-        pyo3::intern!(py, "__pydantic_extra__"),
-        py.None(),
-    ))?;
-    set.call1((
-        &instance,
-        pyo3::intern!(py, "__pydantic_private__"),
-        py.None(),
-    ))?;
+    let fields_set = PySet::new(py, fields.iter().map(|f| f.name.bind(py)))?.into_any();
+    let none = py.None().into_bound(py);
+    let instance = t.bare_instance(
+        plan.cls.bind(py),
+        [
+            (pyo3::intern!(py, "__dict__"), dict.into_any()),
+            (pyo3::intern!(py, "__pydantic_fields_set__"), fields_set),
+            (pyo3::intern!(py, "__pydantic_extra__"), none.clone()),
+            (pyo3::intern!(py, "__pydantic_private__"), none),
+        ],
+    )?;
     Ok(Some(instance))
 }
 

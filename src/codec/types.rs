@@ -56,6 +56,23 @@ fn ptr(obj: &Bound<'_, PyAny>) -> usize {
 }
 
 impl PyTypes {
+    /// An instance of `cls` made by `object.__new__`, its attributes set by
+    /// `object.__setattr__`: neither the class's `__init__` nor its `__setattr__` runs. For
+    /// values the caller has already checked (UUIDs from 16 bytes, models from a plan).
+    pub fn bare_instance<'py, const N: usize>(
+        &self,
+        cls: &Bound<'py, PyAny>,
+        attrs: [(&Bound<'py, PyString>, Bound<'py, PyAny>); N],
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = cls.py();
+        let instance = self.object_new.bind(py).call1((cls,))?;
+        let set = self.object_setattr.bind(py);
+        for (name, value) in attrs {
+            set.call1((&instance, name, value))?;
+        }
+        Ok(instance)
+    }
+
     pub fn get(py: Python<'_>) -> PyResult<&PyTypes> {
         TYPES.get_or_try_init(py, || {
             let datetime_mod = py.import("datetime")?;
