@@ -134,7 +134,6 @@ class Peer:
 
     label = ""
     package = ""
-    returns = "models"
 
     async def connect(self, uri: str, database: str) -> None:
         raise NotImplementedError
@@ -261,7 +260,6 @@ class PymongoPeer(Peer):
 
     label = "pymongo raw"
     package = "pymongo"
-    returns = "dicts"
 
     async def connect(self, uri: str, database: str) -> None:
         from pymongo import AsyncMongoClient
@@ -306,7 +304,6 @@ class Validating(Peer):
     """The hand-rolled ODM on a driver peer: its dicts through `model_validate`, and
     `model_dump` to write. Mixed in before the driver peer."""
 
-    returns = "models"
     user_model: type[PlainUser] = PlainUser
 
     async def find(self, n: int) -> list[Any]:
@@ -368,7 +365,6 @@ class MongojetPeer(Peer):
 
     label = "mongojet raw"
     package = "mongojet"
-    returns = "dicts"
 
     async def connect(self, uri: str, database: str) -> None:
         from bson import Binary

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
 if TYPE_CHECKING:
     from .session import Session
@@ -44,15 +44,7 @@ HookEvent = Literal[
     "after_delete",
     "on_fetch",
 ]
-EVENTS: tuple[HookEvent, ...] = (
-    "before_insert",
-    "after_insert",
-    "before_update",
-    "after_update",
-    "before_delete",
-    "after_delete",
-    "on_fetch",
-)
+EVENTS: tuple[HookEvent, ...] = get_args(HookEvent)
 _MARK = "__vellum_hook_events__"
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -89,6 +89,13 @@ class Session:
         self._client = client
         self._core = core
 
+    @classmethod
+    async def start(cls, client: VellumClient, causal_consistency: bool = True) -> Session:
+        """Starts a server session on ``client`` (prefer ``client.start_session()``, which
+        also ends it)."""
+        core = await client._core.start_session(causal_consistency=causal_consistency)  # pyright: ignore[reportPrivateUsage]
+        return cls(client, core)
+
     @property
     def client(self) -> VellumClient:
         return self._client
@@ -155,8 +162,7 @@ class SessionContext:
         self._session: Session | None = None
 
     async def __aenter__(self) -> Session:
-        core = await self._client._core.start_session(causal_consistency=self._causal_consistency)  # pyright: ignore[reportPrivateUsage]
-        self._session = Session(self._client, core)
+        self._session = await Session.start(self._client, self._causal_consistency)
         return self._session
 
     async def __aexit__(
@@ -185,8 +191,7 @@ class TransactionContext:
 
     async def __aenter__(self) -> Session:
         if self._session is None:
-            core = await self._client._core.start_session()  # pyright: ignore[reportPrivateUsage]
-            self._session = Session(self._client, core)
+            self._session = await Session.start(self._client)
         try:
             await self._session.start_transaction(self._options)
         except BaseException:
