@@ -26,6 +26,7 @@ from vellum import (
     VellumBaseModel,
     VellumClient,
     VellumRepository,
+    _core,
 )
 from vellum._core import decode_bson, encode_bson
 from vellum._fetch_plan import validation_plan
@@ -417,3 +418,10 @@ async def test_aggregation_outputs_without_constraints_are_built_by_the_core(
         .first()
     )
     assert ada == Summary.model_validate(raws[0])
+
+
+def test_a_malformed_plan_is_refused() -> None:
+    with pytest.raises(ValueError, match='unknown field kind "date"'):
+        _core.ModelPlan(Plain, [("at", "at", ("date", False, None))])
+    with pytest.raises(TypeError):
+        _core.ModelPlan(Plain, [("at", "at", ("model", False, "not a plan"))])
