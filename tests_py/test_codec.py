@@ -233,3 +233,22 @@ def test_any_datetime_is_stored_at_its_utc_instant_floored_to_the_millisecond(
     millis = (value - epoch) // timedelta(milliseconds=1)
     expected = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=millis)
     assert round_trip({"at": value})["at"] == expected
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MS = timedelta(milliseconds=1)
+
+
+@given(
+    st.integers(
+        min_value=(datetime(1, 1, 1, tzinfo=timezone.utc) - _EPOCH) // _MS,
+        max_value=(datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc) - _EPOCH) // _MS,
+    )
+)
+def test_decoded_datetimes_are_the_exact_utc_wall_clock_time(millis: int) -> None:
+    # Equality of aware datetimes compares instants only: check every field, the tzinfo and fold.
+    expected = _EPOCH + millis * _MS
+    got = round_trip({"at": expected})["at"]
+    fields = ("year", "month", "day", "hour", "minute", "second", "microsecond", "fold")
+    assert [getattr(got, f) for f in fields] == [getattr(expected, f) for f in fields]
+    assert got.tzinfo is timezone.utc

@@ -29,7 +29,7 @@ from vellum import (
     _core,
 )
 from vellum._core import decode_bson, encode_bson
-from vellum._fetch_plan import validation_plan
+from vellum._fetch_plan import fetch_plan, validation_plan
 
 
 class Line(BaseModel):
@@ -382,6 +382,30 @@ def test_well_typed_documents_are_built_by_the_core() -> None:
     document = MANAGED | {key: values[0] for key, values in SAMPLES.items()}
     assert type(decode_bson(encode_bson(document), plan=plan)) is Plain
     assert validation_plan(Checked) is None  # Field(ge=0): Pydantic validates
+
+
+def test_each_built_model_owns_its_fields_set() -> None:
+    plan = validation_plan(Plain)
+    raw = encode_bson(MANAGED | {key: values[0] for key, values in SAMPLES.items()})
+    first, second = decode_bson(raw, plan=plan), decode_bson(raw, plan=plan)
+    assert type(first) is Plain and type(second) is Plain
+    first.__pydantic_fields_set__.clear()
+    assert second.model_fields_set == set(Plain.model_fields)
+    assert type(third := decode_bson(raw, plan=plan)) is Plain
+    assert third.model_fields_set == set(Plain.model_fields)
+
+
+class Constructed(BaseModel):
+    name: str
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        return super().__new__(cls)
+
+
+def test_classes_with_their_own_constructor_are_left_to_pydantic() -> None:
+    assert validation_plan(Constructed) is None
+    with pytest.raises(TypeError, match="defines __new__"):
+        fetch_plan(Constructed)
 
 
 class Summary(BaseModel):

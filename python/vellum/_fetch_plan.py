@@ -104,7 +104,10 @@ def _plan(
             if exact or not isinstance(item, annotated_types.BaseMetadata):
                 raise _Refused(f"{at} has {item!r}")
         fields.append((field.alias or name, name, _spec(field.annotation, at, writes, exact)))
-    return _core.ModelPlan(model, fields)
+    try:
+        return _core.ModelPlan(model, fields)
+    except TypeError as err:  # the core refuses classes it cannot instantiate itself
+        raise _Refused(str(err)) from None
 
 
 def _check_dump(model: type[BaseModel], where: str) -> None:

@@ -164,6 +164,12 @@ class RepositoryBase(Generic[M]):
             return self._load_as(self.model, raw)
         return raw  # built by the core from a document that matches the fetch plan
 
+    def _load_all(self, raws: list[dict[str, Any] | M]) -> list[M]:
+        """A batch as models: the ones the core built are kept, dicts are validated (one
+        comprehension, not a method call per document)."""
+        model = self.model
+        return [self._load_as(model, raw) if isinstance(raw, dict) else raw for raw in raws]
+
     def _load_as(self, model: type[P], raw: dict[str, Any]) -> P:
         try:
             return model.model_validate(raw)
@@ -357,7 +363,7 @@ class RepositoryBase(Generic[M]):
         )
         if projection is not None:
             return [self._load_as(projection, raw) for raw in raws]
-        docs = [self._load(raw) for raw in raws]
+        docs = self._load_all(raws)
         if self._hooks.get("on_fetch"):
             for doc in docs:
                 await self._fetched(doc, session)

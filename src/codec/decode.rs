@@ -143,13 +143,17 @@ pub fn decode_value<'a, 'py>(
 /// running its Python-level `__init__`.
 fn decode_uuid<'py>(py: Python<'py>, bytes: &[u8], t: &PyTypes) -> PyResult<Bound<'py, PyAny>> {
     let value = u128::from_be_bytes(bytes.try_into().expect("checked length"));
-    t.bare_instance(
-        t.uuid_cls.bind(py),
+    let int = value.into_pyobject(py)?.into_any();
+    let cls = t.uuid_cls.bind(py);
+    if !t.uuid_plain {
+        let kwargs = PyDict::new(py);
+        kwargs.set_item(pyo3::intern!(py, "int"), int)?;
+        return cls.call((), Some(&kwargs));
+    }
+    PyTypes::bare_instance(
+        cls,
         [
-            (
-                pyo3::intern!(py, "int"),
-                value.into_pyobject(py)?.into_any(),
-            ),
+            (pyo3::intern!(py, "int"), int),
             (
                 pyo3::intern!(py, "is_safe"),
                 t.uuid_safe_unknown.bind(py).clone(),

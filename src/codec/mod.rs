@@ -9,6 +9,7 @@ pub mod bson_types;
 pub mod datetime;
 pub mod decode;
 pub mod encode;
+mod ffi;
 pub mod functions;
 pub mod objectid;
 pub mod plan;

@@ -12,14 +12,15 @@
 
 use bson::raw::{RawBsonRef, RawDocument};
 use bson::spec::BinarySubtype;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PySet, PyString, PyTuple};
+use pyo3::types::{PyDict, PyList, PySet, PyString, PyTuple, PyType};
 
 use bson::{RawArrayBuf, RawBson, RawDocumentBuf};
 
 use super::decode::{bson_error, decode_value, with_field, KeyCache};
 use super::encode::{encode_document, encode_value, EncodeError, Segment, MAX_DEPTH};
+use super::ffi;
 use super::types::PyTypes;
 
 enum Kind {
@@ -55,8 +56,10 @@ struct Field {
 /// objectid, bytes, list (inner: the item's spec) or model (inner: a ModelPlan).
 #[pyclass(module = "vellum._core", frozen)]
 pub struct ModelPlan {
-    cls: Py<PyAny>,
+    cls: Py<PyType>,
     fields: Vec<Field>,
+    /// Every field's attribute name: each built instance gets a copy as its fields set.
+    fields_set: Py<PySet>,
 }
 
 fn parse_spec(spec: &Bound<'_, PyAny>) -> PyResult<Spec> {
@@ -85,7 +88,14 @@ fn parse_spec(spec: &Bound<'_, PyAny>) -> PyResult<Spec> {
 #[pymethods]
 impl ModelPlan {
     #[new]
-    fn new(model: Py<PyAny>, fields: &Bound<'_, PyList>) -> PyResult<Self> {
+    fn new(model: &Bound<'_, PyType>, fields: &Bound<'_, PyList>) -> PyResult<Self> {
+        if !ffi::is_plain_class(model)? {
+            return Err(PyTypeError::new_err(format!(
+                "{} defines __new__ or has a base class defined in C: the core does not build \
+                 its instances",
+                model.qualname()?
+            )));
+        }
         let fields = fields
             .iter()
             .map(|field| {
@@ -99,7 +109,12 @@ impl ModelPlan {
                 })
             })
             .collect::<PyResult<Vec<_>>>()?;
-        Ok(ModelPlan { cls: model, fields })
+        let fields_set = PySet::new(model.py(), fields.iter().map(|f| f.name.bind(model.py())))?;
+        Ok(ModelPlan {
+            cls: model.clone().unbind(),
+            fields,
+            fields_set: fields_set.unbind(),
+        })
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
@@ -201,9 +216,9 @@ pub fn build_model<'a, 'py>(
         };
         dict.set_item(field.name.bind(py), value)?;
     }
-    let fields_set = PySet::new(py, fields.iter().map(|f| f.name.bind(py)))?.into_any();
+    let fields_set = ffi::copy_set(plan.fields_set.bind(py))?.into_any();
     let none = py.None().into_bound(py);
-    let instance = t.bare_instance(
+    let instance = PyTypes::bare_instance(
         plan.cls.bind(py),
         [
             (pyo3::intern!(py, "__dict__"), dict.into_any()),

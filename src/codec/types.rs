@@ -2,10 +2,11 @@
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 use pyo3::PyTypeInfo;
 
 use super::bson_types::{Binary, MaxKey, MinKey, Timestamp};
+use super::ffi;
 use super::objectid::ObjectId;
 
 /// Exact type pointers for the fast path, plus the Python callables the codec needs.
@@ -34,16 +35,15 @@ pub struct PyTypes {
     /// 1970-01-01T00:00 naive and in UTC: encoding subtracts them from datetimes.
     pub epoch_naive: Py<PyAny>,
     pub epoch_utc: Py<PyAny>,
-    pub uuid_cls: Py<PyAny>,
+    pub uuid_cls: Py<PyType>,
     pub decimal_cls: Py<PyAny>,
     pub enum_cls: Py<PyAny>,
     pub mapping_abc: Py<PyAny>,
     pub re_compile: Py<PyAny>,
     pub pattern_cls: Py<PyAny>,
-    /// `object.__new__` and `object.__setattr__`, to build a UUID without running its Python
-    /// `__init__` (several times faster; the instance is the same as `UUID(bytes=...)` gives).
-    pub object_new: Py<PyAny>,
-    pub object_setattr: Py<PyAny>,
+    /// Whether UUIDs can be built without running `UUID.__init__` (see [`Self::bare_instance`]):
+    /// several times faster, and the instance is the same as `UUID(bytes=...)` gives.
+    pub uuid_plain: bool,
     pub uuid_safe_unknown: Py<PyAny>,
     /// The `gc` module, to pause the cyclic collector while a large batch is decoded.
     pub gc_module: Py<PyAny>,
@@ -56,19 +56,17 @@ fn ptr(obj: &Bound<'_, PyAny>) -> usize {
 }
 
 impl PyTypes {
-    /// An instance of `cls` made by `object.__new__`, its attributes set by
+    /// An instance of `cls` as `object.__new__(cls)` makes it, its attributes set as by
     /// `object.__setattr__`: neither the class's `__init__` nor its `__setattr__` runs. For
-    /// values the caller has already checked (UUIDs from 16 bytes, models from a plan).
+    /// plain classes ([`ffi::is_plain_class`]) and values the caller has already checked (UUIDs
+    /// from 16 bytes, models from a plan).
     pub fn bare_instance<'py, const N: usize>(
-        &self,
-        cls: &Bound<'py, PyAny>,
+        cls: &Bound<'py, PyType>,
         attrs: [(&Bound<'py, PyString>, Bound<'py, PyAny>); N],
     ) -> PyResult<Bound<'py, PyAny>> {
-        let py = cls.py();
-        let instance = self.object_new.bind(py).call1((cls,))?;
-        let set = self.object_setattr.bind(py);
+        let instance = ffi::alloc_instance(cls)?;
         for (name, value) in attrs {
-            set.call1((&instance, name, value))?;
+            ffi::generic_setattr(&instance, name, &value)?;
         }
         Ok(instance)
     }
@@ -82,8 +80,7 @@ impl PyTypes {
             let utc = datetime_mod.getattr("timezone")?.getattr("utc")?;
             let epoch_utc = datetime_cls.call1((1970, 1, 1, 0, 0, 0, 0, &utc))?;
             let uuid_mod = py.import("uuid")?;
-            let uuid_cls = uuid_mod.getattr("UUID")?;
-            let object = py.import("builtins")?.getattr("object")?;
+            let uuid_cls = uuid_mod.getattr("UUID")?.cast_into::<PyType>()?;
             let decimal_cls = py.import("decimal")?.getattr("Decimal")?;
             let enum_cls = py.import("enum")?.getattr("Enum")?;
             let mapping_abc = py.import("collections.abc")?.getattr("Mapping")?;
@@ -100,7 +97,7 @@ impl PyTypes {
                 tuple: ptr(PyTuple::type_object(py).as_any()),
                 bytes: ptr(PyBytes::type_object(py).as_any()),
                 datetime: ptr(&datetime_cls),
-                uuid: ptr(&uuid_cls),
+                uuid: ptr(uuid_cls.as_any()),
                 decimal: ptr(&decimal_cls),
                 objectid: ptr(ObjectId::type_object(py).as_any()),
                 pattern: ptr(&pattern_cls),
@@ -113,14 +110,13 @@ impl PyTypes {
                 epoch_naive: epoch_naive.unbind(),
                 epoch_utc: epoch_utc.unbind(),
                 utc: utc.unbind(),
+                uuid_plain: ffi::is_plain_class(&uuid_cls)?,
                 uuid_cls: uuid_cls.unbind(),
                 decimal_cls: decimal_cls.unbind(),
                 enum_cls: enum_cls.unbind(),
                 mapping_abc: mapping_abc.unbind(),
                 re_compile: re.getattr("compile")?.unbind(),
                 pattern_cls: pattern_cls.unbind(),
-                object_new: object.getattr("__new__")?.unbind(),
-                object_setattr: object.getattr("__setattr__")?.unbind(),
                 uuid_safe_unknown: uuid_mod.getattr("SafeUUID")?.getattr("unknown")?.unbind(),
                 gc_module: py.import("gc")?.into_any().unbind(),
             })
