@@ -252,3 +252,46 @@ def test_decoded_datetimes_are_the_exact_utc_wall_clock_time(millis: int) -> Non
     fields = ("year", "month", "day", "hour", "minute", "second", "microsecond", "fold")
     assert [getattr(got, f) for f in fields] == [getattr(expected, f) for f in fields]
     assert got.tzinfo is timezone.utc
+
+
+def _bid_reference(bits: int) -> Decimal | None:
+    """Decimal128 (IEEE 754-2008 BID) read independently: None for infinities, NaNs and
+    non-canonical encodings."""
+    if (bits >> 125) & 0b11 == 0b11:
+        return None
+    coefficient = bits & ((1 << 113) - 1)
+    if coefficient > 10**34 - 1:
+        return None
+    exponent = ((bits >> 113) & 0x3FFF) - 6176
+    digits = tuple(int(c) for c in str(coefficient))
+    return Decimal((bits >> 127, digits, exponent))
+
+
+def _decimal128_document(bits: int) -> bytes:
+    element = b"\x13d\x00" + bits.to_bytes(16, "little")
+    return (4 + len(element) + 1).to_bytes(4, "little") + element + b"\x00"
+
+
+@given(
+    st.one_of(
+        st.integers(min_value=0, max_value=2**128 - 1),
+        st.builds(
+            lambda sign, exp, coef: (sign << 127) | (exp << 113) | coef,
+            st.integers(0, 1),
+            st.integers(0, 0x2FFF),
+            st.integers(0, 10**34 - 1),
+        ),
+    )
+)
+def test_decimal128_decodes_to_its_exact_coefficient_and_exponent(bits: int) -> None:
+    got = decode_bson(_decimal128_document(bits))["d"]
+    assert isinstance(got, Decimal)
+    expected = _bid_reference(bits)
+    if expected is not None:
+        # as_tuple: Decimal equality ignores the exponent (1.10 == 1.1); storage must not.
+        assert got.as_tuple() == expected.as_tuple()
+
+
+@given(decimals.filter(lambda d: d.is_finite()))
+def test_finite_decimals_round_trip_with_their_exponent(value: Decimal) -> None:
+    assert round_trip({"d": value})["d"].as_tuple() == value.as_tuple()

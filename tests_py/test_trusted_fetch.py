@@ -3,6 +3,8 @@ built without re-validating documents whose stored types already match the model
 
 from __future__ import annotations
 
+import gc
+import weakref
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Literal
@@ -393,6 +395,24 @@ def test_each_built_model_owns_its_fields_set() -> None:
     assert second.model_fields_set == set(Plain.model_fields)
     assert type(third := decode_bson(raw, plan=plan)) is Plain
     assert third.model_fields_set == set(Plain.model_fields)
+
+
+def test_only_containers_that_cannot_form_cycles_are_hidden_from_the_gc() -> None:
+    plan = validation_plan(Plain)
+    raw = encode_bson(MANAGED | {key: values[0] for key, values in SAMPLES.items()})
+    built = decode_bson(raw, plan=plan)
+    assert type(built) is Plain and type(built.id) is UUID
+    # Sets of field names and immutable UUIDs are left to reference counting...
+    assert not gc.is_tracked(built.__pydantic_fields_set__)
+    assert not gc.is_tracked(built.id)
+    assert not gc.is_tracked(built.lines[0].__pydantic_fields_set__)
+    # ...what the user can change into a cycle stays tracked, and such a cycle is collected.
+    assert gc.is_tracked(built) and gc.is_tracked(built.tags) and gc.is_tracked(built.lines[0])
+    built.tags.append(built)  # pyright: ignore[reportArgumentType]
+    alive = weakref.ref(built)
+    del built
+    gc.collect()
+    assert alive() is None
 
 
 class Constructed(BaseModel):

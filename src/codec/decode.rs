@@ -9,6 +9,8 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use super::bson_types::{Binary, MaxKey, MinKey, Timestamp};
 use super::datetime::py_datetime;
+use super::decimal::decimal_text;
+use super::ffi;
 use super::objectid::ObjectId;
 use super::plan::{build_model, ModelPlan};
 use super::types::PyTypes;
@@ -98,7 +100,7 @@ pub fn decode_value<'a, 'py>(
         RawBsonRef::Array(a) => decode_array(py, a, t, cache)?.into_any(),
         RawBsonRef::ObjectId(oid) => Bound::new(py, ObjectId { oid })?.into_any(),
         RawBsonRef::DateTime(dt) => py_datetime(py, dt.timestamp_millis(), t)?,
-        RawBsonRef::Decimal128(d) => t.decimal_cls.bind(py).call1((d.to_string(),))?,
+        RawBsonRef::Decimal128(d) => t.decimal_cls.bind(py).call1((decimal_text(d),))?,
         RawBsonRef::Binary(b) => match b.subtype {
             BinarySubtype::Generic => PyBytes::new(py, b.bytes).into_any(),
             BinarySubtype::Uuid if b.bytes.len() == 16 => decode_uuid(py, b.bytes, t)?,
@@ -150,7 +152,7 @@ fn decode_uuid<'py>(py: Python<'py>, bytes: &[u8], t: &PyTypes) -> PyResult<Boun
         kwargs.set_item(pyo3::intern!(py, "int"), int)?;
         return cls.call((), Some(&kwargs));
     }
-    PyTypes::bare_instance(
+    let uuid = PyTypes::bare_instance(
         cls,
         [
             (pyo3::intern!(py, "int"), int),
@@ -159,7 +161,10 @@ fn decode_uuid<'py>(py: Python<'py>, bytes: &[u8], t: &PyTypes) -> PyResult<Boun
                 t.uuid_safe_unknown.bind(py).clone(),
             ),
         ],
-    )
+    )?;
+    // Immutable, holding an int and an enum member: never part of a cycle.
+    ffi::untrack(&uuid);
+    Ok(uuid)
 }
 
 /// One document for Python: a model instance when a plan is given and the document matches it,

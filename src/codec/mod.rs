@@ -7,6 +7,7 @@
 
 pub mod bson_types;
 pub mod datetime;
+mod decimal;
 pub mod decode;
 pub mod encode;
 mod ffi;

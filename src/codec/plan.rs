@@ -216,7 +216,7 @@ pub fn build_model<'a, 'py>(
         };
         dict.set_item(field.name.bind(py), value)?;
     }
-    let fields_set = ffi::copy_set(plan.fields_set.bind(py))?.into_any();
+    let fields_set = ffi::copy_name_set(plan.fields_set.bind(py))?.into_any();
     let none = py.None().into_bound(py);
     let instance = PyTypes::bare_instance(
         plan.cls.bind(py),
