@@ -61,7 +61,7 @@ class VellumRepository(RepositoryBase[M]):
         self._prepare_insert((doc,), utc_now())
         try:
             await self.collection.insert_one(
-                self._for_insert(doc), session=core_session(session), plan=self._write_plan
+                self._for_insert([doc])[0], session=core_session(session), plan=self._write_plan
             )
         except DuplicateKeyError as err:
             self._enrich_duplicate(err, [doc.model_dump(by_alias=True)])
@@ -80,14 +80,17 @@ class VellumRepository(RepositoryBase[M]):
     ) -> list[M]:
         """Inserts documents in bulk, running the insert hooks of each. With ``ordered=True``
         (the default) the first failure stops the batch; the documents before it are stored."""
-        docs = [self._coerce(d) for d in documents]
+        model = self.model
+        # Comprehensions rather than a method call per document: on 10 000 documents the two
+        # calls cost a tenth of the whole insert.
+        docs = [d if isinstance(d, model) else self._coerce(d) for d in documents]
         if not skip_hooks and self._hooks.get("before_insert"):
             for doc in docs:
                 await self._hooks_for("before_insert", doc, session)
         self._prepare_insert(docs, utc_now())
         try:
             await self.collection.insert_many(
-                [self._for_insert(doc) for doc in docs],
+                self._for_insert(docs),
                 ordered=ordered,
                 session=core_session(session),
                 plan=self._write_plan,
@@ -100,10 +103,10 @@ class VellumRepository(RepositoryBase[M]):
                 await self._hooks_for("after_insert", doc, session)
         return docs
 
-    def _for_insert(self, doc: M) -> M | dict[str, Any]:
-        """What the core encodes: the model itself when it has a write plan (encoded from its
-        fields), else its ``model_dump(by_alias=True)``."""
-        return doc if self._write_plan else doc.model_dump(by_alias=True)
+    def _for_insert(self, docs: list[M]) -> list[M] | list[dict[str, Any]]:
+        """What the core encodes: the models themselves when they have a write plan (encoded
+        from their fields), else their ``model_dump(by_alias=True)``."""
+        return docs if self._write_plan else [doc.model_dump(by_alias=True) for doc in docs]
 
     async def update(
         self,
