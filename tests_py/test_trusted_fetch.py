@@ -469,3 +469,29 @@ def test_a_malformed_plan_is_refused() -> None:
         _core.ModelPlan(Plain, [("at", "at", ("date", False, None))])
     with pytest.raises(TypeError):
         _core.ModelPlan(Plain, [("at", "at", ("model", False, "not a plan"))])
+
+
+def _decoded(raw: bytes, plan: Any = None) -> Any:
+    try:
+        return decode_bson(raw, plan=plan)
+    except ValueError:
+        return ValueError  # the message may differ by path; the outcome may not
+
+
+@settings(max_examples=400)
+@given(stored_documents(), st.data())
+def test_corrupted_documents_get_the_same_outcome_with_or_without_a_plan(
+    document: dict[str, Any], data: st.DataObject
+) -> None:
+    raw = bytearray(encode_bson(document))
+    for _ in range(data.draw(st.integers(1, 3))):
+        raw[data.draw(st.integers(4, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    plain = _decoded(bytes(raw))
+    built = _decoded(bytes(raw), validation_plan(Plain))
+    if isinstance(built, Plain):
+        # The core built it: the document decodes, and validation gives the same model.
+        assert isinstance(plain, dict)
+        validated = Plain.model_validate(plain)
+        assert repr(built) == repr(validated)  # repr: NaN is not equal to itself
+    else:
+        assert repr(built) == repr(plain)  # repr: NaN is not equal to itself

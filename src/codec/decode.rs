@@ -177,7 +177,7 @@ pub fn decode_for_python<'a, 'py>(
     cache: &mut KeyCache<'a>,
 ) -> PyResult<Bound<'py, PyAny>> {
     if let Some(plan) = plan {
-        if let Some(model) = build_model(py, doc, plan, t, cache)? {
+        if let Some(model) = build_model(py, doc.as_bytes(), plan, t, cache)? {
             return Ok(model);
         }
     }

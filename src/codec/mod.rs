@@ -14,6 +14,7 @@ mod ffi;
 pub mod functions;
 pub mod objectid;
 pub mod plan;
+mod raw;
 pub mod types;
 
 pub use decode::{decode_document, Batch, DecodedDocument, KeyCache};

@@ -18,9 +18,10 @@ use pyo3::types::{PyDict, PyList, PySet, PyString, PyTuple, PyType};
 
 use bson::{RawArrayBuf, RawBson, RawDocumentBuf};
 
-use super::decode::{bson_error, decode_value, with_field, KeyCache};
+use super::decode::{decode_value, with_field, KeyCache};
 use super::encode::{encode_document, encode_value, EncodeError, Segment, MAX_DEPTH};
 use super::ffi;
+use super::raw::{self, Element, Elements, Malformed};
 use super::types::PyTypes;
 
 enum Kind {
@@ -60,6 +61,8 @@ pub struct ModelPlan {
     fields: Vec<Field>,
     /// Every field's attribute name: each built instance gets a copy as its fields set.
     fields_set: Py<PySet>,
+    /// `dict.fromkeys(attribute names)`: each built instance's `__dict__` starts as a copy.
+    template: Py<PyDict>,
 }
 
 fn parse_spec(spec: &Bound<'_, PyAny>) -> PyResult<Spec> {
@@ -109,11 +112,17 @@ impl ModelPlan {
                 })
             })
             .collect::<PyResult<Vec<_>>>()?;
-        let fields_set = PySet::new(model.py(), fields.iter().map(|f| f.name.bind(model.py())))?;
+        let py = model.py();
+        let fields_set = PySet::new(py, fields.iter().map(|f| f.name.bind(py)))?;
+        let template = PyDict::new(py);
+        for field in &fields {
+            template.set_item(field.name.bind(py), py.None())?;
+        }
         Ok(ModelPlan {
             cls: model.clone().unbind(),
             fields,
             fields_set: fields_set.unbind(),
+            template: template.unbind(),
         })
     }
 
@@ -124,14 +133,43 @@ impl ModelPlan {
 }
 
 /// The value, if its BSON type is exactly the planned one; `None` sends the whole document to
-/// validation.
+/// validation (as does a malformed element: the bson crate then reports it).
 fn planned_value<'a, 'py>(
     py: Python<'py>,
-    value: RawBsonRef<'a>,
+    element: &Element<'a>,
     spec: &Spec,
     t: &PyTypes,
     cache: &mut KeyCache<'a>,
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
+    match (&spec.kind, element.kind) {
+        (Kind::List(item), raw::ARRAY) => {
+            let Ok(mut items) = Elements::of(element.value) else {
+                return Ok(None);
+            };
+            let list = PyList::empty(py);
+            while let Ok(next) = items.next_element() {
+                let Some(item_element) = next else {
+                    return Ok(Some(list.into_any()));
+                };
+                // An array's keys are only read as UTF-8 (as the bson crate reads them).
+                if std::str::from_utf8(item_element.key).is_err() {
+                    return Ok(None);
+                }
+                match planned_value(py, &item_element, item, t, cache)? {
+                    Some(v) => list.append(v)?,
+                    None => return Ok(None),
+                }
+            }
+            return Ok(None);
+        }
+        (Kind::Model(plan), raw::DOCUMENT) => {
+            return build_model(py, element.value, plan.get(), t, cache);
+        }
+        _ => {}
+    }
+    let Ok(Some(value)) = element.scalar() else {
+        return Ok(None);
+    };
     let fits = match (&spec.kind, value) {
         (_, RawBsonRef::Null) => spec.nullable,
         (Kind::Str, RawBsonRef::String(_))
@@ -146,20 +184,6 @@ fn planned_value<'a, 'py>(
             b.subtype == BinarySubtype::Uuid && b.bytes.len() == 16
         }
         (Kind::Bytes, RawBsonRef::Binary(b)) => b.subtype == BinarySubtype::Generic,
-        (Kind::List(item), RawBsonRef::Array(array)) => {
-            let list = PyList::empty(py);
-            for element in array {
-                let element = element.map_err(bson_error)?;
-                match planned_value(py, element, item, t, cache)? {
-                    Some(v) => list.append(v)?,
-                    None => return Ok(None),
-                }
-            }
-            return Ok(Some(list.into_any()));
-        }
-        (Kind::Model(plan), RawBsonRef::Document(doc)) => {
-            return build_model(py, doc, plan.get(), t, cache);
-        }
         _ => false,
     };
     if fits {
@@ -179,7 +203,7 @@ fn is_finite(d: bson::Decimal128) -> bool {
 /// plan exactly (it is then validated).
 pub fn build_model<'a, 'py>(
     py: Python<'py>,
-    doc: &'a RawDocument,
+    doc: &'a [u8],
     plan: &ModelPlan,
     t: &PyTypes,
     cache: &mut KeyCache<'a>,
@@ -187,33 +211,54 @@ pub fn build_model<'a, 'py>(
     let fields = &plan.fields;
     let mut values: Vec<Option<Bound<'py, PyAny>>> = fields.iter().map(|_| None).collect();
     let mut next = 0;
-    for element in doc.iter() {
-        let (key, value) = element.map_err(bson_error)?;
+    let mut extras_checked = false;
+    let Ok(mut elements) = Elements::of(doc) else {
+        return Ok(None);
+    };
+    loop {
+        let element = match elements.next_element() {
+            Ok(Some(element)) => element,
+            Ok(None) => break,
+            Err(Malformed) => return Ok(None),
+        };
+        let key = element.key;
         // Documents written from the model keep its field order: try the next field first.
-        let index = if fields.get(next).is_some_and(|f| f.key == key) {
+        let index = if fields.get(next).is_some_and(|f| f.key.as_bytes() == key) {
             next
         } else {
-            match fields.iter().position(|f| f.key == key) {
+            match fields.iter().position(|f| f.key.as_bytes() == key) {
                 Some(index) => index,
-                None => continue, // not a field: ignored, as validation ignores it
+                // Not a field: ignored, as validation ignores it, once the values that are not
+                // fields are known to decode (else decoding the document reports the fault).
+                None => {
+                    if !extras_checked {
+                        if !extras_decode(py, doc, fields, t, cache) {
+                            return Ok(None);
+                        }
+                        extras_checked = true;
+                    }
+                    continue;
+                }
             }
         };
         next = index + 1;
         if values[index].is_some() {
             return Ok(None);
         }
-        match planned_value(py, value, &fields[index].spec, t, cache)
-            .map_err(|e| with_field(e, py, key))?
+        match planned_value(py, &element, &fields[index].spec, t, cache)
+            .map_err(|e| with_field(e, py, &String::from_utf8_lossy(key)))?
         {
             Some(v) => values[index] = Some(v),
             None => return Ok(None),
         }
     }
-    let dict = PyDict::new(py);
-    for (field, value) in fields.iter().zip(values) {
-        let Some(value) = value else {
-            return Ok(None); // missing: validation applies the default
-        };
+    if values.iter().any(Option::is_none) {
+        return Ok(None); // a field is missing: validation applies the default
+    }
+    // A copy of the template already holds every key in field order: setting the values
+    // replaces them in place, where filling an empty dict would resize it on the way.
+    let dict = plan.template.bind(py).copy()?;
+    for (field, value) in fields.iter().zip(values.into_iter().flatten()) {
         dict.set_item(field.name.bind(py), value)?;
     }
     let fields_set = ffi::copy_name_set(plan.fields_set.bind(py))?.into_any();
@@ -228,6 +273,27 @@ pub fn build_model<'a, 'py>(
         ],
     )?;
     Ok(Some(instance))
+}
+
+/// Whether every element of `doc` that is not a planned field decodes as the dict path would
+/// decode it (the bson crate's checks and `decode_value`'s), so that a document is refused by
+/// both paths or by neither. Runs only for documents with fields the model does not have.
+fn extras_decode<'a>(
+    py: Python<'_>,
+    doc: &'a [u8],
+    fields: &[Field],
+    t: &PyTypes,
+    cache: &mut KeyCache<'a>,
+) -> bool {
+    let Ok(raw) = RawDocument::from_bytes(doc) else {
+        return false;
+    };
+    raw.iter().all(|element| match element {
+        Ok((key, value)) => {
+            fields.iter().any(|f| f.key == key) || decode_value(py, value, t, cache).is_ok()
+        }
+        Err(_) => false,
+    })
 }
 
 // -- writes ----------------------------------------------------------------------------------

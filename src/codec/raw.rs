@@ -1,0 +1,224 @@
+//! A lean walk over a BSON document's bytes, for building planned models.
+//!
+//! The bson crate's raw iterator checks each key as UTF-8, then re-reads every value through
+//! several layers: about a quarter of the instructions spent building a model from a document.
+//! A plan compares keys byte for byte with its field names (valid UTF-8 themselves), so this
+//! walk only frames elements: type byte, key up to its NUL, value by its type's length rule,
+//! every length checked against the bytes that are there. Values the plan reads become the
+//! bson crate's `RawBsonRef` (strings checked as UTF-8 then), so they are decoded by the one
+//! `decode_value`. Anything unexpected (a truncated or inconsistent element, an unknown type,
+//! a boolean byte other than 0 or 1) is `Malformed`: the caller then decodes the document
+//! through the bson crate, which reports the fault precisely.
+
+use bson::oid::ObjectId;
+use bson::raw::RawBsonRef;
+use bson::spec::BinarySubtype;
+use bson::{Decimal128, RawBinaryRef};
+
+pub const DOCUMENT: u8 = 0x03;
+pub const ARRAY: u8 = 0x04;
+pub const NULL: u8 = 0x0A;
+
+/// The bytes do not frame a BSON document as expected.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Malformed;
+
+/// One element: its type byte, its key's bytes, its value's bytes (for a document or array, the
+/// embedded document whole, length prefix and final NUL included).
+#[derive(Debug)]
+pub struct Element<'a> {
+    pub kind: u8,
+    pub key: &'a [u8],
+    pub value: &'a [u8],
+}
+
+/// The elements of one document, in order.
+pub struct Elements<'a> {
+    /// The elements' bytes: the document without its length prefix and final NUL.
+    body: &'a [u8],
+    pos: usize,
+}
+
+fn length_at(bytes: &[u8], at: usize) -> Result<usize, Malformed> {
+    let raw = bytes.get(at..at + 4).ok_or(Malformed)?;
+    let n = i32::from_le_bytes(raw.try_into().map_err(|_| Malformed)?);
+    usize::try_from(n).map_err(|_| Malformed)
+}
+
+fn cstring_len(bytes: &[u8]) -> Result<usize, Malformed> {
+    bytes.iter().position(|&b| b == 0).ok_or(Malformed)
+}
+
+/// How many bytes the value of type `kind` takes at the start of `rest`.
+fn value_len(kind: u8, rest: &[u8]) -> Result<usize, Malformed> {
+    Ok(match kind {
+        0x01 | 0x09 | 0x11 | 0x12 => 8, // double, datetime, timestamp, int64
+        0x10 => 4,                      // int32
+        0x13 => 16,                     // decimal128
+        0x07 => 12,                     // ObjectId
+        0x08 => 1,                      // boolean
+        0x06 | 0x0A | 0x7F | 0xFF => 0, // undefined, null, max key, min key
+        0x02 | 0x0D | 0x0E => {
+            // string, JavaScript code, symbol: length (counting the final NUL), bytes
+            let n = length_at(rest, 0)?;
+            if n == 0 {
+                return Err(Malformed);
+            }
+            4 + n
+        }
+        DOCUMENT | ARRAY | 0x0F => {
+            // the length counts itself; an empty document is 5 bytes
+            let n = length_at(rest, 0)?;
+            if n < 5 {
+                return Err(Malformed);
+            }
+            n
+        }
+        0x05 => 5 + length_at(rest, 0)?, // binary: length, subtype, bytes
+        0x0B => {
+            // regular expression: pattern and options, two C strings
+            let pattern = cstring_len(rest)? + 1;
+            pattern + cstring_len(rest.get(pattern..).ok_or(Malformed)?)? + 1
+        }
+        0x0C => 4 + length_at(rest, 0)? + 12, // DBPointer: string, ObjectId
+        _ => return Err(Malformed),
+    })
+}
+
+impl<'a> Elements<'a> {
+    /// The elements of `doc`: a whole document, length prefix and final NUL included.
+    pub fn of(doc: &'a [u8]) -> Result<Self, Malformed> {
+        if length_at(doc, 0)? != doc.len() || doc.len() < 5 || doc[doc.len() - 1] != 0 {
+            return Err(Malformed);
+        }
+        Ok(Elements {
+            body: &doc[4..doc.len() - 1],
+            pos: 0,
+        })
+    }
+
+    /// The next element, `None` after the last.
+    pub fn next_element(&mut self) -> Result<Option<Element<'a>>, Malformed> {
+        let Some((&kind, rest)) = self.body.get(self.pos..).and_then(<[u8]>::split_first) else {
+            return Ok(None);
+        };
+        let key_len = cstring_len(rest)?;
+        let start = self.pos + 1 + key_len + 1;
+        let len = value_len(kind, self.body.get(start..).ok_or(Malformed)?)?;
+        let end = start.checked_add(len).ok_or(Malformed)?;
+        let value = self.body.get(start..end).ok_or(Malformed)?;
+        self.pos = end;
+        Ok(Some(Element {
+            kind,
+            key: &rest[..key_len],
+            value,
+        }))
+    }
+}
+
+fn array<const N: usize>(bytes: &[u8]) -> Result<[u8; N], Malformed> {
+    bytes.try_into().map_err(|_| Malformed)
+}
+
+impl<'a> Element<'a> {
+    /// The value as the bson crate's reference type, for the types a plan can hold (strings,
+    /// numbers, booleans, datetimes, ObjectIds, Decimal128s, binaries, null); `Ok(None)` for
+    /// the others.
+    pub fn scalar(&self) -> Result<Option<RawBsonRef<'a>>, Malformed> {
+        let v = self.value;
+        Ok(Some(match self.kind {
+            0x01 => RawBsonRef::Double(f64::from_le_bytes(array(v)?)),
+            0x02 => {
+                let (&nul, text) = v[4..].split_last().ok_or(Malformed)?;
+                if nul != 0 {
+                    return Err(Malformed);
+                }
+                RawBsonRef::String(std::str::from_utf8(text).map_err(|_| Malformed)?)
+            }
+            0x05 => RawBsonRef::Binary(RawBinaryRef {
+                subtype: BinarySubtype::from(v[4]),
+                bytes: &v[5..],
+            }),
+            0x07 => RawBsonRef::ObjectId(ObjectId::from_bytes(array(v)?)),
+            0x08 => match v[0] {
+                0 => RawBsonRef::Boolean(false),
+                1 => RawBsonRef::Boolean(true),
+                _ => return Err(Malformed),
+            },
+            0x09 => {
+                RawBsonRef::DateTime(bson::DateTime::from_millis(i64::from_le_bytes(array(v)?)))
+            }
+            NULL => RawBsonRef::Null,
+            0x10 => RawBsonRef::Int32(i32::from_le_bytes(array(v)?)),
+            0x12 => RawBsonRef::Int64(i64::from_le_bytes(array(v)?)),
+            0x13 => RawBsonRef::Decimal128(Decimal128::from_bytes(array(v)?)),
+            _ => return Ok(None),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::{doc, RawDocumentBuf};
+
+    fn sample() -> RawDocumentBuf {
+        RawDocumentBuf::from_document(&doc! {
+            "s": "héllo", "i": 7, "l": 1_i64 << 40, "f": 1.5, "b": true, "n": null,
+            "d": {"x": 1}, "a": [1, "two"], "re": bson::Regex { pattern: "a.c".into(), options: "i".into() },
+            "bin": bson::Binary { subtype: BinarySubtype::Generic, bytes: vec![1, 2] },
+            "ts": bson::Timestamp { time: 1, increment: 2 },
+        })
+        .unwrap()
+    }
+
+    fn walk(bytes: &[u8]) -> Result<Vec<(Vec<u8>, u8)>, Malformed> {
+        let mut out = Vec::new();
+        let mut elements = Elements::of(bytes)?;
+        while let Some(e) = elements.next_element()? {
+            e.scalar()?;
+            out.push((e.key.to_vec(), e.kind));
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn agrees_with_the_bson_crate() {
+        let raw = sample();
+        let expected: Vec<(Vec<u8>, u8)> = raw
+            .iter()
+            .map(|e| {
+                let (k, v) = e.unwrap();
+                (k.as_bytes().to_vec(), v.element_type() as u8)
+            })
+            .collect();
+        assert_eq!(walk(raw.as_bytes()).unwrap(), expected);
+        let mut elements = Elements::of(raw.as_bytes()).unwrap();
+        let first = elements.next_element().unwrap().unwrap();
+        assert_eq!(first.scalar().unwrap(), Some(RawBsonRef::String("héllo")));
+    }
+
+    #[test]
+    fn every_truncation_and_corruption_is_malformed_or_consistent() {
+        let raw = sample();
+        let bytes = raw.as_bytes();
+        for cut in 0..bytes.len() {
+            let mut short = bytes[..cut].to_vec();
+            // keep the header consistent with the shorter length, so the walk goes inside
+            if cut >= 5 {
+                short[..4].copy_from_slice(&(cut as i32).to_le_bytes());
+                short[cut - 1] = 0;
+            }
+            let _ = walk(&short); // must not panic
+        }
+        for at in 4..bytes.len() - 1 {
+            for byte in [0x00, 0x01, 0x7F, 0xFF] {
+                let mut bad = bytes.to_vec();
+                bad[at] = byte;
+                let _ = walk(&bad); // must not panic
+            }
+        }
+        assert_eq!(walk(&[5, 0, 0, 0, 0]).unwrap(), vec![]);
+        assert_eq!(walk(&[6, 0, 0, 0, 0]).unwrap_err(), Malformed);
+    }
+}
