@@ -469,6 +469,8 @@ def test_a_malformed_plan_is_refused() -> None:
         _core.ModelPlan(Plain, [("at", "at", ("date", False, None))])
     with pytest.raises(TypeError):
         _core.ModelPlan(Plain, [("at", "at", ("model", False, "not a plan"))])
+    with pytest.raises(TypeError):
+        _core.ModelPlan("Plain", [])  # pyright: ignore[reportArgumentType]
 
 
 def _decoded(raw: bytes, plan: Any = None) -> Any:

@@ -160,13 +160,11 @@ class RepositoryBase(Generic[M]):
             ) from None
 
     def _load(self, raw: dict[str, Any] | M) -> M:
-        if isinstance(raw, dict):
-            return self._load_as(self.model, raw)
-        return raw  # built by the core from a document that matches the fetch plan
+        return self._load_all([raw])[0]
 
     def _load_all(self, raws: list[dict[str, Any] | M]) -> list[M]:
-        """A batch as models: the ones the core built are kept, dicts are validated (one
-        comprehension, not a method call per document)."""
+        """A batch as models: the ones the core built from documents that match the plan are
+        kept, dicts are validated (one comprehension, not a method call per document)."""
         model = self.model
         return [self._load_as(model, raw) if isinstance(raw, dict) else raw for raw in raws]
 

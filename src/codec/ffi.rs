@@ -12,7 +12,7 @@
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PySet, PyString, PyTuple, PyType};
+use pyo3::types::{PyDict, PySet, PyString, PyTuple, PyType};
 
 /// Whether [`alloc_instance`] builds an instance of `cls` the way `object.__new__(cls)` would,
 /// with nothing skipped that the class expects to run: `cls.__new__` is `object.__new__` (no
@@ -90,13 +90,13 @@ pub fn generic_setattr(
     }
 }
 
-/// A new `set` with the elements of `template` (`set(template)`, which copies a set's hash
-/// table without rehashing), not tracked by the cyclic garbage collector: for sets of strings
-/// only (a model's fields set), which can never be part of a reference cycle.
-pub fn copy_name_set<'py>(template: &Bound<'py, PySet>) -> PyResult<Bound<'py, PySet>> {
-    // SAFETY: a live set, the GIL held; returns a new reference or NULL with an exception set.
+/// A new `set` of the keys of `names` (`set(names)`, which for a dict reuses the keys' stored
+/// hashes), not tracked by the cyclic garbage collector: for string keys only (a model's
+/// fields set), which can never be part of a reference cycle.
+pub fn name_set<'py>(names: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PySet>> {
+    // SAFETY: a live dict, the GIL held; returns a new reference or NULL with an exception set.
     let set = unsafe {
-        Bound::from_owned_ptr_or_err(template.py(), ffi::PySet_New(template.as_ptr()))?
+        Bound::from_owned_ptr_or_err(names.py(), ffi::PySet_New(names.as_ptr()))?
             .cast_into_unchecked::<PySet>()
     };
     untrack(set.as_any());

@@ -14,14 +14,14 @@ use bson::raw::{RawBsonRef, RawDocument};
 use bson::spec::BinarySubtype;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PySet, PyString, PyTuple, PyType};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 
 use bson::{RawArrayBuf, RawBson, RawDocumentBuf};
 
 use super::decode::{decode_value, with_field, KeyCache};
 use super::encode::{encode_document, encode_value, EncodeError, Segment, MAX_DEPTH};
 use super::ffi;
-use super::raw::{self, Element, Elements, Malformed};
+use super::raw::{self, Element, Elements};
 use super::types::PyTypes;
 
 enum Kind {
@@ -59,9 +59,8 @@ struct Field {
 pub struct ModelPlan {
     cls: Py<PyType>,
     fields: Vec<Field>,
-    /// Every field's attribute name: each built instance gets a copy as its fields set.
-    fields_set: Py<PySet>,
-    /// `dict.fromkeys(attribute names)`: each built instance's `__dict__` starts as a copy.
+    /// `dict.fromkeys(attribute names)`: each built instance's `__dict__` starts as a copy of
+    /// it, and its fields set is the set of its keys.
     template: Py<PyDict>,
 }
 
@@ -113,7 +112,6 @@ impl ModelPlan {
             })
             .collect::<PyResult<Vec<_>>>()?;
         let py = model.py();
-        let fields_set = PySet::new(py, fields.iter().map(|f| f.name.bind(py)))?;
         let template = PyDict::new(py);
         for field in &fields {
             template.set_item(field.name.bind(py), py.None())?;
@@ -121,7 +119,6 @@ impl ModelPlan {
         Ok(ModelPlan {
             cls: model.clone().unbind(),
             fields,
-            fields_set: fields_set.unbind(),
             template: template.unbind(),
         })
     }
@@ -143,13 +140,13 @@ fn planned_value<'a, 'py>(
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
     match (&spec.kind, element.kind) {
         (Kind::List(item), raw::ARRAY) => {
-            let Ok(mut items) = Elements::of(element.value) else {
+            let Ok(items) = Elements::of(element.value) else {
                 return Ok(None);
             };
             let list = PyList::empty(py);
-            while let Ok(next) = items.next_element() {
-                let Some(item_element) = next else {
-                    return Ok(Some(list.into_any()));
+            for item_element in items {
+                let Ok(item_element) = item_element else {
+                    return Ok(None);
                 };
                 // An array's keys are only read as UTF-8 (as the bson crate reads them).
                 if std::str::from_utf8(item_element.key).is_err() {
@@ -160,7 +157,7 @@ fn planned_value<'a, 'py>(
                     None => return Ok(None),
                 }
             }
-            return Ok(None);
+            return Ok(Some(list.into_any()));
         }
         (Kind::Model(plan), raw::DOCUMENT) => {
             return build_model(py, element.value, plan.get(), t, cache);
@@ -212,14 +209,12 @@ pub fn build_model<'a, 'py>(
     let mut values: Vec<Option<Bound<'py, PyAny>>> = fields.iter().map(|_| None).collect();
     let mut next = 0;
     let mut extras_checked = false;
-    let Ok(mut elements) = Elements::of(doc) else {
+    let Ok(elements) = Elements::of(doc) else {
         return Ok(None);
     };
-    loop {
-        let element = match elements.next_element() {
-            Ok(Some(element)) => element,
-            Ok(None) => break,
-            Err(Malformed) => return Ok(None),
+    for element in elements {
+        let Ok(element) = element else {
+            return Ok(None);
         };
         let key = element.key;
         // Documents written from the model keep its field order: try the next field first.
@@ -261,7 +256,7 @@ pub fn build_model<'a, 'py>(
     for (field, value) in fields.iter().zip(values.into_iter().flatten()) {
         dict.set_item(field.name.bind(py), value)?;
     }
-    let fields_set = ffi::copy_name_set(plan.fields_set.bind(py))?.into_any();
+    let fields_set = ffi::name_set(plan.template.bind(py))?.into_any();
     let none = py.None().into_bound(py);
     let instance = PyTypes::bare_instance(
         plan.cls.bind(py),

@@ -96,23 +96,40 @@ impl<'a> Elements<'a> {
             pos: 0,
         })
     }
+}
 
-    /// The next element, `None` after the last.
-    pub fn next_element(&mut self) -> Result<Option<Element<'a>>, Malformed> {
-        let Some((&kind, rest)) = self.body.get(self.pos..).and_then(<[u8]>::split_first) else {
+/// The elements in order; after a `Malformed` the walk stops.
+impl<'a> Iterator for Elements<'a> {
+    type Item = Result<Element<'a>, Malformed>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.element_at(self.pos) {
+            Ok(None) => None,
+            Ok(Some((element, end))) => {
+                self.pos = end;
+                Some(Ok(element))
+            }
+            Err(Malformed) => {
+                self.pos = self.body.len();
+                Some(Err(Malformed))
+            }
+        }
+    }
+}
+
+impl<'a> Elements<'a> {
+    /// The element starting at `pos` and where the next one starts; `None` at the end.
+    fn element_at(&self, pos: usize) -> Result<Option<(Element<'a>, usize)>, Malformed> {
+        let Some((&kind, rest)) = self.body.get(pos..).and_then(<[u8]>::split_first) else {
             return Ok(None);
         };
         let key_len = cstring_len(rest)?;
-        let start = self.pos + 1 + key_len + 1;
+        let start = pos + 1 + key_len + 1;
         let len = value_len(kind, self.body.get(start..).ok_or(Malformed)?)?;
         let end = start.checked_add(len).ok_or(Malformed)?;
         let value = self.body.get(start..end).ok_or(Malformed)?;
-        self.pos = end;
-        Ok(Some(Element {
-            kind,
-            key: &rest[..key_len],
-            value,
-        }))
+        let key = &rest[..key_len];
+        Ok(Some((Element { kind, key, value }, end)))
     }
 }
 
@@ -174,8 +191,8 @@ mod tests {
 
     fn walk(bytes: &[u8]) -> Result<Vec<(Vec<u8>, u8)>, Malformed> {
         let mut out = Vec::new();
-        let mut elements = Elements::of(bytes)?;
-        while let Some(e) = elements.next_element()? {
+        for e in Elements::of(bytes)? {
+            let e = e?;
             e.scalar()?;
             out.push((e.key.to_vec(), e.kind));
         }
@@ -193,8 +210,11 @@ mod tests {
             })
             .collect();
         assert_eq!(walk(raw.as_bytes()).unwrap(), expected);
-        let mut elements = Elements::of(raw.as_bytes()).unwrap();
-        let first = elements.next_element().unwrap().unwrap();
+        let first = Elements::of(raw.as_bytes())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
         assert_eq!(first.scalar().unwrap(), Some(RawBsonRef::String("héllo")));
     }
 
