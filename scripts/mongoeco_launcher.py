@@ -14,15 +14,25 @@ functions (site-packages is not edited; written against mongoeco 4.11.0):
     allow sessions and transactions;
 (d) error replies without a `code` get one (the Rust driver cannot parse a
     command error without it): 59, 48, 40324 for the messages known to lack
-    one, else 8 UnknownError.
+    one, else 8 UnknownError;
+(e) the `_id` uniqueness check of a single-document insert costs O(1), not
+    a scan of the whole collection, wherever the scan cannot find anything
+    the storage-key check has not;
+(f) compound unique indexes are checked through a hash map per index, not by
+    comparing the candidate with every stored document.
+(e) and (f) keep the engine's semantics exactly (tests_py/test_launcher.py
+compares the engine with and without them over random operation sequences).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import signal
 import sys
+import uuid
+from typing import Any
 
 import mongoeco
 import mongoeco.wire.executor as wire_executor
@@ -31,6 +41,9 @@ import mongoeco.wire.proxy as wire_proxy
 from bson.int64 import Int64
 from bson.objectid import ObjectId
 from mongoeco.core.bson_scalars import BsonInt64
+from mongoeco.engines._memory_collection import MemoryCollection
+from mongoeco.engines.memory import MemoryEngine
+from mongoeco.engines.virtual_indexes import document_in_virtual_index
 from mongoeco.wire import AsyncMongoEcoProxyServer
 
 EXPECTED_MONGOECO = "4.11.0"
@@ -187,6 +200,222 @@ def install_replica_set_hello(address: str) -> None:
         return response
 
     wire_handshake.WireHandshakeService.build_hello_response = build_hello_response
+
+
+# (e) MemoryEngine._ensure_unique_indexes checks a candidate `_id` in two ways:
+# its storage key (bson_engine_key: hashed, O(1)) and, for every insert of a
+# single document (the wire server inserts documents one at a time) or any
+# numeric id, a scan of the whole collection comparing bson_equality_key,
+# which makes n inserts cost n^2/2 key computations. The scan can only find
+# what the storage-key check missed: an existing `_id` that is equal under
+# BSON comparison but stored under another key (1 vs 1.0 vs Int64(1) vs
+# Decimal128("1"), bytes vs Binary subtype 0, and documents or arrays holding
+# such values). For an id built only of the types below, equal equality keys
+# imply equal storage keys (bson_equality_key falls through to
+# bson_engine_key for each of them, and documents and arrays compare element
+# by element), so the scan is skipped for them and only for them. Every other
+# id (numbers, binaries, anything unlisted) still gets the engine's own scan.
+_PLAIN_ID_SCALARS: frozenset[type] = frozenset(
+    {type(None), bool, str, uuid.UUID, datetime.datetime, ObjectId}
+)
+_PLAIN_ID_MAX_DEPTH = 100
+
+
+def plain_id(value: Any, depth: int = 0) -> bool:
+    """True when BSON equality of ``value`` with any stored id is storage-key equality."""
+    kind = type(value)
+    if kind in _PLAIN_ID_SCALARS:
+        return True
+    if depth >= _PLAIN_ID_MAX_DEPTH:
+        return False
+    if kind is dict:
+        return all(plain_id(item, depth + 1) for item in value.values())
+    if kind is list:
+        return all(plain_id(item, depth + 1) for item in value)
+    return False
+
+
+# (f) For a unique index that the engine cannot look up in its own index map
+# (compound indexes: it keeps maps only for single fields), the same method
+# compares the candidate with every stored document of the collection. Here
+# such indexes get a map of their own from each unique key the engine computes
+# (_unique_index_keys, the equality keys it intersects) to the storage keys of
+# the documents in the index (document_in_virtual_index: sparse and partial
+# filters as the engine applies them). The map lives on the collection object
+# itself and is kept right by its mutation methods (every insert, update,
+# replace, delete and rename of a row goes through __setitem__, __delitem__ or
+# replace_key); a rollback (_restore_state) or clear() drops it, and it is
+# rebuilt from the rows on the next check. The conflicting document reported
+# is the one the engine's scan would reach first (the earliest in collection
+# order), and the error is built by the engine from it. Indexes with a
+# collation, and collections that are not MemoryCollections, keep the scan.
+SHIMS_ENABLED = True  # tests compare the engine with and without them
+STATS = {"id_scans_skipped": 0, "mapped_checks": 0}  # how often (e) and (f) took over
+_UNIQUE_MAPS = "_vellum_unique_maps"
+
+
+class _UniqueMap:
+    """Unique key -> storage keys of one index over one collection object."""
+
+    __slots__ = ("by_key", "engine", "index", "keys_of")
+
+    def __init__(self, engine: Any, index: Any, collection: Any) -> None:
+        self.engine = engine
+        self.index = index
+        self.by_key: dict[Any, set[Any]] = {}
+        self.keys_of: dict[Any, frozenset[Any]] = {}
+        for storage_key, data in collection.items():
+            self.add(storage_key, data)
+
+    def add(self, storage_key: Any, data: Any) -> None:
+        document = self.engine._borrow_storage_document(data)
+        if not document_in_virtual_index(document, self.index):
+            return
+        keys = frozenset(self.engine._unique_index_keys(document, self.index["fields"]))
+        self.keys_of[storage_key] = keys
+        for key in keys:
+            self.by_key.setdefault(key, set()).add(storage_key)
+
+    def remove(self, storage_key: Any) -> None:
+        for key in self.keys_of.pop(storage_key, ()):
+            holders = self.by_key[key]
+            holders.discard(storage_key)
+            if not holders:
+                del self.by_key[key]
+
+
+def _index_signature(index: Any) -> tuple[Any, ...]:
+    return (
+        index["name"],
+        tuple(index["fields"]),
+        bool(index.get("sparse")),
+        repr(index.get("partial_filter_expression")),
+    )
+
+
+def _unique_map(engine: Any, collection: Any, index: Any) -> _UniqueMap:
+    maps = collection.__dict__.setdefault(_UNIQUE_MAPS, {})
+    signature = _index_signature(index)
+    found = maps.get(signature)
+    if found is None or found.engine is not engine:
+        found = maps[signature] = _UniqueMap(engine, index, collection)
+    return found
+
+
+def _wrap_collection_mutations() -> None:
+    set_item, del_item = MemoryCollection.__setitem__, MemoryCollection.__delitem__
+    replace_key, restore = MemoryCollection.replace_key, MemoryCollection._restore_state
+    clear = MemoryCollection.clear
+
+    def __setitem__(self, key, value):
+        set_item(self, key, value)
+        for unique in self.__dict__.get(_UNIQUE_MAPS, {}).values():
+            unique.remove(key)
+            unique.add(key, value)
+
+    def __delitem__(self, key):
+        del_item(self, key)
+        for unique in self.__dict__.get(_UNIQUE_MAPS, {}).values():
+            unique.remove(key)
+
+    def _replace_key(self, key, replacement):
+        replace_key(self, key, replacement)
+        if key != replacement:
+            for unique in self.__dict__.get(_UNIQUE_MAPS, {}).values():
+                unique.remove(key)
+                unique.add(replacement, self[replacement])
+
+    def _restore_state(self, state):
+        self.__dict__.pop(_UNIQUE_MAPS, None)
+        restore(self, state)
+
+    def _clear(self):
+        self.__dict__.pop(_UNIQUE_MAPS, None)
+        clear(self)
+
+    MemoryCollection.__setitem__ = __setitem__
+    MemoryCollection.__delitem__ = __delitem__
+    MemoryCollection.replace_key = _replace_key
+    MemoryCollection._restore_state = _restore_state
+    MemoryCollection.clear = _clear
+
+
+def _mapped(index: Any, index_data: Any) -> bool:
+    """True for the unique indexes that the engine would check by scanning (and that (f) maps)."""
+    if not index.get("unique") or index.get("collation") is not None:
+        return False
+    return len(index["fields"]) != 1 or index_data.get(index["name"]) is None
+
+
+def install_unique_shims() -> None:
+    original = MemoryEngine._ensure_unique_indexes
+    if getattr(original, "__vellum_shim__", False):
+        return
+    _wrap_collection_mutations()
+
+    def _ensure_unique_indexes(self, db_name, coll_name, candidate, **kwargs):
+        if not SHIMS_ENABLED:
+            return original(self, db_name, coll_name, candidate, **kwargs)
+        if kwargs.get("scan_payload_id") and plain_id(candidate.get("_id")):
+            kwargs["scan_payload_id"] = False  # (e)
+            STATS["id_scans_skipped"] += 1
+        indexes_view = kwargs.get("indexes_view")
+        indexes = (self._indexes if indexes_view is None else indexes_view).get(db_name, {})
+        indexes = indexes.get(coll_name, [])
+        storage_view = kwargs.get("storage_view")
+        coll = (self._storage if storage_view is None else storage_view).get(db_name, {})
+        coll = coll.get(coll_name, {})
+        index_data_view = kwargs.get("index_data_view")
+        index_data = (self._index_data if index_data_view is None else index_data_view)
+        index_data = index_data.get(db_name, {}).get(coll_name, {})
+        if not isinstance(coll, MemoryCollection) or not any(
+            _mapped(index, index_data) for index in indexes
+        ):
+            return original(self, db_name, coll_name, candidate, **kwargs)
+        # The `_id` check first, then each index in the engine's order: unmapped ones by the
+        # engine itself, mapped ones here.
+        one_index = {db_name: {coll_name: []}}
+        original(self, db_name, coll_name, candidate, **{**kwargs, "indexes_view": one_index})
+        kwargs["check_id_storage"] = False
+        exclude = kwargs.get("exclude_storage_key")
+        if exclude is not None and exclude not in coll:
+            exclude = self._storage_key(exclude)
+        for index in indexes:
+            if not _mapped(index, index_data):
+                one_index[db_name][coll_name] = [index]
+                original(self, db_name, coll_name, candidate, **{**kwargs, "indexes_view": one_index})
+                continue
+            if not document_in_virtual_index(candidate, index):
+                continue
+            self._validate_compound_multikey_shape(candidate, index)
+            STATS["mapped_checks"] += 1
+            unique = _unique_map(self, coll, index)
+            holders = {
+                storage_key
+                for key in self._unique_index_keys(candidate, index["fields"])
+                for storage_key in unique.by_key.get(key, ())
+                if storage_key != exclude
+            }
+            if not holders:
+                continue
+            first = min(holders, key=coll.ordinal_for)
+            existing = self._borrow_storage_document(coll[first])
+            duplicate_key = self._unique_index_conflict(candidate, existing, index)
+            raise self._unique_key_error(
+                f"Duplicate key for unique index '{index['name']}': "
+                f"{index['fields']}={duplicate_key!r}",
+                f"{db_name}.{coll_name}",
+                candidate,
+                index=index,
+                conflict=duplicate_key,
+            )
+        return None
+
+    _ensure_unique_indexes.__vellum_shim__ = True  # type: ignore[attr-defined]
+    MemoryEngine._ensure_unique_indexes = _ensure_unique_indexes
+
+
+install_unique_shims()
 
 
 async def serve(host: str, port: int) -> None:

@@ -6,6 +6,8 @@
     python scripts/test_server.py kind    # prints uri | docker | embedded
     python scripts/test_server.py python313  # prints the path of a CPython 3.13
                                              # (the cached build; built if missing)
+    python scripts/test_server.py mongoeco-python  # the embedded server's venv python
+                                                   # (mongoeco importable; built if missing)
 
 `start` picks, in order:
   1. uri       VELLUM_TEST_MONGODB_URI, if set (printed as is; nothing started);
@@ -574,12 +576,19 @@ def cmd_python313() -> int:
     return 0
 
 
+def cmd_mongoeco_python() -> int:
+    with locked(BUILD_LOCK):
+        print(ensure_venv(), flush=True)
+    return 0
+
+
 def main(argv: list[str]) -> int:
     commands = {
         "start": cmd_start,
         "stop": cmd_stop,
         "kind": cmd_kind,
         "python313": cmd_python313,
+        "mongoeco-python": cmd_mongoeco_python,
     }
     if len(argv) != 1 or argv[0] not in commands:
         print(__doc__, file=sys.stderr)
