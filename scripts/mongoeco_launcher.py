@@ -19,7 +19,8 @@ functions (site-packages is not edited; written against mongoeco 4.11.0):
     a scan of the whole collection, wherever the scan cannot find anything
     the storage-key check has not;
 (f) compound unique indexes are checked through a hash map per index, not by
-    comparing the candidate with every stored document.
+    comparing the candidate with every stored document;
+(g) aggregations may hold any number of documents, as in MongoDB 6+.
 (e) and (f) keep the engine's semantics exactly (tests_py/test_launcher.py
 compares the engine with and without them over random operation sequences).
 """
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import os
 import signal
 import sys
 import uuid
@@ -249,7 +251,9 @@ def plain_id(value: Any, depth: int = 0) -> bool:
 # is the one the engine's scan would reach first (the earliest in collection
 # order), and the error is built by the engine from it. Indexes with a
 # collation, and collections that are not MemoryCollections, keep the scan.
-SHIMS_ENABLED = True  # tests compare the engine with and without them
+# Tests compare the engine with and without them; VELLUM_LAUNCHER_SHIMS=0 turns them off (to
+# measure what they save).
+SHIMS_ENABLED = os.environ.get("VELLUM_LAUNCHER_SHIMS", "1") != "0"
 STATS = {"id_scans_skipped": 0, "mapped_checks": 0}  # how often (e) and (f) took over
 _UNIQUE_MAPS = "_vellum_unique_maps"
 
@@ -420,7 +424,11 @@ install_unique_shims()
 
 async def serve(host: str, port: int) -> None:
     install_replica_set_hello(f"{host}:{port}")
-    server = AsyncMongoEcoProxyServer(host=host, port=port)
+    # (g) No cap on the documents an aggregation may hold: the engine's default refuses any
+    # blocking stage ($group, $sort, count_documents...) over 50 000 documents, where
+    # MongoDB 6+ spills to disk by default (allowDiskUseByDefault).
+    engine = MemoryEngine(aggregation_materialization_limit=None)
+    server = AsyncMongoEcoProxyServer(host=host, port=port, engine=engine)
     address = await server.start()
     print(
         f"mongoeco {mongoeco.__version__} listening on {address.host}:{address.port}",

@@ -64,6 +64,7 @@ LOG = SERVERS / f"{_CHECKOUT_ID}.log"
 LOCK = SERVERS / f"{_CHECKOUT_ID}.lock"
 BUILD_LOCK = CACHE / "build.lock"  # the interpreter and venv are shared by all checkouts
 TIMEOUT = float(os.environ.get("VELLUM_TEST_SERVER_TIMEOUT", "60"))
+HEARTBEAT_MS = 300_000  # how long the embedded server may be busy with one command
 
 
 class Failure(Exception):
@@ -463,7 +464,11 @@ def start_embedded() -> str:
                 close_fds=True,
                 start_new_session=True,
             )
-        uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+        # The emulator runs one command at a time on one event loop: a command over 100 000
+        # documents (create_many, update_many...) keeps it from answering the driver's
+        # heartbeat for longer than the default 10 s connect timeout, which the driver's
+        # monitor also waits for a heartbeat, and the driver then abandons the command.
+        uri = f"mongodb://127.0.0.1:{port}/?directConnection=true&connectTimeoutMS={HEARTBEAT_MS}"
         state = {
             "kind": "embedded",
             "pid": proc.pid,

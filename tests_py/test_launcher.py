@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, SCRIPT, Server
+from vellum import DuplicateKeyError, Index, VellumBaseModel, VellumClient, VellumRepository
 
 DIFFERENTIAL = Path(__file__).with_name("launcher_differential.py")
 
@@ -36,3 +37,45 @@ def test_uniqueness_shims_match_the_engine_over_random_operation_sequences(
     )  # fmt: skip
     assert done.returncode == 0, done.stdout
     assert "300 sequences identical" in done.stdout
+
+
+class Member(VellumBaseModel):
+    n: int
+    team: int
+    email: str
+
+    class Settings:
+        collection_name = "members"
+        indexes = [Index("email", unique=True), Index([("team", 1), ("n", 1)], unique=True)]
+
+
+async def test_the_server_takes_tens_of_thousands_of_documents_and_still_refuses_duplicates(
+    client: VellumClient, db_name: str
+) -> None:
+    # Before the launcher's uniqueness shims, the embedded server stopped answering at about
+    # 4 000 inserted documents (a scan of the collection per inserted document).
+    members = VellumRepository(Member, client, db_name)
+    await members.ensure_indexes()
+    size = 20_000
+    stored = await members.create_many(
+        [Member(n=i, team=i % 50, email=f"m{i}@example.com") for i in range(size)]
+    )
+    assert await members.count({}) == size
+    with pytest.raises(DuplicateKeyError) as same_id:
+        await members.create(stored[size // 2])
+    assert same_id.value.index_name == "_id_"
+    with pytest.raises(DuplicateKeyError) as same_pair:
+        await members.create(Member(n=size - 1, team=(size - 1) % 50, email="new@example.com"))
+    assert same_pair.value.index_name == "team_1_n_1"
+    assert same_pair.value.key_pattern == {"team": 1, "n": 1}
+    with pytest.raises(DuplicateKeyError) as same_email:
+        await members.create(Member(n=size, team=0, email="m7@example.com"))
+    assert same_email.value.index_name == "email_1"
+    # Freeing a key makes it usable again.
+    assert await members.delete(stored[-1].id)
+    await members.create(Member(n=size - 1, team=(size - 1) % 50, email="again@example.com"))
+    moved = await members.update_many(Member.Q.team == 3, Member.Q.n.inc(size))
+    assert (moved.matched, moved.modified) == (size // 50, size // 50)
+    with pytest.raises(DuplicateKeyError):  # n=3 + 20 000 of team 3 is taken now
+        await members.create(Member(n=size + 3, team=3, email="late@example.com"))
+    assert await members.count({}) == size
