@@ -370,7 +370,7 @@ def install_unique_shims() -> None:
         coll = (self._storage if storage_view is None else storage_view).get(db_name, {})
         coll = coll.get(coll_name, {})
         index_data_view = kwargs.get("index_data_view")
-        index_data = (self._index_data if index_data_view is None else index_data_view)
+        index_data = self._index_data if index_data_view is None else index_data_view
         index_data = index_data.get(db_name, {}).get(coll_name, {})
         if not isinstance(coll, MemoryCollection) or not any(
             _mapped(index, index_data) for index in indexes
@@ -387,7 +387,9 @@ def install_unique_shims() -> None:
         for index in indexes:
             if not _mapped(index, index_data):
                 one_index[db_name][coll_name] = [index]
-                original(self, db_name, coll_name, candidate, **{**kwargs, "indexes_view": one_index})
+                original(
+                    self, db_name, coll_name, candidate, **{**kwargs, "indexes_view": one_index}
+                )
                 continue
             if not document_in_virtual_index(candidate, index):
                 continue

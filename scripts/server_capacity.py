@@ -59,7 +59,9 @@ async def measure(uri: str, size: int) -> None:
     await timed("find all", repo.find({}))
     await timed("get by _id", repo.get(docs[size // 2].id))
     await timed("find_one by unique name", repo.find_one({"name": f"user-{size - 1}"}))
-    pipeline = repo.aggregate_pipeline().group(Small.Q.group, output_model=GroupCount, total=acc.count())
+    pipeline = repo.aggregate_pipeline().group(
+        Small.Q.group, output_model=GroupCount, total=acc.count()
+    )
     await timed("aggregate $group by group", pipeline.execute())
     await timed("update_many all ($inc)", repo.update_many({}, Small.Q.n.inc(1)))
     await timed("delete_many all", repo.delete_many({}))
@@ -68,9 +70,12 @@ async def measure(uri: str, size: int) -> None:
 
 def main() -> None:
     sizes = [int(a) for a in sys.argv[1:]] or [1000, 10_000, 100_000]
-    uri = os.environ.get("VELLUM_TEST_MONGODB_URI") or subprocess.run(
-        [sys.executable, str(SCRIPT), "start"], check=True, stdout=subprocess.PIPE, text=True
-    ).stdout.strip()
+    uri = (
+        os.environ.get("VELLUM_TEST_MONGODB_URI")
+        or subprocess.run(
+            [sys.executable, str(SCRIPT), "start"], check=True, stdout=subprocess.PIPE, text=True
+        ).stdout.strip()
+    )
     for size in sizes:
         asyncio.run(measure(uri, size))
 

@@ -179,7 +179,7 @@ class Session:
 @final
 class ModelPlan:
     """How the core builds instances of a model from documents whose every field has exactly
-    the planned BSON type (trusted fetch); made by ``vellum._fetch_plan``. ``fields`` holds
+    the planned BSON type (trusted fetch); made by ``vellum._plans``. ``fields`` holds
     ``(stored_key, attribute, (kind, nullable, inner))`` tuples."""
 
     def __new__(

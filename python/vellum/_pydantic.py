@@ -6,6 +6,9 @@ from typing import Any
 
 from pydantic_core import core_schema
 
+# Marks ObjectId's schema so that model plans (vellum._plans) recognise it exactly.
+OBJECTID_MARKER = "vellum_objectid"
+
 
 def objectid_core_schema(cls: Any) -> core_schema.CoreSchema:
     """ObjectId validates from an ObjectId, a 24-hex str or 12 bytes; JSON sees a str."""
@@ -31,4 +34,5 @@ def objectid_core_schema(cls: Any) -> core_schema.CoreSchema:
         serialization=core_schema.plain_serializer_function_ser_schema(
             str, when_used="json-unless-none"
         ),
+        metadata={OBJECTID_MARKER: True},
     )

@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar, overload
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import _core  # pyright: ignore[reportPrivateUsage]
-from ._fetch_plan import fetch_plan, validation_plan, write_plan
+from ._plans import fetch_plan, validation_plan, write_plan
 from .client import VellumClient
 from .errors import DocumentValidationError, DuplicateKeyError
 from .hooks import run_hooks

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 from pydantic import BaseModel, ValidationError, create_model
 
 from . import _core  # pyright: ignore[reportPrivateUsage]
-from ._fetch_plan import validation_plan
+from ._plans import validation_plan
 from .errors import DocumentValidationError
 from .query import QField, QueryExpr, SortKey
 

@@ -14,6 +14,7 @@ use bson::raw::{RawBsonRef, RawDocument};
 use bson::spec::BinarySubtype;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::{PyTraverseError, PyVisit};
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 
 use bson::{RawArrayBuf, RawBson, RawDocumentBuf};
@@ -126,6 +127,29 @@ impl ModelPlan {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let cls = self.cls.bind(py).getattr("__qualname__")?;
         Ok(format!("ModelPlan({cls}, {} fields)", self.fields.len()))
+    }
+
+    /// A plan is kept in its model class's `__dict__` and refers to that class: the cyclic GC
+    /// must see these references to collect a class that is no longer used. (The class's own
+    /// clear breaks such a cycle; a frozen plan has nothing to clear.)
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.cls)?;
+        visit.call(&self.template)?;
+        for field in &self.fields {
+            visit.call(&field.name)?;
+            field.spec.traverse(&visit)?;
+        }
+        Ok(())
+    }
+}
+
+impl Spec {
+    fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        match &self.kind {
+            Kind::List(item) => item.traverse(visit),
+            Kind::Model(plan) => visit.call(plan),
+            _ => Ok(()),
+        }
     }
 }
 

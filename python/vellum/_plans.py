@@ -1,0 +1,380 @@
+"""Model plans: how the core reads and writes a model's documents without going through dicts.
+
+Plans are derived from the model's ``__pydantic_core_schema__`` by allow-list: every schema node
+is either one this module knows exactly (a plain ``str``, ``int``, ``float``, ``bool``,
+``Decimal``, ``datetime``, ``UUID``, ``bytes``, ``vellum.ObjectId``, a list of one of those, a
+nested model, ``X | None``, a default) or the model goes through Pydantic. Anything else
+(validators, serializers, unions, enums, literals, dicts, ``RootModel``, recursive models,
+unknown options on a known node, ...) means "Pydantic decides", never "assume".
+
+Reads: a plan tells the core which BSON type each stored field must have for a document to
+become a model instance without going through Pydantic (see ``ModelPlan`` in the core); other
+documents are validated as usual. ``validation_plan``: for every model without constraints,
+where that check is the whole of validation. ``fetch_plan``: on request
+(``Settings.validate_on_fetch = False``, trusted fetch) also for models with constraints, which
+are then not re-checked; models the core cannot build exactly are refused at repository
+creation, with the reason.
+
+Writes: ``write_plan`` lets the core encode a model from its fields under their stored names,
+which is what ``model_dump(by_alias=True)`` gives as long as nothing customises the dump
+(serializers, computed fields, excluded fields, serialization aliases, extra fields,
+``RootModel``). Models that do are dumped as before: this is an optimisation only, never
+visible in what is stored.
+
+Plans are kept in the model class's own ``__dict__`` (as Pydantic keeps its validator there), so
+a class and its plans are collected together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, cast
+
+from pydantic import BaseModel
+
+from . import _core  # pyright: ignore[reportPrivateUsage]
+from ._pydantic import OBJECTID_MARKER
+
+Mode = Literal["exact", "trusted", "write"]
+_Spec = tuple[str, bool, Any]
+_Node = Mapping[str, Any]
+
+# Keys any node may carry without changing what it accepts or how it is dumped.
+_NEUTRAL = frozenset({"type", "ref", "metadata", "strict"})
+# Per scalar node type: the stored kind, and the constraint keys (checked by validation, so a
+# plan for `exact` refuses them; trusted fetch does not re-check them; writes ignore them).
+_SCALARS: dict[str, tuple[str, frozenset[str]]] = {
+    "str": ("str", frozenset({"min_length", "max_length", "pattern"})),
+    "int": ("int", frozenset({"gt", "ge", "lt", "le", "multiple_of"})),
+    "float": ("float", frozenset({"gt", "ge", "lt", "le", "multiple_of"})),
+    "bool": ("bool", frozenset()),
+    "decimal": (
+        "decimal",
+        frozenset({"gt", "ge", "lt", "le", "multiple_of", "max_digits", "decimal_places"}),
+    ),
+    "datetime": ("datetime", frozenset({"gt", "ge", "lt", "le", "now_op", "tz_constraint"})),
+    "uuid": ("uuid", frozenset({"version"})),
+    "bytes": ("bytes", frozenset({"min_length", "max_length"})),
+}
+_LIST_CONSTRAINTS = frozenset({"min_length", "max_length"})
+# Scalar options that never change the value of an exactly typed input.
+_HARMLESS: dict[str, Callable[[Any], bool]] = {
+    "microseconds_precision": lambda v: v in ("truncate", "error"),  # BSON keeps milliseconds
+    "allow_inf_nan": lambda v: v is True,  # False would refuse a stored NaN/inf double
+    "coerce_numbers_to_str": lambda v: True,  # only for numbers given to a str field
+    "fail_fast": lambda v: True,
+    "strip_whitespace": lambda v: not v,
+    "to_lower": lambda v: not v,
+    "to_upper": lambda v: not v,
+}
+# Config keys (as the core schema spells them) that do not change how an exactly typed dict
+# validates; the value test says which values are harmless.
+_CONFIG: dict[str, Callable[[Any], bool]] = {
+    "title": lambda v: True,
+    "validate_by_alias": lambda v: True,
+    "validate_by_name": lambda v: True,
+    "serialize_by_alias": lambda v: True,
+    "validate_assignment": lambda v: True,
+    "revalidate_instances": lambda v: True,
+    "from_attributes": lambda v: True,
+    "loc_by_alias": lambda v: True,
+    "hide_input_in_errors": lambda v: True,
+    "validation_error_cause": lambda v: True,
+    "cache_strings": lambda v: True,
+    "regex_engine": lambda v: True,
+    "coerce_numbers_to_str": lambda v: True,
+    "frozen": lambda v: True,
+    "strict": lambda v: True,
+    "ser_json_timedelta": lambda v: True,
+    "ser_json_temporal": lambda v: True,
+    "ser_json_bytes": lambda v: True,
+    "ser_json_inf_nan": lambda v: True,
+    "val_json_bytes": lambda v: True,
+    "val_temporal_unit": lambda v: True,
+    "extra_fields_behavior": lambda v: v == "ignore",
+    "str_strip_whitespace": lambda v: not v,
+    "str_to_lower": lambda v: not v,
+    "str_to_upper": lambda v: not v,
+    "allow_inf_nan": lambda v: v is True,
+}
+_CONFIG_CONSTRAINTS = frozenset({"str_max_length", "str_min_length"})
+_MAX_DEPTH = 64  # nested models and lists in one plan; deeper goes through Pydantic
+
+
+class Refused(TypeError):
+    """The core cannot build (or encode) this model exactly; the message says where and why."""
+
+
+def fetch_plan(model: type[BaseModel]) -> _core.ModelPlan:
+    """The plan for ``model``'s trusted fetch, or TypeError saying why its documents must be
+    validated."""
+    try:
+        return _cached(model, "trusted")
+    except Refused as err:
+        raise TypeError(
+            f"{model.__name__}.Settings.validate_on_fetch = False cannot be used: {err}. "
+            "Keep validation on fetch for this model (the default), or change that field."
+        ) from None
+
+
+def validation_plan(model: type[BaseModel]) -> _core.ModelPlan | None:
+    """The plan when checking the stored types is the whole of ``model``'s validation: no
+    constraints anywhere. Then a document the core builds is exactly what ``model_validate``
+    returns, so every repository uses it; None when the model must be validated."""
+    try:
+        return _cached(model, "exact")
+    except Refused:
+        return None
+
+
+def write_plan(model: type[BaseModel]) -> _core.ModelPlan | None:
+    """The plan to encode ``model``'s instances directly, or None where only ``model_dump``
+    gives the stored document."""
+    try:
+        return _cached(model, "write")
+    except Refused:
+        return None
+
+
+def _cached(model: type[BaseModel], mode: Mode) -> _core.ModelPlan:
+    cache: dict[str, _core.ModelPlan | Refused] | None = model.__dict__.get("__vellum_plans__")
+    if cache is None:
+        cache = {}
+        type.__setattr__(model, "__vellum_plans__", cache)
+    found = cache.get(mode)
+    if found is None:
+        try:
+            found = _Planner(mode).plan(model)
+        except Refused as err:
+            found = err
+        cache[mode] = found
+    if isinstance(found, Refused):
+        raise Refused(str(found))
+    return found
+
+
+class _Planner:
+    """One walk over a model's core schema for one mode."""
+
+    def __init__(self, mode: Mode) -> None:
+        self.mode = mode
+        self.definitions: dict[str, _Node] = {}
+        self.open: set[str] = set()  # refs of the models being planned (recursion)
+        self.done: dict[str, _core.ModelPlan] = {}
+
+    def plan(self, model: type[BaseModel]) -> _core.ModelPlan:
+        schema: Any = getattr(model, "__pydantic_core_schema__", None)
+        if not isinstance(schema, Mapping):
+            raise Refused(f"{model.__name__} has no core schema (not fully defined?)")
+        return self._model(self._resolve(cast(_Node, schema), model.__name__), model.__name__, 0)
+
+    # -- nodes ------------------------------------------------------------------------------
+
+    def _resolve(self, node: _Node, at: str) -> _Node:
+        kind = node.get("type")
+        if kind == "definitions":
+            for definition in node.get("definitions", ()):
+                self.definitions[definition["ref"]] = definition
+            return self._resolve(node["schema"], at)
+        if kind == "definition-ref":
+            found = self.definitions.get(node.get("schema_ref", ""))
+            if found is None or set(node) - {"type", "schema_ref", "metadata"}:
+                raise Refused(f"{at} refers to a schema this plan cannot resolve")
+            return found
+        return node
+
+    def _model(self, node: _Node, at: str, depth: int) -> _core.ModelPlan:
+        if node.get("type") != "model":
+            raise Refused(f"{at} is not a plain model")
+        cls = node["cls"]
+        ref = node.get("ref") or f"{cls.__module__}.{cls.__qualname__}"
+        if ref in self.done:
+            return self.done[ref]
+        if ref in self.open:
+            raise Refused(f"{at} is recursive ({cls.__name__} contains itself)")
+        if depth > _MAX_DEPTH:
+            raise Refused(f"{at} nests models more than {_MAX_DEPTH} deep")
+        self._keys(
+            node,
+            {"cls", "schema", "config", "custom_init", "root_model", "post_init", "generic_origin"},
+            at,
+        )
+        if node.get("root_model"):
+            raise Refused(f"{at} is a RootModel (stored as its root value)")
+        if node.get("custom_init"):
+            raise Refused(f"{at} defines __init__")
+        if self.mode == "write":
+            if "serialization" in node:
+                raise Refused(f"{at} has a model serializer")
+        else:
+            if node.get("post_init"):
+                raise Refused(f"{at} defines model_post_init")
+            if getattr(cls, "__private_attributes__", None):
+                raise Refused(f"{at} has private attributes {sorted(cls.__private_attributes__)}")
+        self._config(node.get("config") or {}, at)
+        self.open.add(ref)
+        try:
+            fields = self._fields(node["schema"], at, depth)
+        finally:
+            self.open.discard(ref)
+        try:
+            plan = _core.ModelPlan(cls, fields)
+        except TypeError as err:  # the core refuses classes it cannot instantiate itself
+            raise Refused(str(err)) from None
+        self.done[ref] = plan
+        return plan
+
+    def _config(self, config: Mapping[str, Any], at: str) -> None:
+        for key, value in config.items():
+            if self.mode == "write":
+                if key == "extra_fields_behavior" and value not in (None, "ignore"):
+                    raise Refused(f"{at} has extra={value!r} (extra fields are dumped too)")
+                continue
+            if key in _CONFIG_CONSTRAINTS and self.mode == "trusted":
+                continue
+            allowed = _CONFIG.get(key)
+            if allowed is None or not allowed(value):
+                raise Refused(f"{at} sets model_config {key}={value!r}")
+
+    def _fields(self, node: _Node, at: str, depth: int) -> list[tuple[str, str, _Spec]]:
+        if node.get("type") != "model-fields":
+            raise Refused(f"{at} is not a plain model")
+        self._keys(
+            node,
+            {"fields", "model_name", "computed_fields", "extras_schema", "extra_behavior"},
+            at,
+        )
+        if node.get("extras_schema") is not None:
+            raise Refused(f"{at} types its extra fields")
+        if node.get("extra_behavior") not in (None, "ignore"):
+            raise Refused(f"{at} has extra={node['extra_behavior']!r}")
+        if self.mode == "write" and node.get("computed_fields"):
+            raise Refused(f"{at} has computed fields")
+        fields: list[tuple[str, str, _Spec]] = []
+        for name, field in node["fields"].items():
+            where = f"{at}.{name}"
+            if field.get("type") != "model-field":
+                raise Refused(f"{where} is not a plain field")
+            self._keys(
+                field,
+                {
+                    "schema",
+                    "validation_alias",
+                    "serialization_alias",
+                    "serialization_exclude",
+                    "serialization_exclude_if",
+                    "frozen",
+                },
+                where,
+            )
+            fields.append((self._stored_name(name, field, where), name, self._spec(
+                field["schema"], where, depth
+            )))  # fmt: skip
+        return fields
+
+    def _stored_name(self, name: str, field: _Node, at: str) -> str:
+        if self.mode == "write":
+            if field.get("serialization_exclude") or field.get("serialization_exclude_if"):
+                raise Refused(f"{at} is excluded from the dump")
+            alias = field.get("serialization_alias")
+        else:
+            alias = field.get("validation_alias")
+        if alias is None:
+            return name
+        if not isinstance(alias, str):
+            raise Refused(f"{at} has an alias path or choices ({alias!r})")
+        return alias
+
+    def _spec(self, node: _Node, at: str, depth: int) -> _Spec:
+        node = self._resolve(node, at)
+        kind = node.get("type")
+        if kind == "json-or-python" and _inner(node, "metadata").get(OBJECTID_MARKER):
+            return ("objectid", False, None)  # its serializer applies to JSON only
+        if self.mode == "write" and "serialization" in node:
+            raise Refused(f"{at} has a serializer")
+        if kind == "default":
+            self._keys(
+                node,
+                {
+                    "schema",
+                    "default",
+                    "default_factory",
+                    "default_factory_takes_data",
+                    "on_error",
+                    "validate_default",
+                    "copy_default",
+                },
+                at,
+            )
+            return self._spec(node["schema"], at, depth)
+        if kind == "nullable":
+            self._keys(node, {"schema"}, at)
+            inner_kind, _, inner = self._spec(node["schema"], at, depth)
+            return (inner_kind, True, inner)
+        if kind == "list":
+            self._keys(node, {"items_schema", "fail_fast"}, at, _LIST_CONSTRAINTS)
+            if "items_schema" not in node:
+                raise Refused(f"{at} is a list of Any")
+            return ("list", False, self._spec(node["items_schema"], f"{at}[]", depth + 1))
+        if kind == "model":
+            return ("model", False, self._model(node, at, depth + 1))
+        if kind in _SCALARS:
+            stored, constraints = _SCALARS[kind]
+            self._keys(node, set(_HARMLESS), at, constraints)
+            for key, harmless in _HARMLESS.items():
+                if key in node and not harmless(node[key]) and self.mode != "write":
+                    raise Refused(f"{at} has {key}={node[key]!r}")
+            return (stored, False, None)
+        if kind == "function-after" and _is_vellum_utc(node):
+            self._keys(node, {"function", "schema"}, at)
+            return self._spec(node["schema"], at, depth)
+        if kind in ("function-after", "function-before", "function-wrap") and self.mode == "write":
+            # A validator does not change the dump: without a `serialization` of its own (refused
+            # above) the node is dumped by its inner schema.
+            self._keys(node, {"function", "schema", "json_schema_input_schema"}, at)
+            return self._spec(node["schema"], at, depth)
+        raise Refused(f"{at} is {_describe(node)}, which the core does not build")
+
+    def _keys(
+        self, node: _Node, allowed: set[str], at: str, constraints: frozenset[str] = frozenset()
+    ) -> None:
+        """Refuses a node with a key outside ``allowed`` (and the neutral ones); constraint keys
+        only where the mode does not check them."""
+        for key in node:
+            if key in _NEUTRAL or key in allowed:
+                continue
+            if key in constraints and self.mode != "exact":
+                continue
+            if key == "serialization" and self.mode != "write":
+                continue
+            raise Refused(f"{at} has {key}={node[key]!r}")
+
+
+def _inner(node: _Node, key: str) -> Mapping[str, Any]:
+    found: Any = node.get(key)
+    return cast("Mapping[str, Any]", found) if isinstance(found, Mapping) else {}
+
+
+def _describe(node: _Node) -> str:
+    kind = str(node.get("type"))
+    if kind.startswith("function-"):
+        function = _inner(node, "function").get("function")
+        return f"checked by the validator {getattr(function, '__name__', function)!r}"
+    if kind in ("union", "tagged-union"):
+        return "a union (of unions, only `X | None` is planned)"
+    return {"literal": "a Literal", "enum": "an enum"}.get(kind, f"a {kind} schema")
+
+
+def _is_vellum_utc(node: _Node) -> bool:
+    """VellumBaseModel's own validator of created_at/updated_at: a UTC datetime (as the core
+    decodes one) comes out equal, and it does not change the dump."""
+    from .model import VellumBaseModel
+
+    function = _inner(node, "function").get("function")
+    own = VellumBaseModel.__pydantic_decorators__.field_validators["_as_utc"].func
+    return function is not None and _unbound(function) is _unbound(own)
+
+
+def _unbound(func: Any) -> Any:
+    # Pydantic rebinds a classmethod validator to every subclass: compare the function itself.
+    return getattr(func, "__func__", func)
