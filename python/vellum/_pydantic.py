@@ -36,3 +36,25 @@ def objectid_core_schema(cls: Any) -> core_schema.CoreSchema:
         ),
         metadata={OBJECTID_MARKER: True},
     )
+
+
+def regex_core_schema(cls: Any) -> core_schema.CoreSchema:
+    """Regex validates from a Regex, a ``re.Pattern`` (its flags as MongoDB options) or a str
+    pattern without options; JSON sees ``{"pattern": ..., "flags": ...}``."""
+    import re
+
+    def validate(value: Any) -> Any:
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            return cls(value)
+        if isinstance(value, re.Pattern):
+            return cls.from_pattern(value)
+        raise ValueError(f"Regex expected (or a re.Pattern or a str), got {type(value).__name__}")
+
+    return core_schema.no_info_plain_validator_function(
+        validate,
+        serialization=core_schema.plain_serializer_function_ser_schema(
+            lambda r: {"pattern": r.pattern, "flags": r.flags}, when_used="json"
+        ),
+    )

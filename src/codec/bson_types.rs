@@ -1,5 +1,6 @@
 //! BSON types with no natural Python equivalent.
 
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
 use pyo3::types::{PyBytes, PyType};
@@ -121,3 +122,128 @@ key_bound!(
     "BSON MaxKey: compares above every other value.",
     std::cmp::Ordering::Greater
 );
+
+/// The regular-expression options MongoDB stores, in the order BSON requires (alphabetical).
+const REGEX_OPTIONS: &str = "ilmsux";
+
+/// A BSON regular expression: a PCRE pattern and its options, stored and read back exactly as
+/// they are (Python's `re` cannot compile every PCRE pattern, and adds flags of its own).
+/// `Regex("^ab", "i")`; `.compile()` gives a `re.Pattern` where Python can compile it.
+#[pyclass(module = "vellum", frozen, eq, hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Regex {
+    #[pyo3(get)]
+    pub pattern: String,
+    /// The options, sorted and each once (`"imx"`).
+    #[pyo3(get)]
+    pub flags: String,
+}
+
+impl Regex {
+    /// The options in BSON's order, or an error naming what is wrong.
+    pub fn checked(pattern: String, flags: &str) -> PyResult<Self> {
+        if pattern.contains('\0') || flags.contains('\0') {
+            return Err(PyValueError::new_err(
+                "a BSON regular expression cannot contain a NUL character",
+            ));
+        }
+        if let Some(unknown) = flags.chars().find(|c| !REGEX_OPTIONS.contains(*c)) {
+            return Err(PyValueError::new_err(format!(
+                "unknown regular expression option {unknown:?}: MongoDB's are \
+                 {REGEX_OPTIONS:?}"
+            )));
+        }
+        let flags = REGEX_OPTIONS
+            .chars()
+            .filter(|c| flags.contains(*c))
+            .collect();
+        Ok(Regex { pattern, flags })
+    }
+
+    /// A `re.Pattern` as MongoDB stores it: its flags as options, less `re.UNICODE`, which every
+    /// `str` pattern carries implicitly (so `re.compile("a")` is stored as `/a/`, and read back
+    /// as `Regex("a", "")`).
+    pub fn from_python_pattern(pattern: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let py = pattern.py();
+        let source = pattern.getattr(pyo3::intern!(py, "pattern"))?;
+        let Ok(source) = source.extract::<String>() else {
+            return Err(PyValueError::new_err(
+                "a bytes regex pattern cannot be stored: use a str pattern",
+            ));
+        };
+        let bits: i64 = pattern.getattr(pyo3::intern!(py, "flags"))?.extract()?;
+        let re = py.import("re")?;
+        let mut flags = String::new();
+        for (name, option) in [
+            ("IGNORECASE", 'i'),
+            ("MULTILINE", 'm'),
+            ("DOTALL", 's'),
+            ("VERBOSE", 'x'),
+        ] {
+            if bits & re.getattr(name)?.extract::<i64>()? != 0 {
+                flags.push(option);
+            }
+        }
+        Self::checked(source, &flags)
+    }
+}
+
+#[pymethods]
+impl Regex {
+    #[new]
+    #[pyo3(signature = (pattern, flags = ""))]
+    fn new(pattern: String, flags: &str) -> PyResult<Self> {
+        Self::checked(pattern, flags)
+    }
+
+    /// `re.compile` of the pattern with the matching Python flags (`i`, `m`, `s`, `x`, `u`);
+    /// raises `re.error` for a pattern only PCRE understands and ValueError for `l` (locale),
+    /// which Python's `str` patterns do not have.
+    fn compile<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let re = py.import("re")?;
+        let mut flags = 0_i64;
+        for option in self.flags.chars() {
+            let name = match option {
+                'i' => "IGNORECASE",
+                'm' => "MULTILINE",
+                's' => "DOTALL",
+                'x' => "VERBOSE",
+                'u' => "UNICODE",
+                _ => {
+                    return Err(PyValueError::new_err(format!(
+                        "the regular expression option {option:?} has no Python equivalent"
+                    )))
+                }
+            };
+            flags |= re.getattr(name)?.extract::<i64>()?;
+        }
+        re.call_method1("compile", (&self.pattern, flags))
+    }
+
+    /// The `Regex` MongoDB stores for a `re.Pattern` (see `compile` for the way back).
+    #[staticmethod]
+    fn from_pattern(pattern: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Self::from_python_pattern(pattern)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Regex({:?}, {:?})", self.pattern, self.flags)
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> (Bound<'py, PyType>, (String, String)) {
+        let this = slf.get();
+        (slf.get_type(), (this.pattern.clone(), this.flags.clone()))
+    }
+
+    /// Pydantic integration: validates from a Regex, a `re.Pattern` or a str pattern.
+    #[classmethod]
+    fn __get_pydantic_core_schema__<'py>(
+        cls: &Bound<'py, PyType>,
+        _source: &Bound<'py, PyAny>,
+        _handler: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        cls.py()
+            .import("vellum._pydantic")?
+            .call_method1("regex_core_schema", (cls,))
+    }
+}

@@ -7,7 +7,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
-use super::bson_types::{Binary, MaxKey, MinKey, Timestamp};
+use super::bson_types::{Binary, MaxKey, MinKey, Regex, Timestamp};
 use super::datetime::py_datetime;
 use super::decimal::decimal_text;
 use super::ffi;
@@ -74,15 +74,6 @@ fn decode_array<'a, 'py>(
     Ok(list)
 }
 
-const REGEX_FLAGS: [(char, i64); 6] = [
-    ('i', 2),
-    ('l', 4),
-    ('m', 8),
-    ('s', 16),
-    ('u', 32),
-    ('x', 64),
-];
-
 pub fn decode_value<'a, 'py>(
     py: Python<'py>,
     value: RawBsonRef<'a>,
@@ -113,14 +104,16 @@ pub fn decode_value<'a, 'py>(
             )?
             .into_any(),
         },
-        RawBsonRef::RegularExpression(r) => {
-            let flags: i64 = REGEX_FLAGS
-                .iter()
-                .filter(|(c, _)| r.options.contains(*c))
-                .map(|(_, bit)| bit)
-                .sum();
-            t.re_compile.bind(py).call1((r.pattern, flags))?
-        }
+        // As stored: a pattern only PCRE understands, and the absence of Python's implicit
+        // flags, survive a read and a write.
+        RawBsonRef::RegularExpression(r) => Bound::new(
+            py,
+            Regex {
+                pattern: r.pattern.to_owned(),
+                flags: r.options.to_owned(),
+            },
+        )?
+        .into_any(),
         RawBsonRef::Timestamp(ts) => Bound::new(
             py,
             Timestamp {

@@ -10,7 +10,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
-use super::bson_types::{Binary, Timestamp};
+use super::bson_types::{Binary, Regex, Timestamp};
 use super::objectid::ObjectId;
 use super::types::PyTypes;
 use crate::error::{UnsupportedTypeError, ValueOutOfRangeError};
@@ -186,40 +186,11 @@ fn encode_decimal(v: &Bound<'_, PyAny>) -> Result<RawBson> {
     Ok(RawBson::Decimal128(parsed))
 }
 
-const REGEX_FLAGS: [(i64, char); 6] = [
-    (2, 'i'),
-    (4, 'l'),
-    (8, 'm'),
-    (16, 's'),
-    (32, 'u'),
-    (64, 'x'),
-];
-
 fn encode_pattern(v: &Bound<'_, PyAny>) -> Result<RawBson> {
-    let py = v.py();
-    let pattern = v.getattr(intern!(py, "pattern"))?;
-    let pattern = if let Ok(raw) = pattern.cast::<PyBytes>() {
-        String::from_utf8(raw.as_bytes().to_vec()).map_err(|_| {
-            EncodeError::value_error("a bytes regex pattern must be valid UTF-8".to_owned())
-        })?
-    } else {
-        pattern.extract::<String>()?
-    };
-    if pattern.contains('\0') {
-        return Err(EncodeError::value_error(
-            "a regex pattern cannot contain a NUL character in BSON".to_owned(),
-        ));
-    }
-    let flags: i64 = v.getattr(intern!(py, "flags"))?.extract()?;
-    let mut options: Vec<char> = REGEX_FLAGS
-        .iter()
-        .filter(|(bit, _)| flags & bit != 0)
-        .map(|(_, c)| *c)
-        .collect();
-    options.sort_unstable();
+    let regex = Regex::from_python_pattern(v).map_err(EncodeError::from)?;
     Ok(RawBson::RegularExpression(bson::Regex {
-        pattern,
-        options: options.into_iter().collect(),
+        pattern: regex.pattern,
+        options: regex.flags,
     }))
 }
 
@@ -353,6 +324,13 @@ pub fn encode_value(v: &Bound<'_, PyAny>, t: &PyTypes, depth: u32) -> Result<Raw
         return Ok(RawBson::Binary(bson::Binary {
             subtype: BinarySubtype::from(b.subtype),
             bytes: b.data.clone(),
+        }));
+    }
+    if ty == t.regex {
+        let regex = v.cast::<Regex>().map_err(PyErr::from)?.get();
+        return Ok(RawBson::RegularExpression(bson::Regex {
+            pattern: regex.pattern.clone(),
+            options: regex.flags.clone(),
         }));
     }
     if ty == t.timestamp {

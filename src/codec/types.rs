@@ -5,7 +5,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 use pyo3::PyTypeInfo;
 
-use super::bson_types::{Binary, MaxKey, MinKey, Timestamp};
+use super::bson_types::{Binary, MaxKey, MinKey, Regex, Timestamp};
 use super::ffi;
 use super::objectid::ObjectId;
 
@@ -27,6 +27,7 @@ pub struct PyTypes {
     pub pattern: usize,
     pub binary: usize,
     pub timestamp: usize,
+    pub regex: usize,
     pub minkey: usize,
     pub maxkey: usize,
     pub datetime_cls: Py<PyAny>,
@@ -39,7 +40,6 @@ pub struct PyTypes {
     pub decimal_cls: Py<PyAny>,
     pub enum_cls: Py<PyAny>,
     pub mapping_abc: Py<PyAny>,
-    pub re_compile: Py<PyAny>,
     pub pattern_cls: Py<PyAny>,
     /// Whether UUIDs can be built without running `UUID.__init__` (see [`Self::bare_instance`]):
     /// several times faster, and the instance is the same as `UUID(bytes=...)` gives.
@@ -103,6 +103,7 @@ impl PyTypes {
                 pattern: ptr(&pattern_cls),
                 binary: ptr(Binary::type_object(py).as_any()),
                 timestamp: ptr(Timestamp::type_object(py).as_any()),
+                regex: ptr(Regex::type_object(py).as_any()),
                 minkey: ptr(MinKey::type_object(py).as_any()),
                 maxkey: ptr(MaxKey::type_object(py).as_any()),
                 datetime_cls: datetime_cls.unbind(),
@@ -115,7 +116,6 @@ impl PyTypes {
                 decimal_cls: decimal_cls.unbind(),
                 enum_cls: enum_cls.unbind(),
                 mapping_abc: mapping_abc.unbind(),
-                re_compile: re.getattr("compile")?.unbind(),
                 pattern_cls: pattern_cls.unbind(),
                 uuid_safe_unknown: uuid_mod.getattr("SafeUUID")?.getattr("unknown")?.unbind(),
                 gc_module: py.import("gc")?.into_any().unbind(),
