@@ -5,13 +5,25 @@ from __future__ import annotations
 
 import pickle
 import re
+from datetime import datetime, timedelta, timezone
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from vellum import Regex, VellumBaseModel, VellumClient, VellumRepository, decode_bson, encode_bson
+from vellum import (
+    DatetimeMS,
+    DocumentValidationError,
+    Regex,
+    ValueOutOfRangeError,
+    VellumBaseModel,
+    VellumClient,
+    VellumRepository,
+    decode_bson,
+    encode_bson,
+)
+from vellum._plans import validation_plan
 
 
 class Rule(VellumBaseModel):
@@ -78,3 +90,84 @@ async def test_pcre_patterns_round_trip_through_a_repository(
     assert raw is not None and raw["match"] == Regex("abc")
     again = await rules.update(found[0].id, {"name": "plain2"})
     assert again is not None and again.match == Regex("abc")
+
+
+# -- dates outside Python's years 1..9999 -------------------------------------------------------
+
+FAR = [-(2**63), -62_135_596_800_001, 253_402_300_800_000, 2**63 - 1]  # around years 1 and 9999
+
+
+class Event(VellumBaseModel):
+    at: datetime
+
+
+class AnyDate(VellumBaseModel):
+    at: datetime | DatetimeMS
+
+
+def _stored(at: Any) -> bytes:
+    return encode_bson({"_id": UUID(int=7), "at": at})
+
+
+def test_any_stored_date_is_read_and_written_back_exactly() -> None:
+    for millis in FAR:
+        raw = _stored(DatetimeMS(millis))
+        doc = decode_bson(raw)
+        assert doc["at"] == DatetimeMS(millis)
+        assert encode_bson(doc) == raw
+    inside = decode_bson(_stored(DatetimeMS(0)))["at"]
+    assert inside == datetime(1970, 1, 1, tzinfo=timezone.utc)
+    assert DatetimeMS(0).to_datetime() == inside
+    with pytest.raises(ValueError, match="outside the years 1 to 9999"):
+        DatetimeMS(FAR[0]).to_datetime()
+
+
+def test_a_date_a_datetime_field_cannot_hold_fails_validation_naming_the_field() -> None:
+    for millis in FAR:
+        raw = _stored(DatetimeMS(millis))
+        plan = validation_plan(Event)
+        assert plan is not None
+        doc = decode_bson(raw, plan=plan)  # the core does not build it: validation decides
+        assert isinstance(doc, dict)
+        with pytest.raises(ValidationError) as err:
+            Event.model_validate(doc)
+        assert err.value.errors()[0]["loc"] == ("at",)
+        # A field declared for it reads it.
+        assert AnyDate.model_validate(decode_bson(raw)).at == DatetimeMS(millis)
+
+
+def test_datetime_ms_fields_validate_from_ints_and_datetimes() -> None:
+    class M(BaseModel):
+        at: DatetimeMS
+
+    assert M(at=1500).at == DatetimeMS(1500)  # type: ignore[arg-type]
+    assert M(at=datetime(1970, 1, 1, 0, 0, 1, tzinfo=timezone.utc)).at == DatetimeMS(1000)  # type: ignore[arg-type]
+    assert M(at=DatetimeMS(5)).model_dump(mode="json") == {"at": 5}
+    assert DatetimeMS(1) < DatetimeMS(2) and int(DatetimeMS(3)) == 3
+    with pytest.raises(ValidationError):
+        M(at="soon")  # type: ignore[arg-type]
+
+
+def test_the_encoder_refuses_a_datetime_it_could_not_read_back() -> None:
+    late = datetime.max.replace(tzinfo=timezone(timedelta(hours=-14)))
+    early = datetime.min.replace(tzinfo=timezone(timedelta(hours=14)))
+    for value in (late, early):
+        with pytest.raises(ValueOutOfRangeError, match="outside the years 1 to 9999 in UTC"):
+            encode_bson({"at": value})
+    assert decode_bson(encode_bson({"at": datetime.max}))["at"].year == 9999
+
+
+@pytest.mark.real_mongodb("the emulator cannot store dates outside years 1-9999")
+async def test_a_far_date_fails_only_its_document_naming_id_and_field(
+    client: VellumClient, db_name: str
+) -> None:
+    events = VellumRepository(Event, client, db_name)
+    good = await events.create(Event(at=datetime(2020, 1, 1, tzinfo=timezone.utc)))
+    await events.collection.insert_one({"_id": UUID(int=9), "at": DatetimeMS(FAR[-1])})
+    assert await events.get(good.id) == good
+    with pytest.raises(DocumentValidationError, match=r"_id=UUID\('00000000-.*9'\).*at") as err:
+        await events.get(UUID(int=9))
+    assert err.value.document_id == UUID(int=9)
+    anything = VellumRepository(AnyDate, client, db_name)
+    anything_far = await anything.get(UUID(int=9))
+    assert anything_far is not None and anything_far.at == DatetimeMS(FAR[-1])

@@ -2,6 +2,7 @@
 
 from ._core import (
     Binary,
+    DatetimeMS,
     MaxKey,
     MinKey,
     ObjectId,
@@ -57,6 +58,7 @@ __all__ = [
     "ClientClosedError",
     "ConfigurationError",
     "ConnectionError",
+    "DatetimeMS",
     "DocumentValidationError",
     "DuplicateKeyError",
     "Filter",

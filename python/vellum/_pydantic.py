@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pydantic_core import core_schema
@@ -56,5 +57,32 @@ def regex_core_schema(cls: Any) -> core_schema.CoreSchema:
         validate,
         serialization=core_schema.plain_serializer_function_ser_schema(
             lambda r: {"pattern": r.pattern, "flags": r.flags}, when_used="json"
+        ),
+    )
+
+
+def datetime_ms_core_schema(cls: Any) -> core_schema.CoreSchema:
+    """DatetimeMS validates from a DatetimeMS, an int (milliseconds since the epoch) or a
+    datetime (naive means UTC); JSON sees the milliseconds."""
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    millisecond = timedelta(milliseconds=1)
+
+    def validate(value: Any) -> Any:
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return cls(value)
+        if isinstance(value, datetime):
+            aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+            return cls((aware - epoch) // millisecond)
+        raise ValueError(
+            f"DatetimeMS expected (or an int of milliseconds, or a datetime), "
+            f"got {type(value).__name__}"
+        )
+
+    return core_schema.no_info_plain_validator_function(
+        validate,
+        serialization=core_schema.plain_serializer_function_ser_schema(
+            lambda d: d.millis, when_used="json"
         ),
     )

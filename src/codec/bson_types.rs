@@ -247,3 +247,51 @@ impl Regex {
             .call_method1("regex_core_schema", (cls,))
     }
 }
+
+/// A BSON datetime as its raw count of milliseconds since the Unix epoch (UTC): any 64-bit
+/// value MongoDB stores, including those outside the years 1 to 9999 that Python's `datetime`
+/// holds. Stored dates outside that range are read as `DatetimeMS`; declare a field as
+/// `DatetimeMS` (or `datetime | DatetimeMS`) to read and write them.
+#[pyclass(module = "vellum", frozen, eq, ord, hash)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DatetimeMS {
+    #[pyo3(get)]
+    pub millis: i64,
+}
+
+#[pymethods]
+impl DatetimeMS {
+    #[new]
+    fn new(millis: i64) -> Self {
+        DatetimeMS { millis }
+    }
+
+    /// The aware UTC `datetime`, or ValueError outside the years 1 to 9999.
+    fn to_datetime<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        super::datetime::py_datetime(py, self.millis, super::types::PyTypes::get(py)?)
+    }
+
+    fn __int__(&self) -> i64 {
+        self.millis
+    }
+
+    fn __repr__(&self) -> String {
+        format!("DatetimeMS({})", self.millis)
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> (Bound<'py, PyType>, (i64,)) {
+        (slf.get_type(), (slf.get().millis,))
+    }
+
+    /// Pydantic integration: validates from a DatetimeMS, an int (milliseconds) or a datetime.
+    #[classmethod]
+    fn __get_pydantic_core_schema__<'py>(
+        cls: &Bound<'py, PyType>,
+        _source: &Bound<'py, PyAny>,
+        _handler: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        cls.py()
+            .import("vellum._pydantic")?
+            .call_method1("datetime_ms_core_schema", (cls,))
+    }
+}

@@ -7,8 +7,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
-use super::bson_types::{Binary, MaxKey, MinKey, Regex, Timestamp};
-use super::datetime::py_datetime;
+use super::bson_types::{Binary, DatetimeMS, MaxKey, MinKey, Regex, Timestamp};
+use super::datetime::{civil_from_millis, py_datetime};
 use super::decimal::decimal_text;
 use super::ffi;
 use super::objectid::ObjectId;
@@ -90,7 +90,18 @@ pub fn decode_value<'a, 'py>(
         RawBsonRef::Document(d) => decode_document(py, d, t, cache)?.into_any(),
         RawBsonRef::Array(a) => decode_array(py, a, t, cache)?.into_any(),
         RawBsonRef::ObjectId(oid) => Bound::new(py, ObjectId { oid })?.into_any(),
-        RawBsonRef::DateTime(dt) => py_datetime(py, dt.timestamp_millis(), t)?,
+        // Outside Python's years 1 to 9999 a date is read as its milliseconds: one such value
+        // never fails a read, and validation names the document and field it does not fit.
+        RawBsonRef::DateTime(dt) => match civil_from_millis(dt.timestamp_millis()) {
+            Some(_) => py_datetime(py, dt.timestamp_millis(), t)?,
+            None => Bound::new(
+                py,
+                DatetimeMS {
+                    millis: dt.timestamp_millis(),
+                },
+            )?
+            .into_any(),
+        },
         RawBsonRef::Decimal128(d) => t.decimal_cls.bind(py).call1((decimal_text(d),))?,
         RawBsonRef::Binary(b) => match b.subtype {
             BinarySubtype::Generic => PyBytes::new(py, b.bytes).into_any(),

@@ -10,7 +10,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
-use super::bson_types::{Binary, Regex, Timestamp};
+use super::bson_types::{Binary, DatetimeMS, Regex, Timestamp};
 use super::objectid::ObjectId;
 use super::types::PyTypes;
 use crate::error::{UnsupportedTypeError, ValueOutOfRangeError};
@@ -157,6 +157,14 @@ fn encode_datetime(v: &Bound<'_, PyAny>, t: &PyTypes) -> Result<RawBson> {
         .ok_or_else(|| {
             EncodeError::value_error("datetime is outside the range BSON can store".to_owned())
         })?;
+    // Written, it must read back as a datetime: a time zone can push it past year 9999 or
+    // before year 1 in UTC.
+    if super::datetime::civil_from_millis(millis).is_none() {
+        return Err(EncodeError::value_error(format!(
+            "datetime {} is outside the years 1 to 9999 in UTC, so it could not be read back              as a datetime; store it as vellum.DatetimeMS",
+            v.str()?
+        )));
+    }
     Ok(RawBson::DateTime(bson::DateTime::from_millis(millis)))
 }
 
@@ -325,6 +333,10 @@ pub fn encode_value(v: &Bound<'_, PyAny>, t: &PyTypes, depth: u32) -> Result<Raw
             subtype: BinarySubtype::from(b.subtype),
             bytes: b.data.clone(),
         }));
+    }
+    if ty == t.datetime_ms {
+        let ms = v.cast::<DatetimeMS>().map_err(PyErr::from)?.get();
+        return Ok(RawBson::DateTime(bson::DateTime::from_millis(ms.millis)));
     }
     if ty == t.regex {
         let regex = v.cast::<Regex>().map_err(PyErr::from)?.get();

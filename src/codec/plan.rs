@@ -197,8 +197,12 @@ fn planned_value<'a, 'py>(
         | (Kind::Int, RawBsonRef::Int32(_) | RawBsonRef::Int64(_))
         | (Kind::Float, RawBsonRef::Double(_))
         | (Kind::Bool, RawBsonRef::Boolean(_))
-        | (Kind::DateTime, RawBsonRef::DateTime(_))
         | (Kind::ObjectId, RawBsonRef::ObjectId(_)) => true,
+        // A date Python's datetime cannot hold is read as a DatetimeMS, which a datetime field
+        // refuses: validation reports it.
+        (Kind::DateTime, RawBsonRef::DateTime(dt)) => {
+            super::datetime::civil_from_millis(dt.timestamp_millis()).is_some()
+        }
         // Pydantic's Decimal refuses infinities and NaN unless allow_inf_nan is set.
         (Kind::Decimal, RawBsonRef::Decimal128(d)) => is_finite(d),
         (Kind::Uuid, RawBsonRef::Binary(b)) => {
