@@ -15,6 +15,7 @@ pyo3::import_exception!(vellum.errors, ServerSelectionTimeoutError);
 pyo3::import_exception!(vellum.errors, AuthenticationError);
 pyo3::import_exception!(vellum.errors, OperationFailure);
 pyo3::import_exception!(vellum.errors, DuplicateKeyError);
+pyo3::import_exception!(vellum.errors, DocumentValidationError);
 pyo3::import_exception!(vellum.errors, ClientClosedError);
 pyo3::import_exception!(vellum.errors, UnsupportedTypeError);
 pyo3::import_exception!(vellum.errors, ValueOutOfRangeError);

@@ -21,7 +21,9 @@ mod _core {
     #[pymodule_export]
     use crate::client::Client;
     #[pymodule_export]
-    use crate::codec::bson_types::{Binary, DatetimeMS, MaxKey, MinKey, Regex, Timestamp};
+    use crate::codec::bson_types::{
+        Binary, Code, DBPointer, DatetimeMS, MaxKey, MinKey, Regex, Timestamp,
+    };
     #[pymodule_export]
     use crate::codec::functions::{decode_bson, encode_bson};
     #[pymodule_export]

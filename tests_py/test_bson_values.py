@@ -10,11 +10,14 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from vellum import (
+    Code,
     DatetimeMS,
+    DBPointer,
     DocumentValidationError,
+    ObjectId,
     Regex,
     ValueOutOfRangeError,
     VellumBaseModel,
@@ -23,7 +26,7 @@ from vellum import (
     decode_bson,
     encode_bson,
 )
-from vellum._plans import validation_plan
+from vellum._plans import read_plan, validation_plan
 
 
 class Rule(VellumBaseModel):
@@ -171,3 +174,79 @@ async def test_a_far_date_fails_only_its_document_naming_id_and_field(
     anything = VellumRepository(AnyDate, client, db_name)
     anything_far = await anything.get(UUID(int=9))
     assert anything_far is not None and anything_far.at == DatetimeMS(FAR[-1])
+
+
+# -- deprecated BSON types, values the model does not declare, values that cannot be read ------
+
+
+def test_deprecated_types_are_read_and_written_back_unchanged() -> None:
+    oid = ObjectId(b"\x01" * 12)
+    doc = {
+        "code": Code("function () { return 1; }"),
+        "scoped": Code("function () { return x; }", {"x": 1, "nested": {"y": [1, "two"]}}),
+        "pointer": DBPointer("db.coll", oid),
+        "none": None,
+    }
+    raw = encode_bson(doc)
+    back = decode_bson(raw)
+    assert back == doc
+    assert back["scoped"].scope == {"x": 1, "nested": {"y": [1, "two"]}}
+    assert back["pointer"].id == oid and back["pointer"].namespace == "db.coll"
+    assert encode_bson(back) == raw
+    assert Code("a") != Code("a", {}) and hash(Code("a")) == hash(Code("a"))
+    for value in doc.values():
+        if value is not None:
+            assert pickle.loads(pickle.dumps(value)) == value
+
+
+def _with_bad_utf8(field: str) -> bytes:
+    """A document whose `field` holds a string that is not valid UTF-8 (older drivers and the
+    shell could store one)."""
+    raw = encode_bson({"_id": UUID(int=3), "name": "ada", "legacy": "zzz", "other": "yyy"})
+    marker = b"zzz" if field == "legacy" else b"ada"
+    return raw.replace(marker, b"\xff\xfe\xfd")
+
+
+class Person(VellumBaseModel):
+    name: str
+
+
+class Bounded(VellumBaseModel):
+    name: str = Field(max_length=10)
+
+
+def test_values_of_fields_the_model_does_not_declare_are_never_decoded() -> None:
+    raw = _with_bad_utf8("legacy")
+    with pytest.raises(ValueError, match=r"malformed|utf"):
+        decode_bson(raw)  # a plain read decodes everything
+    for model in (Person, Bounded):  # built by the core, and validated by Pydantic
+        plan = read_plan(model)
+        assert plan is not None
+        got = decode_bson(raw, plan=plan)
+        loaded = got if isinstance(got, model) else model.model_validate(got)
+        assert loaded.name == "ada" and loaded.id == UUID(int=3)
+
+
+def test_a_declared_field_that_cannot_be_decoded_names_the_document_and_field() -> None:
+    raw = _with_bad_utf8("name")
+    for model in (Person, Bounded):
+        plan = read_plan(model)
+        assert plan is not None
+        with pytest.raises(DocumentValidationError, match=r"_id=UUID\(.*3'\).*name") as err:
+            decode_bson(raw, plan=plan)
+        assert err.value.document_id == UUID(int=3)
+        assert err.value.errors[0]["loc"] == ("name",)
+
+
+async def test_deprecated_types_round_trip_through_the_server(
+    client: VellumClient, db_name: str
+) -> None:
+    class Legacy(VellumBaseModel):
+        script: Code
+        pointer: DBPointer | None = None
+
+        model_config = {"arbitrary_types_allowed": True}
+
+    legacy = VellumRepository(Legacy, client, db_name)
+    stored = await legacy.create(Legacy(script=Code("return x", {"x": 2})))
+    assert await legacy.get(stored.id) == stored

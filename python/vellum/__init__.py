@@ -2,7 +2,9 @@
 
 from ._core import (
     Binary,
+    Code,
     DatetimeMS,
+    DBPointer,
     MaxKey,
     MinKey,
     ObjectId,
@@ -56,8 +58,10 @@ __all__ = [
     "AuthenticationError",
     "Binary",
     "ClientClosedError",
+    "Code",
     "ConfigurationError",
     "ConnectionError",
+    "DBPointer",
     "DatetimeMS",
     "DocumentValidationError",
     "DuplicateKeyError",

@@ -113,6 +113,32 @@ class Timestamp:
     def __reduce__(self) -> tuple[type[Timestamp], tuple[int, int]]: ...
 
 @final
+class Code:
+    """BSON JavaScript code (deprecated), with its scope if it has one; never run."""
+
+    def __new__(cls, code: str, scope: Mapping[str, Any] | None = None) -> Code: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def scope(self) -> dict[str, Any] | None: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+    def __reduce__(self) -> tuple[type[Code], tuple[str, dict[str, Any] | None]]: ...
+
+@final
+class DBPointer:
+    """A BSON DBPointer (deprecated; DBRef replaced it): a namespace and an ObjectId."""
+
+    def __new__(cls, namespace: str, id: ObjectId | str | bytes) -> DBPointer: ...
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def id(self) -> ObjectId: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+    def __reduce__(self) -> tuple[type[DBPointer], tuple[str, str]]: ...
+
+@final
 class DatetimeMS:
     """A BSON datetime as milliseconds since the epoch: any value MongoDB stores."""
 
@@ -219,13 +245,21 @@ class Session:
 
 @final
 class ModelPlan:
-    """How the core builds instances of a model from documents whose every field has exactly
-    the planned BSON type (trusted fetch); made by ``vellum._plans``. ``fields`` holds
-    ``(stored_key, attribute, (kind, nullable, inner))`` tuples."""
+    """How the core reads a model's documents: it builds instances from documents whose every
+    field has exactly the planned BSON type, and decodes only the top-level ``keys`` validation
+    reads; made by ``vellum._plans``. ``fields`` holds ``(stored_key, attribute, (kind,
+    nullable, inner))`` tuples; ``builds=False`` only selects keys."""
 
     def __new__(
-        cls, model: type, fields: list[tuple[str, str, tuple[str, bool, Any]]]
+        cls,
+        model: type,
+        fields: list[tuple[str, str, tuple[str, bool, Any]]],
+        *,
+        keys: set[str] | frozenset[str] | None = None,
+        builds: bool = True,
     ) -> ModelPlan: ...
+    @property
+    def builds(self) -> bool: ...
 
 @final
 class Collection:

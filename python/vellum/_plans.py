@@ -127,6 +127,44 @@ def validation_plan(model: type[BaseModel]) -> _core.ModelPlan | None:
         return None
 
 
+def read_plan(model: type[BaseModel]) -> _core.ModelPlan | None:
+    """How a repository reads ``model`` with validation on: the core builds the instances where
+    that is exactly validation (``validation_plan``); else it decodes only the top-level keys
+    validation reads, and Pydantic validates. None where validation may read any key."""
+    found = validation_plan(model)
+    if found is not None:
+        return found
+    keys = read_keys(model)
+    return None if keys is None else _core.ModelPlan(model, [], keys=keys, builds=False)
+
+
+def read_keys(model: type[BaseModel]) -> frozenset[str] | None:
+    """The top-level keys ``model_validate`` reads from a document, or None when it may read any
+    (extra fields kept, aliases given as paths or choices, model validators that see the raw
+    document). Other stored fields need not even be decoded."""
+    config = model.model_config
+    if (
+        config.get("extra") not in (None, "ignore")
+        or model.__pydantic_decorators__.model_validators
+    ):
+        return None
+    by_alias = config.get("validate_by_alias", True) is not False
+    by_name = bool(config.get("validate_by_name") or config.get("populate_by_name"))
+    keys: set[str] = set()
+    for name, field in model.model_fields.items():
+        alias = field.validation_alias if field.validation_alias is not None else field.alias
+        if alias is None:
+            keys.add(name)
+            continue
+        if not isinstance(alias, str):
+            return None
+        if by_alias:
+            keys.add(alias)
+        if by_name or not by_alias:
+            keys.add(name)
+    return frozenset(keys)
+
+
 def write_plan(model: type[BaseModel]) -> _core.ModelPlan | None:
     """The plan to encode ``model``'s instances directly, or None where only ``model_dump``
     gives the stored document."""
@@ -217,8 +255,11 @@ class _Planner:
             fields = self._fields(node["schema"], at, depth)
         finally:
             self.open.discard(ref)
+        # The document's own keys are selected at the top level only; nested documents are
+        # decoded whole, as validation of a nested model sees them.
+        keys = read_keys(cls) if depth == 0 and self.mode != "write" else None
         try:
-            plan = _core.ModelPlan(cls, fields)
+            plan = _core.ModelPlan(cls, fields, keys=keys)
         except TypeError as err:  # the core refuses classes it cannot instantiate itself
             raise Refused(str(err)) from None
         self.done[ref] = plan

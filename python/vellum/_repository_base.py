@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar, overload
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import _core  # pyright: ignore[reportPrivateUsage]
-from ._plans import fetch_plan, validation_plan, write_plan
+from ._plans import fetch_plan, read_plan, write_plan
 from .client import VellumClient
 from .errors import DocumentValidationError, DuplicateKeyError
 from .hooks import run_hooks
@@ -133,7 +133,7 @@ class RepositoryBase(Generic[M]):
         self._hooks = settings.hooks
         # The core builds documents that match the model's types as instances: always where
         # that is all validation checks, and on request (trusted fetch) despite constraints.
-        self._plan = validation_plan(model) if settings.validate_on_fetch else fetch_plan(model)
+        self._plan = read_plan(model) if settings.validate_on_fetch else fetch_plan(model)
         # Inserts encode models from their fields where that is what model_dump would store.
         self._write_plan = write_plan(model)
 

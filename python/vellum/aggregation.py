@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 from pydantic import BaseModel, ValidationError, create_model
 
 from . import _core  # pyright: ignore[reportPrivateUsage]
-from ._plans import validation_plan
+from ._plans import read_plan
 from .errors import DocumentValidationError
 from .query import QField, QueryExpr, SortKey
 
@@ -599,7 +599,7 @@ class AggregationPipeline(Generic[T]):
 
     def _plan(self) -> _core.ModelPlan | None:
         # Output models without constraints are built by the core (exactly as validation would).
-        return None if self._output is None else validation_plan(self._output)
+        return None if self._output is None else read_plan(self._output)
 
     def _convert(self, result: Row | T) -> T:
         model = self._output

@@ -295,3 +295,121 @@ impl DatetimeMS {
             .call_method1("datetime_ms_core_schema", (cls,))
     }
 }
+
+/// `__reduce__`'s answer: the class and its constructor's arguments.
+type Reduced<'py, Args> = (Bound<'py, PyType>, Args);
+type Scope<'py> = Option<Bound<'py, PyAny>>;
+
+/// BSON JavaScript code (deprecated in MongoDB), with its scope document if it has one. Read
+/// and written back as it was stored; Vellum never runs it.
+#[pyclass(module = "vellum", frozen, eq, hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Code {
+    #[pyo3(get)]
+    pub code: String,
+    /// The scope as BSON bytes (a value type: no Python object inside).
+    pub scope: Option<Vec<u8>>,
+}
+
+#[pymethods]
+impl Code {
+    #[new]
+    #[pyo3(signature = (code, scope = None))]
+    fn new(code: String, scope: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let scope = match scope {
+            None => None,
+            Some(scope) => Some(super::encode::encode_document(scope)?.into_bytes()),
+        };
+        Ok(Code { code, scope })
+    }
+
+    /// The scope as a dict, or None for code without one.
+    #[getter]
+    fn scope<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.scope
+            .as_deref()
+            .map(|bytes| super::functions::decode_bson(py, bytes, None))
+            .transpose()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(match self.scope(py)? {
+            None => format!("Code({:?})", self.code),
+            Some(scope) => format!("Code({:?}, {})", self.code, scope.repr()?),
+        })
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Reduced<'py, (String, Scope<'py>)>> {
+        let this = slf.get();
+        Ok((slf.get_type(), (this.code.clone(), this.scope(slf.py())?)))
+    }
+}
+
+/// A BSON DBPointer (deprecated in MongoDB; DBRef replaced it): a collection's namespace and an
+/// ObjectId. Read and written back as it was stored.
+#[pyclass(module = "vellum", frozen, eq, hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct DBPointer {
+    #[pyo3(get)]
+    pub namespace: String,
+    pub id: bson::oid::ObjectId,
+}
+
+#[pymethods]
+impl DBPointer {
+    #[new]
+    fn new(namespace: String, id: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(DBPointer {
+            namespace,
+            id: super::objectid::ObjectId::parse(id)?,
+        })
+    }
+
+    #[getter]
+    fn id(&self) -> super::objectid::ObjectId {
+        super::objectid::ObjectId { oid: self.id }
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "DBPointer({:?}, ObjectId('{}'))",
+            self.namespace,
+            self.id.to_hex()
+        )
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> (Bound<'py, PyType>, (String, String)) {
+        let this = slf.get();
+        (slf.get_type(), (this.namespace.clone(), this.id.to_hex()))
+    }
+}
+
+impl DBPointer {
+    /// The bson crate keeps a DBPointer's parts private: they are read and written through its
+    /// canonical extended JSON (`{"$dbPointer": {"$ref": ns, "$id": {"$oid": hex}}}`).
+    pub fn from_raw(pointer: bson::RawDbPointerRef<'_>) -> PyResult<Self> {
+        let json = bson::Bson::try_from(bson::RawBsonRef::DbPointer(pointer).to_raw_bson())
+            .map_err(|e| PyValueError::new_err(format!("malformed DBPointer: {e}")))?
+            .into_canonical_extjson();
+        let parts = &json["$dbPointer"];
+        let (Some(namespace), Some(hex)) = (parts["$ref"].as_str(), parts["$id"]["$oid"].as_str())
+        else {
+            return Err(PyValueError::new_err("malformed DBPointer"));
+        };
+        let id = bson::oid::ObjectId::parse_str(hex)
+            .map_err(|e| PyValueError::new_err(format!("malformed DBPointer: {e}")))?;
+        Ok(DBPointer {
+            namespace: namespace.to_owned(),
+            id,
+        })
+    }
+
+    pub fn to_raw(&self) -> PyResult<bson::RawBson> {
+        let json = serde_json::json!({
+            "$dbPointer": {"$ref": self.namespace, "$id": {"$oid": self.id.to_hex()}}
+        });
+        let value = bson::Bson::try_from(json)
+            .map_err(|e| PyValueError::new_err(format!("DBPointer: {e}")))?;
+        bson::RawBson::try_from(value).map_err(|e| PyValueError::new_err(format!("DBPointer: {e}")))
+    }
+}

@@ -6,8 +6,9 @@ use bson::spec::BinarySubtype;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use pyo3::PyTypeInfo;
 
-use super::bson_types::{Binary, DatetimeMS, MaxKey, MinKey, Regex, Timestamp};
+use super::bson_types::{Binary, Code, DBPointer, DatetimeMS, MaxKey, MinKey, Regex, Timestamp};
 use super::datetime::{civil_from_millis, py_datetime};
 use super::decimal::decimal_text;
 use super::ffi;
@@ -135,13 +136,26 @@ pub fn decode_value<'a, 'py>(
         .into_any(),
         RawBsonRef::MinKey => Bound::new(py, MinKey)?.into_any(),
         RawBsonRef::MaxKey => Bound::new(py, MaxKey)?.into_any(),
-        RawBsonRef::Symbol(s) | RawBsonRef::JavaScriptCode(s) => PyString::new(py, s).into_any(),
-        RawBsonRef::JavaScriptCodeWithScope(_) | RawBsonRef::DbPointer(_) => {
-            return Err(PyValueError::new_err(
-                "stored value is a deprecated BSON type (JavaScript with scope or DBPointer) \
-                 that Vellum does not read; migrate the field with an update",
-            ))
-        }
+        // Deprecated types, all readable: a symbol as the string it is, JavaScript code and
+        // DBPointers as value types that are written back unchanged.
+        RawBsonRef::Symbol(s) => PyString::new(py, s).into_any(),
+        RawBsonRef::JavaScriptCode(code) => Bound::new(
+            py,
+            Code {
+                code: code.to_owned(),
+                scope: None,
+            },
+        )?
+        .into_any(),
+        RawBsonRef::JavaScriptCodeWithScope(c) => Bound::new(
+            py,
+            Code {
+                code: c.code.to_owned(),
+                scope: Some(c.scope.as_bytes().to_vec()),
+            },
+        )?
+        .into_any(),
+        RawBsonRef::DbPointer(p) => Bound::new(py, DBPointer::from_raw(p)?)?.into_any(),
     })
 }
 
@@ -172,7 +186,7 @@ fn decode_uuid<'py>(py: Python<'py>, bytes: &[u8], t: &PyTypes) -> PyResult<Boun
 }
 
 /// One document for Python: a model instance when a plan is given and the document matches it,
-/// else a `dict`.
+/// else a `dict` (of the keys the plan selects, if it does).
 pub fn decode_for_python<'a, 'py>(
     py: Python<'py>,
     doc: &'a RawDocument,
@@ -180,12 +194,69 @@ pub fn decode_for_python<'a, 'py>(
     t: &PyTypes,
     cache: &mut KeyCache<'a>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    if let Some(plan) = plan {
+    let Some(plan) = plan else {
+        return Ok(decode_document(py, doc, t, cache)?.into_any());
+    };
+    if plan.builds_instances() {
         if let Some(model) = build_model(py, doc.as_bytes(), plan, t, cache)? {
             return Ok(model);
         }
     }
-    Ok(decode_document(py, doc, t, cache)?.into_any())
+    let Some(keys) = plan.keys() else {
+        return Ok(decode_document(py, doc, t, cache)?.into_any());
+    };
+    let dict = PyDict::new(py);
+    for element in doc.iter_elements() {
+        let element = element.map_err(bson_error)?;
+        let key = element.key();
+        if !keys.contains(key) {
+            continue;
+        }
+        let value = element
+            .value()
+            .map_err(bson_error)
+            .and_then(|value| decode_value(py, value, t, cache))
+            .map_err(|err| field_error(py, doc, key, &err, plan, t))?;
+        dict.set_item(cache.key(py, key), value)?;
+    }
+    Ok(dict.into_any())
+}
+
+/// A declared field whose stored value cannot be decoded: `DocumentValidationError` naming the
+/// document's `_id` and the field, as validation would name a value that does not fit.
+fn field_error(
+    py: Python<'_>,
+    doc: &RawDocument,
+    key: &str,
+    err: &PyErr,
+    plan: &ModelPlan,
+    t: &PyTypes,
+) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let id = match doc.get("_id") {
+            Ok(Some(id)) => decode_value(py, id, t, &mut KeyCache::default())
+                .unwrap_or_else(|_| py.None().into_bound(py)),
+            _ => py.None().into_bound(py),
+        };
+        let reason = err.value(py).str()?.to_string();
+        let model = plan.model_name(py).unwrap_or_default();
+        let message = format!(
+            "stored document _id={} does not fit {model}: {key}: its stored value cannot be              read ({reason}). Migrate the document or declare the field with a type that holds              it; nothing was skipped.",
+            id.repr()?
+        );
+        let detail = PyDict::new(py);
+        detail.set_item("loc", (key,))?;
+        detail.set_item("msg", &reason)?;
+        detail.set_item("type", "bson_value")?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("model", model)?;
+        kwargs.set_item("document_id", id)?;
+        kwargs.set_item("errors", PyList::new(py, [detail])?)?;
+        let error = crate::error::DocumentValidationError::type_object(py)
+            .call((message,), Some(&kwargs))?;
+        Ok(PyErr::from_value(error))
+    };
+    build().unwrap_or_else(|e| e)
 }
 
 /// Below this many documents a batch is decoded with the cyclic garbage collector left alone.

@@ -10,7 +10,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
-use super::bson_types::{Binary, DatetimeMS, Regex, Timestamp};
+use super::bson_types::{Binary, Code, DBPointer, DatetimeMS, Regex, Timestamp};
 use super::objectid::ObjectId;
 use super::types::PyTypes;
 use crate::error::{UnsupportedTypeError, ValueOutOfRangeError};
@@ -333,6 +333,20 @@ pub fn encode_value(v: &Bound<'_, PyAny>, t: &PyTypes, depth: u32) -> Result<Raw
             subtype: BinarySubtype::from(b.subtype),
             bytes: b.data.clone(),
         }));
+    }
+    if ty == t.code {
+        let code = v.cast::<Code>().map_err(PyErr::from)?.get();
+        return Ok(match &code.scope {
+            None => RawBson::JavaScriptCode(code.code.clone()),
+            Some(scope) => RawBson::JavaScriptCodeWithScope(bson::RawJavaScriptCodeWithScope {
+                code: code.code.clone(),
+                scope: RawDocumentBuf::from_bytes(scope.clone())
+                    .map_err(|e| EncodeError::value_error(format!("Code scope: {e}")))?,
+            }),
+        });
+    }
+    if ty == t.dbpointer {
+        return Ok(v.cast::<DBPointer>().map_err(PyErr::from)?.get().to_raw()?);
     }
     if ty == t.datetime_ms {
         let ms = v.cast::<DatetimeMS>().map_err(PyErr::from)?.get();

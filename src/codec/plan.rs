@@ -19,6 +19,8 @@ use pyo3::{PyTraverseError, PyVisit};
 
 use bson::{RawArrayBuf, RawBson, RawDocumentBuf};
 
+use ahash::AHashSet;
+
 use super::decode::{decode_value, with_field, KeyCache};
 use super::encode::{encode_document, encode_value, EncodeError, Segment, MAX_DEPTH};
 use super::ffi;
@@ -52,10 +54,14 @@ struct Field {
     spec: Spec,
 }
 
-/// How to build one model class from stored documents. Made by `vellum._fetch_plan`:
-/// `ModelPlan(model, [(stored_key, attribute, spec), ...])` where a spec is
-/// `(kind, nullable, inner)`: kind one of str, int, float, bool, decimal, datetime, uuid,
+/// How to read one model class's stored documents. Made by `vellum._plans`:
+/// `ModelPlan(model, [(stored_key, attribute, spec), ...], keys=..., builds=True)` where a spec
+/// is `(kind, nullable, inner)`: kind one of str, int, float, bool, decimal, datetime, uuid,
 /// objectid, bytes, list (inner: the item's spec) or model (inner: a ModelPlan).
+///
+/// `keys`: the top-level keys validation reads; a document's other elements are skipped
+/// without being decoded (so one odd value in a field the model does not declare cannot fail a
+/// read). `builds=False`: the plan only selects keys, and every document goes to validation.
 #[pyclass(module = "vellum._core", frozen)]
 pub struct ModelPlan {
     cls: Py<PyType>,
@@ -63,6 +69,8 @@ pub struct ModelPlan {
     /// `dict.fromkeys(attribute names)`: each built instance's `__dict__` starts as a copy of
     /// it, and its fields set is the set of its keys.
     template: Py<PyDict>,
+    builds: bool,
+    keys: Option<AHashSet<String>>,
 }
 
 fn parse_spec(spec: &Bound<'_, PyAny>) -> PyResult<Spec> {
@@ -91,8 +99,19 @@ fn parse_spec(spec: &Bound<'_, PyAny>) -> PyResult<Spec> {
 #[pymethods]
 impl ModelPlan {
     #[new]
-    fn new(model: &Bound<'_, PyType>, fields: &Bound<'_, PyList>) -> PyResult<Self> {
-        if !ffi::is_plain_class(model)? {
+    #[pyo3(signature = (model, fields, *, keys = None, builds = true))]
+    fn new(
+        model: &Bound<'_, PyType>,
+        fields: &Bound<'_, PyList>,
+        keys: Option<std::collections::HashSet<String>>,
+        builds: bool,
+    ) -> PyResult<Self> {
+        if !builds && !fields.is_empty() {
+            return Err(PyValueError::new_err(
+                "a plan that does not build has no fields",
+            ));
+        }
+        if builds && !ffi::is_plain_class(model)? {
             return Err(PyTypeError::new_err(format!(
                 "{} defines __new__ or has a base class defined in C: the core does not build \
                  its instances",
@@ -121,12 +140,20 @@ impl ModelPlan {
             cls: model.clone().unbind(),
             fields,
             template: template.unbind(),
+            builds,
+            keys: keys.map(|keys| keys.into_iter().collect()),
         })
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let cls = self.cls.bind(py).getattr("__qualname__")?;
         Ok(format!("ModelPlan({cls}, {} fields)", self.fields.len()))
+    }
+
+    /// Whether the core builds instances itself (else it only selects the keys to decode).
+    #[getter]
+    fn builds(&self) -> bool {
+        self.builds
     }
 
     /// A plan is kept in its model class's `__dict__` and refers to that class: the cyclic GC
@@ -226,6 +253,20 @@ fn is_finite(d: bson::Decimal128) -> bool {
 
 /// An instance of the plan's model from `doc`, or `None` when the document does not match the
 /// plan exactly (it is then validated).
+impl ModelPlan {
+    pub fn builds_instances(&self) -> bool {
+        self.builds
+    }
+
+    pub fn keys(&self) -> Option<&AHashSet<String>> {
+        self.keys.as_ref()
+    }
+
+    pub fn model_name(&self, py: Python<'_>) -> Option<String> {
+        self.cls.bind(py).name().ok().map(|n| n.to_string())
+    }
+}
+
 pub fn build_model<'a, 'py>(
     py: Python<'py>,
     doc: &'a [u8],
@@ -254,7 +295,7 @@ pub fn build_model<'a, 'py>(
                 // Not a field: ignored, as validation ignores it, once the values that are not
                 // fields are known to decode (else decoding the document reports the fault).
                 None => {
-                    if !extras_checked {
+                    if plan.keys.is_none() && !extras_checked {
                         if !extras_decode(py, doc, fields, t, cache) {
                             return Ok(None);
                         }

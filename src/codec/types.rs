@@ -5,7 +5,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 use pyo3::PyTypeInfo;
 
-use super::bson_types::{Binary, DatetimeMS, MaxKey, MinKey, Regex, Timestamp};
+use super::bson_types::{Binary, Code, DBPointer, DatetimeMS, MaxKey, MinKey, Regex, Timestamp};
 use super::ffi;
 use super::objectid::ObjectId;
 
@@ -29,6 +29,8 @@ pub struct PyTypes {
     pub timestamp: usize,
     pub regex: usize,
     pub datetime_ms: usize,
+    pub code: usize,
+    pub dbpointer: usize,
     pub minkey: usize,
     pub maxkey: usize,
     pub datetime_cls: Py<PyAny>,
@@ -106,6 +108,8 @@ impl PyTypes {
                 timestamp: ptr(Timestamp::type_object(py).as_any()),
                 regex: ptr(Regex::type_object(py).as_any()),
                 datetime_ms: ptr(DatetimeMS::type_object(py).as_any()),
+                code: ptr(Code::type_object(py).as_any()),
+                dbpointer: ptr(DBPointer::type_object(py).as_any()),
                 minkey: ptr(MinKey::type_object(py).as_any()),
                 maxkey: ptr(MaxKey::type_object(py).as_any()),
                 datetime_cls: datetime_cls.unbind(),
