@@ -160,6 +160,18 @@ impl Regex {
         Ok(Regex { pattern, flags })
     }
 
+    /// A stored regular expression, its options in BSON's order (the BSON specification
+    /// requires it; a document written otherwise is read as if it had been written so).
+    pub fn canonical(pattern: &str, options: &str) -> Self {
+        let mut flags: Vec<char> = options.chars().collect();
+        flags.sort_unstable();
+        flags.dedup();
+        Regex {
+            pattern: pattern.to_owned(),
+            flags: flags.into_iter().collect(),
+        }
+    }
+
     /// A `re.Pattern` as MongoDB stores it: its flags as options, less `re.UNICODE`, which every
     /// `str` pattern carries implicitly (so `re.compile("a")` is stored as `/a/`, and read back
     /// as `Regex("a", "")`).

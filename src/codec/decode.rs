@@ -118,14 +118,9 @@ pub fn decode_value<'a, 'py>(
         },
         // As stored: a pattern only PCRE understands, and the absence of Python's implicit
         // flags, survive a read and a write.
-        RawBsonRef::RegularExpression(r) => Bound::new(
-            py,
-            Regex {
-                pattern: r.pattern.to_owned(),
-                flags: r.options.to_owned(),
-            },
-        )?
-        .into_any(),
+        RawBsonRef::RegularExpression(r) => {
+            Bound::new(py, Regex::canonical(r.pattern, r.options))?.into_any()
+        }
         RawBsonRef::Timestamp(ts) => Bound::new(
             py,
             Timestamp {
@@ -147,14 +142,20 @@ pub fn decode_value<'a, 'py>(
             },
         )?
         .into_any(),
-        RawBsonRef::JavaScriptCodeWithScope(c) => Bound::new(
-            py,
-            Code {
-                code: c.code.to_owned(),
-                scope: Some(c.scope.as_bytes().to_vec()),
-            },
-        )?
-        .into_any(),
+        RawBsonRef::JavaScriptCodeWithScope(c) => {
+            // The scope is kept as bytes: check now that it decodes, as any document must.
+            bson::Document::try_from(c.scope).map_err(|e| {
+                PyValueError::new_err(format!("the server sent malformed BSON: {e}"))
+            })?;
+            Bound::new(
+                py,
+                Code {
+                    code: c.code.to_owned(),
+                    scope: Some(c.scope.as_bytes().to_vec()),
+                },
+            )?
+            .into_any()
+        }
         RawBsonRef::DbPointer(p) => Bound::new(py, DBPointer::from_raw(p)?)?.into_any(),
     })
 }
