@@ -295,6 +295,11 @@ pub fn build_model<'a, 'py>(
                 // Not a field: ignored, as validation ignores it, once the values that are not
                 // fields are known to decode (else decoding the document reports the fault).
                 None => {
+                    // The ordinary decoder frames every element and refuses a key that is not
+                    // UTF-8 (a field's key matched byte for byte is UTF-8 already).
+                    if std::str::from_utf8(key).is_err() {
+                        return Ok(None);
+                    }
                     if plan.keys.is_none() && !extras_checked {
                         if !extras_decode(py, doc, fields, t, cache) {
                             return Ok(None);

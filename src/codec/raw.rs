@@ -49,6 +49,18 @@ fn cstring_len(bytes: &[u8]) -> Result<usize, Malformed> {
     bytes.iter().position(|&b| b == 0).ok_or(Malformed)
 }
 
+/// A length-prefixed string's size (prefix, bytes, final NUL), checked as the bson crate checks
+/// it when it frames an element: at least the NUL, and the NUL there. The walk must refuse at
+/// least what the crate's framing refuses, or a document could be built by a plan while the
+/// ordinary decoder, which frames every element, refuses it.
+fn string_len(rest: &[u8]) -> Result<usize, Malformed> {
+    let n = length_at(rest, 0)?;
+    if n == 0 || rest.get(4 + n - 1) != Some(&0) {
+        return Err(Malformed);
+    }
+    Ok(4 + n)
+}
+
 /// How many bytes the value of type `kind` takes at the start of `rest`.
 fn value_len(kind: u8, rest: &[u8]) -> Result<usize, Malformed> {
     Ok(match kind {
@@ -58,16 +70,16 @@ fn value_len(kind: u8, rest: &[u8]) -> Result<usize, Malformed> {
         0x07 => 12,                     // ObjectId
         0x08 => 1,                      // boolean
         0x06 | 0x0A | 0x7F | 0xFF => 0, // undefined, null, max key, min key
-        0x02 | 0x0D | 0x0E => {
-            // string, JavaScript code, symbol: length (counting the final NUL), bytes
+        0x02 | 0x0D | 0x0E => string_len(rest)?, // string, JavaScript code, symbol
+        DOCUMENT | ARRAY => {
+            // the length counts itself; an empty document is 5 bytes, the last one NUL
             let n = length_at(rest, 0)?;
-            if n == 0 {
+            if n < 5 || rest.get(n - 1) != Some(&0) {
                 return Err(Malformed);
             }
-            4 + n
+            n
         }
-        DOCUMENT | ARRAY | 0x0F => {
-            // the length counts itself; an empty document is 5 bytes
+        0x0F => {
             let n = length_at(rest, 0)?;
             if n < 5 {
                 return Err(Malformed);
@@ -80,7 +92,7 @@ fn value_len(kind: u8, rest: &[u8]) -> Result<usize, Malformed> {
             let pattern = cstring_len(rest)? + 1;
             pattern + cstring_len(rest.get(pattern..).ok_or(Malformed)?)? + 1
         }
-        0x0C => 4 + length_at(rest, 0)? + 12, // DBPointer: string, ObjectId
+        0x0C => string_len(rest)? + 12, // DBPointer: string, ObjectId
         _ => return Err(Malformed),
     })
 }
