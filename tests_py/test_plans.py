@@ -207,7 +207,9 @@ _SCALARS: dict[str, tuple[Any, st.SearchStrategy[Any]]] = {
     "bool": (bool, st.booleans()),
     "decimal": (
         Decimal,
-        st.decimals(allow_nan=False, allow_infinity=False, places=3, max_value=10**20),
+        st.decimals(
+            allow_nan=False, allow_infinity=False, places=3, min_value=-(10**20), max_value=10**20
+        ),
     ),
     "datetime": (
         datetime,
