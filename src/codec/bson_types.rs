@@ -123,6 +123,16 @@ key_bound!(
     std::cmp::Ordering::Greater
 );
 
+/// Pydantic integration of a value type: `vellum._pydantic.<function>(cls)` builds its schema.
+pub fn pydantic_schema<'py>(
+    cls: &Bound<'py, PyType>,
+    function: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    cls.py()
+        .import("vellum._pydantic")?
+        .call_method1(function, (cls,))
+}
+
 /// The regular-expression options MongoDB stores, in the order BSON requires (alphabetical).
 const REGEX_OPTIONS: &str = "ilmsux";
 
@@ -254,9 +264,7 @@ impl Regex {
         _source: &Bound<'py, PyAny>,
         _handler: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        cls.py()
-            .import("vellum._pydantic")?
-            .call_method1("regex_core_schema", (cls,))
+        pydantic_schema(cls, "regex_core_schema")
     }
 }
 
@@ -302,9 +310,7 @@ impl DatetimeMS {
         _source: &Bound<'py, PyAny>,
         _handler: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        cls.py()
-            .import("vellum._pydantic")?
-            .call_method1("datetime_ms_core_schema", (cls,))
+        pydantic_schema(cls, "datetime_ms_core_schema")
     }
 }
 

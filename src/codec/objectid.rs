@@ -123,8 +123,6 @@ impl ObjectId {
         _source: &Bound<'py, PyAny>,
         _handler: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        cls.py()
-            .import("vellum._pydantic")?
-            .call_method1("objectid_core_schema", (cls,))
+        super::bson_types::pydantic_schema(cls, "objectid_core_schema")
     }
 }
