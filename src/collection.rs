@@ -23,6 +23,7 @@ use crate::error::Error;
 use crate::options::{non_negative, optional_document, update_modifications};
 use crate::pipeline::Pipeline;
 use crate::query::filter_document;
+use crate::results::{Updated, Versioned};
 use crate::runtime::{spawn, Done};
 use crate::session::{optional_handle, Session, SessionHandle};
 
@@ -68,7 +69,6 @@ macro_rules! collect_in_session {
 }
 
 /// The field optimistic concurrency control counts writes in.
-const VERSION: &str = "version";
 
 #[pyclass(module = "vellum._core", frozen)]
 pub struct Collection {
@@ -315,7 +315,7 @@ impl Collection {
         })
     }
 
-    /// Updates the first matching document; returns (matched, modified, upserted_id or None).
+    /// Updates the first matching document; returns an `UpdateOutcome`.
     #[pyo3(signature = (filter, update, *, upsert = false, session = None))]
     fn update_one<'py>(
         &self,
@@ -328,7 +328,7 @@ impl Collection {
         self.update(py, filter, update, upsert, false, session)
     }
 
-    /// Updates every matching document; returns (matched, modified, upserted_id or None).
+    /// Updates every matching document; returns an `UpdateOutcome`.
     #[pyo3(signature = (filter, update, *, upsert = false, session = None))]
     fn update_many<'py>(
         &self,
@@ -381,39 +381,41 @@ impl Collection {
         })
     }
 
-    /// Optimistic concurrency: `$set`s `changes` and increments `version` on the document
-    /// matching `filter` whose `version` is `expected_version` (any version when None).
-    /// Returns `(stored document after the update, None, None)`, or when nothing matched,
-    /// `(None, exists, current_version)` from a second read of `filter` alone, so the caller can
-    /// tell a conflict from a missing document. Nothing is written on a conflict.
-    #[pyo3(signature = (filter, changes, expected_version, *, session = None))]
+    /// Optimistic concurrency: `$set`s `changes` and increments the counter field `version`
+    /// on the document matching `filter` whose counter is `expected_version` (any when None).
+    /// Returns a `VersionedOutcome`: the stored document after the update, or when nothing
+    /// matched, whether the document exists and its current version, from a second read of
+    /// `filter` alone (so the caller can tell a conflict from a missing document). Nothing is
+    /// written on a conflict. Which field is the counter is the caller's policy.
+    #[pyo3(signature = (filter, changes, expected_version, *, version, session = None))]
     fn versioned_update<'py>(
         &self,
         py: Python<'py>,
         filter: &Bound<'py, PyAny>,
         changes: &Bound<'py, PyAny>,
         expected_version: Option<i64>,
+        version: String,
         session: Option<&Bound<'py, Session>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let filter = filter_document(Some(filter))?;
         let changes = encode_filter(changes)?;
-        if changes.contains_key(VERSION) {
-            return Err(PyValueError::new_err(
-                "the version field is managed by the repository",
-            ));
+        if changes.contains_key(&version) {
+            return Err(PyValueError::new_err(format!(
+                "{version:?} is the version counter: it is incremented by the update itself"
+            )));
         }
         let mut guarded = filter.clone();
         if let Some(expected) = expected_version {
-            guarded = doc! { "$and": [filter.clone(), { VERSION: expected }] };
+            guarded = doc! { "$and": [filter.clone(), { version.as_str(): expected }] };
         }
-        let mut update = doc! { "$inc": { VERSION: 1_i32 } };
+        let mut update = doc! { "$inc": { version.as_str(): 1_i32 } };
         if !changes.is_empty() {
             update.insert("$set", changes);
         }
         let mut options = FindOneAndUpdateOptions::default();
         options.return_document = Some(ReturnDocument::After);
         let mut probe = FindOneOptions::default();
-        probe.projection = Some(doc! { VERSION: 1_i32 });
+        probe.projection = Some(doc! { version.as_str(): 1_i32 });
         let session = self.session(session)?;
         let target = self.target();
         spawn(py, async move {
@@ -458,12 +460,16 @@ impl Collection {
                 }
             };
             let exists = updated.is_some() || current.is_some();
-            let current_version = current.as_ref().and_then(|d| match d.get(VERSION) {
+            let current_version = current.as_ref().and_then(|d| match d.get(&version) {
                 Ok(Some(bson::RawBsonRef::Int32(v))) => Some(i64::from(v)),
                 Ok(Some(bson::RawBsonRef::Int64(v))) => Some(v),
                 _ => None,
             });
-            Ok((DecodedDocument::of(updated), exists, current_version))
+            Ok(Versioned {
+                document: DecodedDocument::of(updated),
+                exists,
+                current_version,
+            })
         })
     }
 
@@ -728,11 +734,11 @@ impl Collection {
                 }
                 wrapper
             });
-            Ok((
-                result.matched_count,
-                result.modified_count,
-                DecodedDocument::of(upserted),
-            ))
+            Ok(Updated {
+                matched: result.matched_count,
+                modified: result.modified_count,
+                upserted,
+            })
         })
     }
 

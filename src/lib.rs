@@ -10,6 +10,7 @@ pub mod error;
 mod options;
 pub mod pipeline;
 pub mod query;
+mod results;
 mod runtime;
 mod session;
 pub mod uri;
@@ -38,6 +39,8 @@ mod _core {
     use crate::pipeline::Pipeline;
     #[pymodule_export]
     use crate::query::{QueryExpr, UpdateSpec};
+    #[pymodule_export]
+    use crate::results::{UpdateOutcome, VersionedOutcome};
     #[pymodule_export]
     use crate::runtime::bridge_overhead_probe;
     #[pymodule_export]

@@ -244,6 +244,29 @@ class Session:
     def end(self) -> Awaitable[None]: ...
 
 @final
+class UpdateOutcome:
+    """What ``update_one``/``update_many`` did."""
+
+    @property
+    def matched(self) -> int: ...
+    @property
+    def modified(self) -> int: ...
+    @property
+    def upserted_id(self) -> Any: ...
+
+@final
+class VersionedOutcome:
+    """What a versioned update did: the stored document after it, or, when nothing was
+    written, whether the document exists and its current version."""
+
+    @property
+    def document(self) -> _Document | None: ...
+    @property
+    def exists(self) -> bool: ...
+    @property
+    def current_version(self) -> int | None: ...
+
+@final
 class ModelPlan:
     """How the core reads a model's documents: it builds instances from documents whose every
     field has exactly the planned BSON type, and decodes only the top-level ``keys`` validation
@@ -323,7 +346,7 @@ class Collection:
         *,
         upsert: bool = False,
         session: Session | None = None,
-    ) -> Awaitable[tuple[int, int, _Document | None]]: ...
+    ) -> Awaitable[UpdateOutcome]: ...
     def update_many(
         self,
         filter: _Filter,
@@ -331,7 +354,7 @@ class Collection:
         *,
         upsert: bool = False,
         session: Session | None = None,
-    ) -> Awaitable[tuple[int, int, _Document | None]]: ...
+    ) -> Awaitable[UpdateOutcome]: ...
     def find_one_and_update(
         self,
         filter: _Filter,
@@ -349,8 +372,9 @@ class Collection:
         changes: Mapping[str, Any],
         expected_version: int | None,
         *,
+        version: str,
         session: Session | None = None,
-    ) -> Awaitable[tuple[_Document | None, bool, int | None]]: ...
+    ) -> Awaitable[VersionedOutcome]: ...
     def delete_one(self, filter: _Filter, *, session: Session | None = None) -> Awaitable[int]: ...
     def delete_many(self, filter: _Filter, *, session: Session | None = None) -> Awaitable[int]: ...
     def count_documents(

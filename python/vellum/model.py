@@ -97,6 +97,10 @@ def _resolve_settings(cls: type[VellumBaseModel]) -> DocumentSettings:
     )
 
 
+VERSION_FIELD = "version"
+"""The stored name of a versioned model's counter (``Versioned.version``)."""
+
+
 class Versioned(BaseModel):
     """Mixin for optimistic concurrency: every update and save filters on the version it
     started from and increments it; a concurrent change raises ``OptimisticLockError``.

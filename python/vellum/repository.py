@@ -24,6 +24,7 @@ from .aggregation import AggregationPipeline
 from .errors import DuplicateKeyError, IndexConflictError, OptimisticLockError, QueryError
 from .hooks import run_hooks
 from .indexes import Index, comparable
+from .model import VERSION_FIELD
 from .query import UpdateSpec
 from .session import Session, TransactionContext, TransactionSettings
 
@@ -171,13 +172,13 @@ class VellumRepository(RepositoryBase[M]):
         target = self._by_id(doc_id, include_deleted)
         try:
             if self._versioned:
-                raw, exists, current = await self.collection.versioned_update(
-                    target, values, expected, session=native
+                outcome = await self.collection.versioned_update(
+                    target, values, expected, version=VERSION_FIELD, session=native
                 )
-                if raw is None and exists and expected is not None:
+                raw = outcome.document
+                if raw is None and expected is not None:
+                    current = outcome.current_version if outcome.exists else None
                     raise OptimisticLockError(self._id(doc_id), expected, current)
-                if raw is None and expected is not None and not exists:
-                    raise OptimisticLockError(self._id(doc_id), expected, None)
             else:
                 raw = await self.collection.find_one_and_update(
                     target, {"$set": values}, return_after=True, session=native
@@ -207,11 +208,12 @@ class VellumRepository(RepositoryBase[M]):
         expected = getattr(document, "version", None) if self._versioned else None
         native = core_session(session)
         if self._versioned:
-            stored_raw, exists, current = await self.collection.versioned_update(
-                {"_id": raw["_id"]}, values, expected, session=native
+            outcome = await self.collection.versioned_update(
+                {"_id": raw["_id"]}, values, expected, version=VERSION_FIELD, session=native
             )
-            if stored_raw is None and exists:
-                raise OptimisticLockError(raw["_id"], expected or 0, current)
+            stored_raw = outcome.document
+            if stored_raw is None and outcome.exists:
+                raise OptimisticLockError(raw["_id"], expected or 0, outcome.current_version)
         else:
             stored_raw = await self.collection.find_one_and_update(
                 {"_id": raw["_id"]}, {"$set": values}, return_after=True, session=native
@@ -284,13 +286,10 @@ class VellumRepository(RepositoryBase[M]):
             raise ValueError("pass at least one update, such as User.Q.age.inc(1)")
         spec = self._update_spec(updates)
         run = self.collection.update_many if many else self.collection.update_one
-        matched, modified, upserted = await run(
-            self._scope(filter, include_deleted),
-            spec,
-            upsert=upsert,
-            session=core_session(session),
+        outcome = await run(
+            self._scope(filter, include_deleted), spec, upsert=upsert, session=core_session(session)
         )
-        return UpdateResult(matched, modified, None if upserted is None else upserted["_id"])
+        return UpdateResult(outcome.matched, outcome.modified, outcome.upserted_id)
 
     async def delete(
         self, doc_id: Any, *, session: Session | None = None, skip_hooks: bool = False
@@ -351,12 +350,14 @@ class VellumRepository(RepositoryBase[M]):
         target = {"_id": self._id(doc_id), "deleted_at": {"$ne": None}}
         now = utc_now()
         if self._versioned:
-            raw, _, _ = await self.collection.versioned_update(
+            outcome = await self.collection.versioned_update(
                 target,
                 {"deleted_at": None, "updated_at": now},
                 None,
+                version=VERSION_FIELD,
                 session=core_session(session),
             )
+            raw = outcome.document
         else:
             raw = await self.collection.find_one_and_update(
                 target,
