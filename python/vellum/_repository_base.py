@@ -17,7 +17,7 @@ from .hooks import run_hooks
 from .indexes import comparable
 from .model import VellumBaseModel
 from .query import QueryExpr, QueryProxy, SortKey
-from .session import Session
+from .session import Session, core_session
 
 M = TypeVar("M", bound=VellumBaseModel)
 P = TypeVar("P", bound=BaseModel)
@@ -87,17 +87,6 @@ def first_error(err: ValidationError) -> str:
         parts.append(f"{loc}: {e['msg']}")
     more = err.error_count() - len(parts)
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
-
-
-def core_session(session: Session | None) -> _core.Session | None:
-    if session is None:
-        return None
-    if not isinstance(session, Session):  # pyright: ignore[reportUnnecessaryIsInstance]
-        raise TypeError(
-            f"session= takes a vellum Session (from client.start_session() or "
-            f"client.transaction()), got {type(session).__name__}"
-        )
-    return session._core  # pyright: ignore[reportPrivateUsage]
 
 
 def projection_of(model: type[BaseModel]) -> dict[str, int]:

@@ -17,7 +17,7 @@ the model of the last stage that named one, and a document that does not fit rai
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast, overload
 
 from pydantic import BaseModel, ValidationError, create_model
 
@@ -25,10 +25,10 @@ from . import _core  # pyright: ignore[reportPrivateUsage]
 from ._plans import read_plan
 from .errors import DocumentValidationError
 from .query import QField, QueryExpr, SortKey
+from .session import Session, core_session
 
 if TYPE_CHECKING:
-    from .repository import VellumRepository
-    from .session import Session
+    from .client import VellumClient
 
 __all__ = ["Accumulator", "AggregationPipeline", "acc"]
 
@@ -138,6 +138,16 @@ def _collection_of(source: type[BaseModel] | str) -> str:
     return settings.collection_name
 
 
+class PipelineSource(Protocol):
+    """What a pipeline runs against (a repository, seen through this interface only): the core
+    collection it aggregates, and where that collection is, for ``explain``."""
+
+    collection: _core.Collection
+    collection_name: str
+    database_name: str
+    client: VellumClient
+
+
 class AggregationPipeline(Generic[T]):
     """An aggregation pipeline over one repository's collection; every stage method returns a
     new pipeline. ``T`` is what ``execute()`` returns items of: the repository's model, the
@@ -148,7 +158,7 @@ class AggregationPipeline(Generic[T]):
 
     def __init__(
         self,
-        repository: VellumRepository[Any],
+        repository: PipelineSource,
         core: _core.Pipeline,
         output: type[BaseModel] | None,
         stage: str,
@@ -593,8 +603,6 @@ class AggregationPipeline(Generic[T]):
     # -- running ----------------------------------------------------------------------------
 
     def _session_arg(self, session: Session | None) -> _core.Session | None:
-        from ._repository_base import core_session
-
         return core_session(session or self._session)
 
     def _plan(self) -> _core.ModelPlan | None:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import Any, Literal, Union
 from uuid import UUID
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -26,9 +26,6 @@ from pydantic.fields import FieldInfo
 
 from ._core import ObjectId, QueryExpr, UpdateSpec  # pyright: ignore[reportPrivateUsage]
 from .errors import QueryError
-
-if TYPE_CHECKING:
-    from .model import VellumBaseModel
 
 __all__ = ["QField", "QueryExpr", "QueryProxy", "SortKey", "UpdateSpec", "nor", "raw"]
 
@@ -397,7 +394,7 @@ class QueryProxy:
 
     __slots__ = ("_fields", "_model")
 
-    def __init__(self, model: type[VellumBaseModel] | type[BaseModel]) -> None:
+    def __init__(self, model: type[BaseModel]) -> None:
         self._model = model
         # One QField per name: each keeps its validators, built on first use (building one
         # costs far more than the query it checks).

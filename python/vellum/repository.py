@@ -16,7 +16,6 @@ from ._repository_base import (
     RepositoryBase,
     SortSpec,
     UpdateResult,
-    core_session,
     public_spec,
     utc_now,
 )
@@ -26,7 +25,7 @@ from .hooks import run_hooks
 from .indexes import Index, comparable
 from .model import VERSION_FIELD
 from .query import UpdateSpec
-from .session import Session, TransactionContext, TransactionSettings
+from .session import Session, TransactionContext, TransactionSettings, core_session
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

@@ -259,3 +259,15 @@ async def with_transaction(
                 if exc.has_error_label(TRANSIENT) and within_time():
                     break  # retry the whole transaction
                 raise
+
+
+def core_session(session: Session | None) -> _core.Session | None:
+    """The core's session behind ``session=`` (or None), checking that it is a vellum Session."""
+    if session is None:
+        return None
+    if not isinstance(session, Session):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise TypeError(
+            f"session= takes a vellum Session (from client.start_session() or "
+            f"client.transaction()), got {type(session).__name__}"
+        )
+    return session._core  # pyright: ignore[reportPrivateUsage]
