@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from vellum import (
+    DocumentNotFoundError,
     Index,
     OptimisticLockError,
     Session,
@@ -337,3 +338,38 @@ async def test_lifecycle_misuse_is_clear(client: VellumClient, db_name: str) -> 
 
     with pytest.raises(TypeError, match="save\\(\\) takes a Plain"):
         await repo.save(Other(x=1))  # type: ignore[arg-type]
+
+
+class Note(VellumBaseModel):
+    text: str
+
+
+class VersionedNote(Versioned, VellumBaseModel):
+    text: str
+
+
+@pytest.mark.parametrize("model", [Note, VersionedNote])
+async def test_save_never_brings_back_a_deleted_document(
+    client: VellumClient, db_name: str, model: type[Note] | type[VersionedNote]
+) -> None:
+    notes: VellumRepository[Any] = VellumRepository(model, client, db_name)
+    # Never stored: save() stores it.
+    fresh = await notes.save(model(text="new"))
+    assert (await notes.get(fresh.id)) == fresh
+    # Stored, read, changed, then deleted by someone else: the stale save raises and stores
+    # nothing.
+    stale = await notes.get(fresh.id)
+    assert stale is not None
+    stale.text = "stale edit"
+    assert await notes.delete(fresh.id)
+    expected = OptimisticLockError if model is VersionedNote else DocumentNotFoundError
+    with pytest.raises(expected) as err:
+        await notes.save(stale)
+    assert err.value.document_id == fresh.id
+    if isinstance(err.value, OptimisticLockError):
+        assert err.value.current_version is None
+    assert await notes.get(fresh.id) is None
+    assert await notes.count({}) == 0
+    # Storing it again on purpose is create()'s job.
+    again = await notes.create(stale)
+    assert (await notes.get(fresh.id)) == again

@@ -17,6 +17,7 @@ __all__ = [
     "ClientClosedError",
     "ConfigurationError",
     "ConnectionError",
+    "DocumentNotFoundError",
     "DocumentValidationError",
     "DuplicateKeyError",
     "IndexConflictError",
@@ -187,6 +188,22 @@ class TransactionError(VellumError):
 
 class TransactionsNotSupportedError(TransactionError):
     """The deployment cannot run transactions: they need a replica set or a sharded cluster."""
+
+
+class DocumentNotFoundError(VellumError, LookupError):
+    """A write needed a stored document that is not there: ``save()`` of a document that was
+    stored and has been deleted since. Nothing was written.
+
+    Attributes:
+        document_id: the document's ``_id``.
+    """
+
+    def __init__(self, document_id: Any, collection: str) -> None:
+        self.document_id = document_id
+        super().__init__(
+            f"document {document_id!r} is no longer in {collection!r} (it was deleted after it "
+            "was read): nothing was written. Use create() to store it again on purpose."
+        )
 
 
 class OptimisticLockError(VellumError):

@@ -20,7 +20,13 @@ from ._repository_base import (
     utc_now,
 )
 from .aggregation import AggregationPipeline
-from .errors import DuplicateKeyError, IndexConflictError, OptimisticLockError, QueryError
+from .errors import (
+    DocumentNotFoundError,
+    DuplicateKeyError,
+    IndexConflictError,
+    OptimisticLockError,
+    QueryError,
+)
 from .hooks import run_hooks
 from .indexes import Index, comparable
 from .model import VERSION_FIELD
@@ -191,7 +197,9 @@ class VellumRepository(RepositoryBase[M]):
         self, document: M, *, session: Session | None = None, skip_hooks: bool = False
     ) -> M:
         """Writes every field of a stored document back (``created_at`` excepted) and returns
-        the stored result. A document not stored yet is created.
+        the stored result. A document never stored (no ``created_at``) is created; one that was
+        stored and has been deleted since is not brought back: :class:`OptimisticLockError`
+        (``current_version`` None) for a versioned model, else :class:`DocumentNotFoundError`.
 
         For a versioned model the write filters on ``document.version`` and increments it: if
         someone else saved first, :class:`OptimisticLockError` is raised and the stored document
@@ -217,7 +225,13 @@ class VellumRepository(RepositoryBase[M]):
             stored_raw = await self.collection.find_one_and_update(
                 {"_id": raw["_id"]}, {"$set": values}, return_after=True, session=native
             )
-        if stored_raw is None:  # not stored yet
+        if stored_raw is None:
+            if document.created_at is not None:
+                # It was stored (the repository stamped it) and is gone: writing it again would
+                # undo someone's delete.
+                if self._versioned:
+                    raise OptimisticLockError(raw["_id"], expected or 0, None)
+                raise DocumentNotFoundError(raw["_id"], self.collection_name)
             return await self.create(document, session=session, skip_hooks=skip_hooks)
         stored = self._load(stored_raw)
         for name in ("updated_at", "version"):
