@@ -250,3 +250,29 @@ async def test_deprecated_types_round_trip_through_the_server(
     legacy = VellumRepository(Legacy, client, db_name)
     stored = await legacy.create(Legacy(script=Code("return x", {"x": 2})))
     assert await legacy.get(stored.id) == stored
+
+
+# -- nesting: refused past the limit, never a crash ---------------------------------------------
+
+
+class Deep(VellumBaseModel):
+    a: Any
+
+
+def _nested(levels: int, kind: bytes = b"\x03") -> bytes:
+    """A document whose field `a` holds a document (or array) `levels` deep: each level is its
+    length, the type byte, the key `a`, the level inside, and a NUL (8 bytes more than it)."""
+    heads = [(5 + 8 * k).to_bytes(4, "little") + kind + b"a\x00" for k in range(levels, 0, -1)]
+    return b"".join(heads) + b"\x05\x00\x00\x00\x00" + b"\x00" * levels
+
+
+@pytest.mark.parametrize("kind", [b"\x03", b"\x04"], ids=["documents", "arrays"])
+def test_decoding_refuses_nesting_deeper_than_mongodb_sends(kind: bytes) -> None:
+    assert decode_bson(_nested(200, kind))  # at the limit: decoded
+    for levels in (201, 100_000):
+        with pytest.raises(ValueError, match="nest deeper than 200 levels"):
+            decode_bson(_nested(levels, kind))
+        with pytest.raises(DocumentValidationError, match=r"\ba: .*nest deeper than 200"):
+            decode_bson(_nested(levels, kind), plan=read_plan(Deep))
+        # Where the model does not declare the field, it is not even read.
+        assert "a" not in decode_bson(_nested(levels, kind), plan=read_plan(Person))

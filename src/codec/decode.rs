@@ -47,16 +47,34 @@ pub fn with_field(err: PyErr, py: Python<'_>, key: &str) -> PyErr {
     err
 }
 
+/// How deeply documents and arrays may nest in what the core decodes. MongoDB stores at most
+/// 100 levels and refuses BSON deeper than 200 (`maxBSONDepth`), replies included; anything
+/// deeper is refused before it can exhaust the stack.
+pub const MAX_DECODE_DEPTH: u32 = 200;
+
+fn check_depth(depth: u32) -> PyResult<()> {
+    if depth > MAX_DECODE_DEPTH {
+        return Err(PyValueError::new_err(format!(
+            "documents nest deeper than {MAX_DECODE_DEPTH} levels, which MongoDB never stores \
+             or sends: refused"
+        )));
+    }
+    Ok(())
+}
+
+/// `doc` as a dict; `depth` is how deeply it is nested (0 for a whole document).
 pub fn decode_document<'a, 'py>(
     py: Python<'py>,
     doc: &'a RawDocument,
     t: &PyTypes,
     cache: &mut KeyCache<'a>,
+    depth: u32,
 ) -> PyResult<Bound<'py, PyDict>> {
+    check_depth(depth)?;
     let dict = PyDict::new(py);
     for element in doc.iter() {
         let (key, value) = element.map_err(bson_error)?;
-        let value = decode_value(py, value, t, cache).map_err(|e| with_field(e, py, key))?;
+        let value = decode_value(py, value, t, cache, depth).map_err(|e| with_field(e, py, key))?;
         dict.set_item(cache.key(py, key), value)?;
     }
     Ok(dict)
@@ -67,19 +85,29 @@ fn decode_array<'a, 'py>(
     array: &'a RawArray,
     t: &PyTypes,
     cache: &mut KeyCache<'a>,
+    depth: u32,
 ) -> PyResult<Bound<'py, PyList>> {
+    check_depth(depth)?;
     let list = PyList::empty(py);
     for item in array.into_iter() {
-        list.append(decode_value(py, item.map_err(bson_error)?, t, cache)?)?;
+        list.append(decode_value(
+            py,
+            item.map_err(bson_error)?,
+            t,
+            cache,
+            depth,
+        )?)?;
     }
     Ok(list)
 }
 
+/// One value; `depth` is the nesting level of the document or array that holds it.
 pub fn decode_value<'a, 'py>(
     py: Python<'py>,
     value: RawBsonRef<'a>,
     t: &PyTypes,
     cache: &mut KeyCache<'a>,
+    depth: u32,
 ) -> PyResult<Bound<'py, PyAny>> {
     Ok(match value {
         RawBsonRef::String(s) => PyString::new(py, s).into_any(),
@@ -88,8 +116,8 @@ pub fn decode_value<'a, 'py>(
         RawBsonRef::Double(f) => f.into_pyobject(py)?.into_any(),
         RawBsonRef::Boolean(b) => b.into_pyobject(py)?.to_owned().into_any(),
         RawBsonRef::Null | RawBsonRef::Undefined => py.None().into_bound(py),
-        RawBsonRef::Document(d) => decode_document(py, d, t, cache)?.into_any(),
-        RawBsonRef::Array(a) => decode_array(py, a, t, cache)?.into_any(),
+        RawBsonRef::Document(d) => decode_document(py, d, t, cache, depth + 1)?.into_any(),
+        RawBsonRef::Array(a) => decode_array(py, a, t, cache, depth + 1)?.into_any(),
         RawBsonRef::ObjectId(oid) => Bound::new(py, ObjectId { oid })?.into_any(),
         // Outside Python's years 1 to 9999 a date is read as its milliseconds: one such value
         // never fails a read, and validation names the document and field it does not fit.
@@ -196,7 +224,7 @@ pub fn decode_for_python<'a, 'py>(
     cache: &mut KeyCache<'a>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let Some(plan) = plan else {
-        return Ok(decode_document(py, doc, t, cache)?.into_any());
+        return Ok(decode_document(py, doc, t, cache, 0)?.into_any());
     };
     if plan.builds_instances() {
         if let Some(model) = build_model(py, doc.as_bytes(), plan, t, cache)? {
@@ -204,7 +232,7 @@ pub fn decode_for_python<'a, 'py>(
         }
     }
     let Some(keys) = plan.keys() else {
-        return Ok(decode_document(py, doc, t, cache)?.into_any());
+        return Ok(decode_document(py, doc, t, cache, 0)?.into_any());
     };
     let dict = PyDict::new(py);
     for element in doc.iter_elements() {
@@ -216,7 +244,7 @@ pub fn decode_for_python<'a, 'py>(
         let value = element
             .value()
             .map_err(bson_error)
-            .and_then(|value| decode_value(py, value, t, cache))
+            .and_then(|value| decode_value(py, value, t, cache, 0))
             .map_err(|err| field_error(py, doc, key, &err, plan, t))?;
         dict.set_item(cache.key(py, key), value)?;
     }
@@ -235,7 +263,7 @@ fn field_error(
 ) -> PyErr {
     let build = || -> PyResult<PyErr> {
         let id = match doc.get("_id") {
-            Ok(Some(id)) => decode_value(py, id, t, &mut KeyCache::default())
+            Ok(Some(id)) => decode_value(py, id, t, &mut KeyCache::default(), 0)
                 .unwrap_or_else(|_| py.None().into_bound(py)),
             _ => py.None().into_bound(py),
         };

@@ -39,7 +39,7 @@ pub fn decode_bson<'py>(
 /// BSON bytes as a dict, for the core's own use (showing compiled filters and pipelines).
 pub fn decode_to_dict<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDict>> {
     let t = PyTypes::get(py)?;
-    decode_document(py, raw(data)?, t, &mut KeyCache::default())
+    decode_document(py, raw(data)?, t, &mut KeyCache::default(), 0)
 }
 
 fn raw(data: &[u8]) -> PyResult<&RawDocument> {

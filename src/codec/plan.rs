@@ -239,7 +239,7 @@ fn planned_value<'a, 'py>(
         _ => false,
     };
     if fits {
-        decode_value(py, value, t, cache).map(Some)
+        decode_value(py, value, t, cache, 0).map(Some) // a scalar: nothing nests
     } else {
         Ok(None)
     }
@@ -359,7 +359,7 @@ fn extras_decode<'a>(
     };
     raw.iter().all(|element| match element {
         Ok((key, value)) => {
-            fields.iter().any(|f| f.key == key) || decode_value(py, value, t, cache).is_ok()
+            fields.iter().any(|f| f.key == key) || decode_value(py, value, t, cache, 0).is_ok()
         }
         Err(_) => false,
     })
