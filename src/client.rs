@@ -12,7 +12,7 @@ use crate::collection::Collection;
 use crate::error::Error;
 use crate::runtime::{spawn, Done};
 use crate::session::Session;
-use crate::uri::redact;
+use crate::uri::{redact, scrub};
 
 /// What collections and cursors share with their client: the driver handle (gone once closed)
 /// and the redacted URI for error messages.
@@ -48,19 +48,19 @@ async fn connect(
     server_selection_timeout_ms: Option<u64>,
 ) -> Result<Client, Error> {
     let redacted: Arc<str> = redact(&uri).into();
-    let mut options = ClientOptions::parse(&uri)
-        .await
-        .map_err(|e| Error::InvalidUri {
-            uri: redacted.to_string(),
-            message: e.to_string(),
-        })?;
+    // The driver's messages may quote what it could not parse, secrets included.
+    let invalid = |e: mongodb::error::Error| Error::InvalidUri {
+        uri: redacted.to_string(),
+        message: scrub(&e.to_string(), &uri),
+    };
+    let mut options = ClientOptions::parse(&uri).await.map_err(invalid)?;
     if options.app_name.is_none() {
         options.app_name = Some(app_name.unwrap_or_else(|| "vellum".to_owned()));
     }
     if let Some(ms) = server_selection_timeout_ms {
         options.server_selection_timeout = Some(std::time::Duration::from_millis(ms));
     }
-    let driver = mongodb::Client::with_options(options).map_err(|e| Error::driver(e, &redacted))?;
+    let driver = mongodb::Client::with_options(options).map_err(invalid)?;
     // Fail at connect time, not at the first query, when the server cannot be reached.
     driver
         .database("admin")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote, unquote
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vellum import (
     ClientClosedError,
@@ -69,3 +73,55 @@ def test_invalid_object_ids() -> None:
 @pytest.fixture
 def server_uri(server: object) -> str:
     return server.uri  # type: ignore[attr-defined]
+
+
+# -- no message ever shows a credential ----------------------------------------------------------
+
+_SECRET_CHARS = "abcdefghXYZ0123456789-_.~!$&'()*+,;=:/?#[]@%"
+
+
+@st.composite
+def uris_with_secrets(draw: st.DrawFn) -> tuple[str, list[str]]:
+    """A URI to an unreachable port with a secret in one or more places: the password (raw,
+    with characters that should have been escaped, or percent-encoded) and credential options."""
+    marker = f"Zq{draw(st.integers(1000, 9999))}"
+    password = marker + draw(st.text(_SECRET_CHARS, min_size=1, max_size=10))
+    secrets = []
+    user_info = ""
+    if draw(st.booleans()):
+        encoded = draw(st.booleans())
+        shown = quote(password, safe="") if encoded else password
+        user_info = f"ada:{shown}@"
+        secrets.append(password if encoded else shown)
+    options = ["serverSelectionTimeoutMS=200", "connectTimeoutMS=200"]
+    for name in draw(
+        st.lists(
+            st.sampled_from(
+                ["tlsCertificateKeyFilePassword", "authMechanismProperties", "proxyPassword"]
+            ),
+            max_size=2,
+            unique=True,
+        )
+    ):
+        value = (
+            f"{marker}{name[:3]}"
+            if name != "authMechanismProperties"
+            else (f"AWS_SESSION_TOKEN:{marker}tok")
+        )
+        options.append(f"{name}={value}")
+        secrets.append(value.split(":")[-1])
+    draw(st.randoms()).shuffle(options)
+    return f"mongodb://{user_info}127.0.0.1:9/app?{'&'.join(options)}", secrets
+
+
+@settings(max_examples=25, deadline=None)
+@given(uris_with_secrets())
+async def test_no_error_message_shows_a_credential(case: tuple[str, list[str]]) -> None:
+    uri, secrets = case
+    with pytest.raises(VellumError) as info:
+        await connect_to_mongodb(uri, "app")
+    shown = [str(info.value), repr(info.value), *getattr(info.value, "__notes__", [])]
+    for secret in secrets:
+        for text in shown:
+            assert secret not in text, (uri, text)
+            assert unquote(secret) not in text, (uri, text)

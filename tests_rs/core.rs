@@ -2,7 +2,7 @@
 //! and the BSON codec driven through an embedded interpreter.
 
 use _core::codec::datetime::{civil_from_millis, Civil};
-use _core::uri::redact;
+use _core::uri::{redact, scrub};
 
 #[test]
 fn redact_hides_only_the_password() {
@@ -20,6 +20,35 @@ fn redact_hides_only_the_password() {
     );
     assert_eq!(redact("mongodb://user@h"), "mongodb://user@h");
     assert_eq!(redact("not a uri"), "not a uri");
+}
+
+#[test]
+fn redact_hides_passwords_that_are_not_escaped_and_credential_options() {
+    // Unescaped '/', '?' and '@' in a password: masked all the same.
+    assert_eq!(redact("mongodb://u:s3cret/x@h/"), "mongodb://u:***@h/");
+    assert_eq!(
+        redact("mongodb://u:a?b@h/db?w=1"),
+        "mongodb://u:***@h/db?w=1"
+    );
+    assert_eq!(redact("mongodb://u:a@b/c?d@h/"), "mongodb://u:***@h/");
+    assert_eq!(
+        redact("mongodb://u:p@h/?appName=me@corp"),
+        "mongodb://u:***@h/?appName=me@corp"
+    );
+    assert_eq!(
+        redact("mongodb://h/?tls=true&tlsCertificateKeyFilePassword=pw&appName=x"),
+        "mongodb://h/?tls=true&tlsCertificateKeyFilePassword=***&appName=x"
+    );
+    assert_eq!(
+        redact(
+            "mongodb://h/?authMechanism=MONGODB-AWS&authMechanismProperties=AWS_SESSION_TOKEN:tok"
+        ),
+        "mongodb://h/?authMechanism=MONGODB-AWS&authMechanismProperties=***"
+    );
+    assert_eq!(
+        scrub("bad value 'p%40ss' and p@ss", "mongodb://u:p%40ss@h/"),
+        "bad value '***' and ***"
+    );
 }
 
 fn civil(
