@@ -73,7 +73,7 @@ impl Parts {
             .filter(|&i| {
                 !query.is_some_and(|q| i > q && in_option_value(&rest[q + 1..], i - q - 1))
             })
-            .last();
+            .next_back();
         let mut options_from = start;
         if let Some(at) = at {
             let user_info = &rest[..at];
