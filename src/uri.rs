@@ -67,13 +67,9 @@ impl Parts {
         // The user info ends at the last '@' that is not inside an option's value (an
         // unescaped '/', '?' or '@' in a password can make the '@' come after them).
         let query = rest.find('?');
-        let at = rest
-            .match_indices('@')
-            .map(|(i, _)| i)
-            .filter(|&i| {
-                !query.is_some_and(|q| i > q && in_option_value(&rest[q + 1..], i - q - 1))
-            })
-            .next_back();
+        let at = rest.match_indices('@').map(|(i, _)| i).rfind(|&i| {
+            !query.is_some_and(|q| i > q && in_option_value(&rest[q + 1..], i - q - 1))
+        });
         let mut options_from = start;
         if let Some(at) = at {
             let user_info = &rest[..at];
