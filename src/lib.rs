@@ -17,7 +17,8 @@ pub mod uri;
 
 use pyo3::prelude::*;
 
-#[pymodule]
+// Declared as needing the GIL until a free-threaded CI job shows the core is safe without it.
+#[pymodule(gil_used = true)]
 mod _core {
     #[pymodule_export]
     use crate::client::Client;

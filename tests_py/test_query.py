@@ -327,3 +327,15 @@ def test_fields_are_built_once_per_model() -> None:
     assert Customer.Q.age is Customer.Q.age
     assert Customer.Q.address.city is Customer.Q.address.city
     assert Customer.Q.address.city.path == "address.city"
+
+
+def test_in_nin_all_refuse_a_string_where_a_collection_is_meant() -> None:
+    with pytest.raises(
+        QueryError, match=r"in_\(\) takes a collection of values, such as in_\(\['abc'\]\)"
+    ):
+        Customer.Q.name.in_("abc")
+    with pytest.raises(QueryError, match="nin"):
+        Customer.Q.name.nin("abc")
+    with pytest.raises(QueryError, match="all_"):
+        Customer.Q.tags.all_("ab")
+    assert Customer.Q.name.in_(["abc"]) is not None

@@ -300,3 +300,23 @@ def test_index_declarations_are_checked() -> None:
 
     with pytest.raises(TypeError, match=r"vellum\.Index"):
         define()
+
+
+def test_unknown_and_beanie_settings_are_errors_naming_vellums() -> None:
+    with pytest.raises(TypeError, match=r"Settings.name is Beanie's setting; .*collection_name"):
+
+        class Named(VellumBaseModel):
+            class Settings:
+                name = "things"
+
+    with pytest.raises(TypeError, match=r"use_revision .*versioned = True"):
+
+        class Revised(VellumBaseModel):
+            class Settings:
+                use_revision = True
+
+    with pytest.raises(TypeError, match=r"Settings.colection_name is not a Vellum setting"):
+
+        class Typo(VellumBaseModel):
+            class Settings:
+                colection_name = "x"

@@ -46,8 +46,12 @@ class ConnectionError(VellumError, builtins.ConnectionError):
     """The server could not be reached, or the connection broke."""
 
 
-class ServerSelectionTimeoutError(ConnectionError, TimeoutError):
-    """No suitable server answered within the server selection timeout."""
+class ServerSelectionTimeoutError(ConnectionError):
+    """No suitable server answered within the server selection timeout.
+
+    Deliberately not a ``TimeoutError`` (which ``asyncio.TimeoutError`` is since Python 3.11):
+    code that wraps calls in ``asyncio.wait_for`` or ``asyncio.timeout`` must be able to tell its
+    own timeout from an unreachable server."""
 
 
 class AuthenticationError(VellumError):

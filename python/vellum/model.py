@@ -58,10 +58,35 @@ class DocumentSettings:
         )
 
 
+_SETTINGS = ("collection_name", "indexes", "soft_delete", "validate_on_fetch", "versioned")
+# What Beanie users write, and what Vellum calls it (or that it does not exist here).
+_BEANIE_SETTINGS = {
+    "name": "collection_name",
+    "use_revision": "versioned = True (or inherit vellum.Versioned)",
+    "keep_nulls": "nothing: Vellum always stores None as null",
+    "validate_on_save": "nothing: Vellum validates every write",
+}
+
+
+def _check_settings_names(model: str, own: object) -> None:
+    """A misspelt or foreign setting is an error, not silently ignored."""
+    if own is None:
+        return
+    for name in vars(own):
+        if name.startswith("_") or name in _SETTINGS:
+            continue
+        hint = _BEANIE_SETTINGS.get(name)
+        where = f"{model}.Settings.{name}"
+        if hint is not None:
+            raise TypeError(f"{where} is Beanie's setting; in Vellum use {hint}")
+        raise TypeError(f"{where} is not a Vellum setting; the settings are {', '.join(_SETTINGS)}")
+
+
 def _resolve_settings(cls: type[VellumBaseModel]) -> DocumentSettings:
     # Only the class's own Settings counts for the collection name: a subclass without one is
     # stored under its own name, as it is a different document type.
     own = cls.__dict__.get("Settings")
+    _check_settings_names(cls.__name__, own)
     collection_name = getattr(own, "collection_name", None) or _snake_case(cls.__name__)
     if not isinstance(collection_name, str):
         raise TypeError(f"{cls.__name__}.Settings.collection_name must be a str")

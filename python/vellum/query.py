@@ -24,7 +24,7 @@ from uuid import UUID
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
-from ._core import ObjectId, QueryExpr, UpdateSpec  # pyright: ignore[reportPrivateUsage]
+from ._core import ObjectId, QueryExpr, Regex, UpdateSpec  # pyright: ignore[reportPrivateUsage]
 from .errors import QueryError
 
 __all__ = ["QField", "QueryExpr", "QueryProxy", "SortKey", "UpdateSpec", "nor", "raw"]
@@ -219,11 +219,15 @@ class QField:
 
     def in_(self, values: Iterable[Any]) -> QueryExpr:
         """The field equals one of ``values`` (``$in``)."""
-        return QueryExpr.compare(self._path, "$in", [self._value(v) for v in values])
+        return QueryExpr.compare(
+            self._path, "$in", [self._value(v) for v in _values("in_", values)]
+        )
 
     def nin(self, values: Iterable[Any]) -> QueryExpr:
         """The field equals none of ``values`` (``$nin``)."""
-        return QueryExpr.compare(self._path, "$nin", [self._value(v) for v in values])
+        return QueryExpr.compare(
+            self._path, "$nin", [self._value(v) for v in _values("nin", values)]
+        )
 
     def exists(self, present: bool = True) -> QueryExpr:
         """The field is present (or, with False, absent) in the stored document."""
@@ -232,9 +236,9 @@ class QField:
     def regex(self, pattern: str | re.Pattern[str], options: str = "") -> QueryExpr:
         """The string field matches ``pattern`` (``$regex``; options from ``imsxu``)."""
         if isinstance(pattern, re.Pattern):
-            flags = {re.IGNORECASE: "i", re.MULTILINE: "m", re.DOTALL: "s", re.VERBOSE: "x"}
-            options += "".join(c for flag, c in flags.items() if pattern.flags & flag)
-            pattern = pattern.pattern
+            stored = Regex.from_pattern(pattern)  # its flags as MongoDB options, as stored
+            options += stored.flags
+            pattern = stored.pattern
         return QueryExpr.regex(self._path, pattern, options)
 
     def contains(self, value: Any) -> QueryExpr:
@@ -270,7 +274,9 @@ class QField:
 
     def all_(self, values: Iterable[Any]) -> QueryExpr:
         """The list field holds every one of ``values`` (``$all``)."""
-        return QueryExpr.compare(self._path, "$all", [self._element(v) for v in values])
+        return QueryExpr.compare(
+            self._path, "$all", [self._element(v) for v in _values("all_", values)]
+        )
 
     def elem_match(self, condition: QueryExpr) -> QueryExpr:
         """One element of the list field satisfies the whole condition (``$elemMatch``); paths
@@ -415,3 +421,15 @@ class QueryProxy:
 
     def __repr__(self) -> str:
         return f"{self._model.__name__}.Q"
+
+
+def _values(method: str, values: Iterable[Any]) -> Iterable[Any]:
+    """A collection of values; a str, bytes or mapping is refused (``in_("abc")`` would
+    otherwise mean ``$in: ["a", "b", "c"]``)."""
+    shown: object = values
+    if isinstance(shown, (str, bytes, Mapping)):
+        raise QueryError(
+            f"{method}() takes a collection of values, such as {method}([{shown!r}]); "
+            f"got the {type(shown).__name__} {shown!r}"
+        )
+    return values
