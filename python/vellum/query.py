@@ -430,6 +430,6 @@ def _values(method: str, values: Iterable[Any]) -> Iterable[Any]:
     if isinstance(shown, (str, bytes, Mapping)):
         raise QueryError(
             f"{method}() takes a collection of values, such as {method}([{shown!r}]); "
-            f"got the {type(shown).__name__} {shown!r}"
+            f"got the {type(values).__name__} {values!r}"
         )
     return values
