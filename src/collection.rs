@@ -153,8 +153,8 @@ impl Target {
 
 fn find_options(
     sort: Option<&Bound<'_, PyAny>>,
-    skip: Option<i64>,
-    limit: Option<i64>,
+    skip: Option<&Bound<'_, PyAny>>,
+    limit: Option<&Bound<'_, PyAny>>,
     projection: Option<&Bound<'_, PyAny>>,
     batch_size: Option<u32>,
 ) -> PyResult<FindOptions> {
@@ -240,8 +240,8 @@ impl Collection {
         py: Python<'py>,
         filter: &Bound<'py, PyAny>,
         sort: Option<&Bound<'py, PyAny>>,
-        skip: Option<i64>,
-        limit: Option<i64>,
+        skip: Option<&Bound<'_, PyAny>>,
+        limit: Option<&Bound<'_, PyAny>>,
         projection: Option<&Bound<'py, PyAny>>,
         batch_size: Option<u32>,
         session: Option<&Bound<'py, Session>>,
@@ -270,8 +270,8 @@ impl Collection {
         py: Python<'py>,
         filter: &Bound<'py, PyAny>,
         sort: Option<&Bound<'py, PyAny>>,
-        skip: Option<i64>,
-        limit: Option<i64>,
+        skip: Option<&Bound<'_, PyAny>>,
+        limit: Option<&Bound<'_, PyAny>>,
         projection: Option<&Bound<'py, PyAny>>,
         batch_size: Option<u32>,
         session: Option<&Bound<'py, Session>>,
@@ -295,7 +295,7 @@ impl Collection {
         py: Python<'py>,
         filter: &Bound<'py, PyAny>,
         sort: Option<&Bound<'py, PyAny>>,
-        skip: Option<i64>,
+        skip: Option<&Bound<'_, PyAny>>,
         projection: Option<&Bound<'py, PyAny>>,
         session: Option<&Bound<'py, Session>>,
         plan: Option<Py<ModelPlan>>,
@@ -500,8 +500,8 @@ impl Collection {
         &self,
         py: Python<'py>,
         filter: &Bound<'py, PyAny>,
-        skip: Option<i64>,
-        limit: Option<i64>,
+        skip: Option<&Bound<'_, PyAny>>,
+        limit: Option<&Bound<'_, PyAny>>,
         session: Option<&Bound<'py, Session>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let filter = filter_document(Some(filter))?;

@@ -2,11 +2,12 @@
 
 use bson::Document;
 use mongodb::options::UpdateModifications;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyOverflowError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use crate::codec::encode_filter;
+use crate::error::QueryError;
 use crate::query::UpdateSpec;
 
 /// Encodes an optional mapping (sort, projection, hint...).
@@ -45,12 +46,20 @@ pub fn update_modifications(update: &Bound<'_, PyAny>) -> PyResult<UpdateModific
 }
 
 /// Converts a Python-side `limit`/`skip` into what the driver takes, refusing negatives.
-pub fn non_negative(name: &str, value: Option<i64>) -> PyResult<Option<u64>> {
-    match value {
-        Some(n) if n < 0 => Err(PyValueError::new_err(format!(
-            "{name} must be >= 0, got {n}"
-        ))),
-        Some(n) => Ok(Some(n as u64)),
-        None => Ok(None),
-    }
+pub fn non_negative(name: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u64>> {
+    let Some(value) = value.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    let n: i64 = match value.extract() {
+        Ok(n) => n,
+        Err(err) if err.is_instance_of::<PyOverflowError>(value.py()) => {
+            return Err(QueryError::new_err(format!(
+                "{name}={value} is beyond the 64-bit counts MongoDB takes"
+            )))
+        }
+        Err(err) => return Err(err),
+    };
+    u64::try_from(n)
+        .map(Some)
+        .map_err(|_| QueryError::new_err(format!("{name} must be >= 0, got {n}")))
 }

@@ -297,3 +297,10 @@ def test_decimal128_decodes_to_its_exact_coefficient_and_exponent(bits: int) -> 
 @given(decimals.filter(lambda d: d.is_finite()))
 def test_finite_decimals_round_trip_with_their_exponent(value: Decimal) -> None:
     assert round_trip({"d": value})["d"].as_tuple() == value.as_tuple()
+
+
+def test_lone_surrogates_are_refused_with_the_field_path() -> None:
+    with pytest.raises(ValueOutOfRangeError, match=r"lone surrogate.*at field 'a.b'"):
+        encode_bson({"a": {"b": "x\ud800"}})
+    with pytest.raises(ValueOutOfRangeError, match="lone surrogate"):
+        encode_bson({"\udc80": 1})

@@ -15,6 +15,7 @@ from vellum import (
     ConnectionError,
     ObjectId,
     OperationFailure,
+    QueryError,
     ServerSelectionTimeoutError,
     VellumClient,
     VellumError,
@@ -127,3 +128,12 @@ async def test_no_error_message_shows_a_credential(case: tuple[str, list[str]]) 
         for text in shown:
             assert secret not in text, (uri, text)
             assert unquote(secret) not in text, (uri, text)
+
+
+async def test_counts_beyond_64_bits_are_query_errors(client: VellumClient, db_name: str) -> None:
+    coll = client._core.collection(db_name, "counts")  # pyright: ignore[reportPrivateUsage]
+    for options in ({"skip": 2**63}, {"limit": 2**64}, {"skip": -1}):
+        with pytest.raises(QueryError, match=r"skip|limit"):
+            await coll.find({}, **options)
+    with pytest.raises(QueryError, match="limit"):
+        await coll.count_documents({}, limit=2**63)

@@ -105,6 +105,18 @@ impl From<PyErr> for EncodeError {
 
 type Result<T> = std::result::Result<T, EncodeError>;
 
+/// A str as UTF-8, which BSON stores; a lone surrogate (from `"\ud800"` or a bad decode with
+/// `surrogateescape`) has no UTF-8 form, and is refused with the field's path.
+fn utf8<'a>(s: &'a Bound<'_, PyString>) -> Result<&'a str> {
+    s.to_str().map_err(|_| {
+        EncodeError::value_error(
+            "a str holds a lone surrogate (such as '\\ud800'), which UTF-8 and BSON cannot \
+             store; encode or replace it first"
+                .to_owned(),
+        )
+    })
+}
+
 fn type_name(v: &Bound<'_, PyAny>) -> String {
     v.get_type()
         .qualname()
@@ -217,7 +229,7 @@ fn encode_mapping_items<'py>(
                 type_name(&key)
             )));
         };
-        let key = key.to_str()?;
+        let key = utf8(key)?;
         check_key(key)?;
         let encoded =
             encode_value(&value, t, depth + 1).map_err(|e| e.at(Segment::Key(key.to_owned())))?;
@@ -274,7 +286,7 @@ pub fn encode_value(v: &Bound<'_, PyAny>, t: &PyTypes, depth: u32) -> Result<Raw
     let ty = v.get_type_ptr() as usize;
     if ty == t.str_ {
         let s = v.cast::<PyString>().map_err(PyErr::from)?;
-        return Ok(RawBson::String(s.to_str()?.to_owned()));
+        return Ok(RawBson::String(utf8(s)?.to_owned()));
     }
     if ty == t.int {
         return encode_int(v);
@@ -395,7 +407,7 @@ fn encode_cold(v: &Bound<'_, PyAny>, t: &PyTypes, depth: u32) -> Result<RawBson>
         return Ok(RawBson::Double(v.extract::<f64>()?));
     }
     if let Ok(s) = v.cast::<PyString>() {
-        return Ok(RawBson::String(s.to_str()?.to_owned()));
+        return Ok(RawBson::String(utf8(s)?.to_owned()));
     }
     if v.is_instance(t.datetime_cls.bind(py))? {
         return encode_datetime(v, t);
