@@ -319,9 +319,42 @@ fn check_inside(expr: &Expr, array_path: &str) -> PyResult<()> {
 #[derive(Clone)]
 pub struct QueryExpr {
     expr: Expr,
+    /// How deeply the tree nests (a comparison is 1): bounded, so that cloning, compiling and
+    /// dropping it can never exhaust the stack.
+    depth: u32,
 }
 
-fn extract_exprs(items: &Bound<'_, PyAny>) -> PyResult<Vec<Expr>> {
+/// How deeply `&`, `|`, `~`, `nor` and `elem_match` may nest (flattened chains of `&` or `|` count
+/// once). MongoDB's own parser stops at about this depth.
+const MAX_QUERY_DEPTH: u32 = 100;
+
+fn checked(expr: Expr, depth: u32) -> PyResult<QueryExpr> {
+    if depth > MAX_QUERY_DEPTH {
+        return Err(QueryError::new_err(format!(
+            "the query nests deeper than {MAX_QUERY_DEPTH} levels of &, |, ~, nor() and \
+             elem_match(); build a flatter query (all_of/any_of of many conditions, in_ of \
+             many values)"
+        )));
+    }
+    Ok(QueryExpr { expr, depth })
+}
+
+/// `items` joined by `kind`, their own `kind` nodes merged in (one level, not one per item).
+fn combine(
+    kind: fn(Vec<Expr>) -> Expr,
+    is_same: fn(&Expr) -> Option<&Vec<Expr>>,
+    items: Vec<(Expr, u32)>,
+) -> PyResult<QueryExpr> {
+    let children = items
+        .iter()
+        .map(|(e, d)| if is_same(e).is_some() { d - 1 } else { *d })
+        .max()
+        .unwrap_or(0);
+    let exprs = items.into_iter().map(|(e, _)| e).collect();
+    checked(flatten(kind, is_same, exprs), children + 1)
+}
+
+fn extract_exprs(items: &Bound<'_, PyAny>) -> PyResult<Vec<(Expr, u32)>> {
     items
         .try_iter()?
         .map(|item| {
@@ -335,7 +368,7 @@ fn extract_exprs(items: &Bound<'_, PyAny>) -> PyResult<Vec<Expr>> {
                         .unwrap_or_default()
                 ))
             })?;
-            Ok(expr.get().expr.clone())
+            Ok((expr.get().expr.clone(), expr.get().depth))
         })
         .collect()
 }
@@ -394,9 +427,7 @@ impl QueryExpr {
                 op.name()
             )));
         }
-        Ok(QueryExpr {
-            expr: Expr::Compare { path, op, value },
-        })
+        checked(Expr::Compare { path, op, value }, 1)
     }
 
     #[staticmethod]
@@ -410,39 +441,38 @@ impl QueryExpr {
         let mut sorted: Vec<char> = options.chars().collect();
         sorted.sort_unstable();
         sorted.dedup();
-        Ok(QueryExpr {
-            expr: Expr::Regex {
+        checked(
+            Expr::Regex {
                 path,
                 pattern,
                 options: sorted.into_iter().collect(),
             },
-        })
+            1,
+        )
     }
 
     #[staticmethod]
     fn elem_match(path: String, inner: &Bound<'_, QueryExpr>) -> PyResult<Self> {
+        let depth = inner.get().depth + 1;
         let inner = inner.get().expr.clone();
         check_inside(&inner, &path)?;
-        Ok(QueryExpr {
-            expr: Expr::ElemMatch {
+        checked(
+            Expr::ElemMatch {
                 path,
                 inner: Box::new(inner),
             },
-        })
+            depth,
+        )
     }
 
     #[staticmethod]
     fn all_of(items: &Bound<'_, PyAny>) -> PyResult<Self> {
-        Ok(QueryExpr {
-            expr: flatten(Expr::And, and_children, extract_exprs(items)?),
-        })
+        combine(Expr::And, and_children, extract_exprs(items)?)
     }
 
     #[staticmethod]
     fn any_of(items: &Bound<'_, PyAny>) -> PyResult<Self> {
-        Ok(QueryExpr {
-            expr: flatten(Expr::Or, or_children, extract_exprs(items)?),
-        })
+        combine(Expr::Or, or_children, extract_exprs(items)?)
     }
 
     #[staticmethod]
@@ -451,17 +481,17 @@ impl QueryExpr {
         if exprs.is_empty() {
             return Err(PyValueError::new_err("nor() needs at least one expression"));
         }
-        Ok(QueryExpr {
-            expr: Expr::Nor(exprs),
-        })
+        let depth = exprs.iter().map(|(_, d)| *d).max().unwrap_or(0) + 1;
+        checked(
+            Expr::Nor(exprs.into_iter().map(|(e, _)| e).collect()),
+            depth,
+        )
     }
 
     /// An explicit escape hatch: this dict is sent as written (operators and all).
     #[staticmethod]
     fn raw(filter: &Bound<'_, PyAny>) -> PyResult<Self> {
-        Ok(QueryExpr {
-            expr: Expr::Raw(encode_filter(filter)?),
-        })
+        checked(Expr::Raw(encode_filter(filter)?), 1)
     }
 
     /// The MongoDB filter this expression compiles to.
@@ -471,30 +501,32 @@ impl QueryExpr {
         crate::codec::functions::decode_to_dict(py, raw.as_bytes())
     }
 
-    fn __and__(&self, other: &Bound<'_, QueryExpr>) -> Self {
-        QueryExpr {
-            expr: flatten(
-                Expr::And,
-                and_children,
-                vec![self.expr.clone(), other.get().expr.clone()],
-            ),
-        }
+    fn __and__(&self, other: &Bound<'_, QueryExpr>) -> PyResult<Self> {
+        let other = other.get();
+        combine(
+            Expr::And,
+            and_children,
+            vec![
+                (self.expr.clone(), self.depth),
+                (other.expr.clone(), other.depth),
+            ],
+        )
     }
 
-    fn __or__(&self, other: &Bound<'_, QueryExpr>) -> Self {
-        QueryExpr {
-            expr: flatten(
-                Expr::Or,
-                or_children,
-                vec![self.expr.clone(), other.get().expr.clone()],
-            ),
-        }
+    fn __or__(&self, other: &Bound<'_, QueryExpr>) -> PyResult<Self> {
+        let other = other.get();
+        combine(
+            Expr::Or,
+            or_children,
+            vec![
+                (self.expr.clone(), self.depth),
+                (other.expr.clone(), other.depth),
+            ],
+        )
     }
 
-    fn __invert__(&self) -> Self {
-        QueryExpr {
-            expr: Expr::Not(Box::new(self.expr.clone())),
-        }
+    fn __invert__(&self) -> PyResult<Self> {
+        checked(Expr::Not(Box::new(self.expr.clone())), self.depth + 1)
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
