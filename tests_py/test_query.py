@@ -341,16 +341,19 @@ def test_in_nin_all_refuse_a_string_where_a_collection_is_meant() -> None:
     assert Customer.Q.name.in_(["abc"]) is not None
 
 
+def _nest(expr: QueryExpr, levels: int) -> QueryExpr:
+    for i in range(levels):  # alternating & and |: each step nests one level
+        expr = (expr | (Customer.Q.age == i)) if i % 2 else (expr & (Customer.Q.age == i))
+    return expr
+
+
 def test_deeply_nested_queries_are_refused_not_a_crash() -> None:
-    deep = Customer.Q.age == 0
-    for i in range(99):  # alternating & and |: each level nests
-        deep = (deep | (Customer.Q.age == i)) if i % 2 else (deep & (Customer.Q.age == i))
+    deep = _nest(Customer.Q.age == 0, 99)
     assert deep.to_filter()  # 100 levels: compiled
     with pytest.raises(QueryError, match="nests deeper than 100 levels"):
         _ = deep | (Customer.Q.age == 1)  # the 99th step was &: this is level 101
     with pytest.raises(QueryError, match="nests deeper than 100 levels"):
-        for i in range(100_000):
-            deep = (deep | (Customer.Q.age == i)) if i % 2 else (deep & (Customer.Q.age == i))
+        _nest(deep, 100_000)
     # Chains of one operator flatten: 2 000 conditions joined by & are one level.
     flat = Customer.Q.age == 0
     for i in range(2_000):
