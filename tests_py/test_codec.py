@@ -304,3 +304,21 @@ def test_lone_surrogates_are_refused_with_the_field_path() -> None:
         encode_bson({"a": {"b": "x\ud800"}})
     with pytest.raises(ValueOutOfRangeError, match="lone surrogate"):
         encode_bson({"\udc80": 1})
+
+
+@pytest.mark.parametrize("levels", [101, 100_000])
+def test_encoding_refuses_nesting_past_100_levels_without_crashing(levels: int) -> None:
+    doc: dict[str, Any] = {}
+    ok: dict[str, Any] = {}
+    for _ in range(levels):
+        doc = {"a": doc}
+    with pytest.raises(ValueError, match="deeper than 100 levels"):
+        encode_bson({"d": doc})
+    listed: list[Any] = []
+    for _ in range(levels):
+        listed = [listed]
+    with pytest.raises(ValueError, match="deeper than 100 levels"):
+        encode_bson({"l": listed})
+    for _ in range(99):
+        ok = {"a": ok}
+    assert decode_bson(encode_bson({"d": ok}))["d"] == ok
