@@ -51,6 +51,11 @@ pub enum Error {
          that started it"
     )]
     ForeignSession,
+    #[error(
+        "internal error in Vellum's core (a Rust panic: {0}); the operation's outcome is \
+         unknown. This is a bug: please report it"
+    )]
+    Panic(String),
 }
 
 impl Error {
@@ -168,6 +173,7 @@ impl From<Error> for PyErr {
             Error::InvalidUri { .. } => ConfigurationError::new_err(err.to_string()),
             Error::InvalidBson(_) => VellumError::new_err(err.to_string()),
             Error::SessionEnded | Error::ForeignSession => SessionError::new_err(err.to_string()),
+            Error::Panic(_) => VellumError::new_err(err.to_string()),
         }
     }
 }

@@ -43,7 +43,7 @@ mod _core {
     #[pymodule_export]
     use crate::results::{UpdateOutcome, VersionedOutcome};
     #[pymodule_export]
-    use crate::runtime::bridge_overhead_probe;
+    use crate::runtime::{bridge_overhead_probe, panic_probe};
     #[pymodule_export]
     use crate::session::Session;
     use pyo3::prelude::*;

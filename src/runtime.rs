@@ -1,10 +1,12 @@
 //! The one tokio runtime of the process and the one bridge from Rust futures to Python awaitables.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -102,16 +104,44 @@ where
         future: future.clone().unbind(),
     };
     runtime.spawn(async move {
-        let result = fut.await;
+        // A panic in the operation becomes its error: the await never hangs.
+        let result = AssertUnwindSafe(fut)
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|payload| Err(Error::Panic(panic_message(&*payload))));
         // Counted before the check, so that `quiesce` either waits for this delivery or this
-        // delivery sees the shutdown and leaves Python alone (nobody is awaiting it then).
-        DELIVERING.fetch_add(1, Ordering::SeqCst);
+        // delivery sees the shutdown and leaves Python alone (nobody is awaiting it then). The
+        // guard uncounts it however the delivery ends.
+        let _delivering = Delivering::start();
         if !SHUTTING_DOWN.load(Ordering::SeqCst) {
             Python::attach(|py| delivery.deliver(py, result));
         }
-        DELIVERING.fetch_sub(1, Ordering::SeqCst);
     });
     Ok(future)
+}
+
+/// One delivery under way, for `quiesce`.
+struct Delivering;
+
+impl Delivering {
+    fn start() -> Self {
+        DELIVERING.fetch_add(1, Ordering::SeqCst);
+        Delivering
+    }
+}
+
+impl Drop for Delivering {
+    fn drop(&mut self) {
+        DELIVERING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
 /// Where a result goes: an asyncio future and the loop that owns it.
@@ -125,9 +155,13 @@ impl Delivery {
     where
         T: for<'a> IntoPyObject<'a>,
     {
-        let outcome = result
-            .map_err(PyErr::from)
-            .and_then(|value| value.into_py_any(py));
+        // Converting the result (decoding documents) may panic too: that is its error then.
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            result
+                .map_err(PyErr::from)
+                .and_then(|value| value.into_py_any(py))
+        }))
+        .unwrap_or_else(|payload| Err(Error::Panic(panic_message(&*payload)).into()));
         let (succeeded, value) = match outcome {
             Ok(value) => (true, value),
             Err(err) => (false, err.into_value(py).into_any()),
@@ -189,4 +223,31 @@ impl<'py> IntoPyObject<'py> for Done {
 #[pyfunction]
 pub fn bridge_overhead_probe(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     spawn(py, async { Ok::<Done, Error>(Done) })
+}
+
+/// For tests of the bridge: an awaitable whose operation (`"operation"`) or whose result's
+/// conversion (`"conversion"`) panics. The await must raise, never hang.
+#[pyfunction]
+pub fn panic_probe<'py>(py: Python<'py>, at: &str) -> PyResult<Bound<'py, PyAny>> {
+    match at {
+        "operation" => spawn::<_, Done>(py, async { panic!("panic_probe: in the operation") }),
+        "conversion" => spawn(py, async {
+            Ok::<PanicsOnConversion, Error>(PanicsOnConversion)
+        }),
+        other => Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "panic_probe at 'operation' or 'conversion', not {other:?}"
+        ))),
+    }
+}
+
+struct PanicsOnConversion;
+
+impl<'py> IntoPyObject<'py> for PanicsOnConversion {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, _py: Python<'py>) -> PyResult<Self::Output> {
+        panic!("panic_probe: in the conversion")
+    }
 }

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import sys
+import time
+
+import pytest
 
 from models import User
-from vellum import VellumClient, VellumRepository, connect_to_mongodb
-from vellum._core import bridge_overhead_probe
+from vellum import VellumClient, VellumError, VellumRepository, connect_to_mongodb
+from vellum._core import bridge_overhead_probe, panic_probe
 
 
 def test_several_event_loops_one_after_another(server: object) -> None:
@@ -97,3 +100,35 @@ async def test_the_interpreter_exits_cleanly_with_results_still_arriving() -> No
         )
         _, stderr = await run.communicate()
         assert run.returncode == 0, stderr.decode()
+
+
+PANIC_THEN_EXIT = """
+import asyncio
+from vellum import VellumError
+from vellum._core import panic_probe
+
+async def main():
+    for at in ("operation", "conversion"):
+        try:
+            await panic_probe(at)
+        except VellumError:
+            pass
+
+asyncio.run(main())
+"""
+
+
+async def test_a_panic_in_the_core_raises_and_never_hangs() -> None:
+    for at in ("operation", "conversion"):
+        with pytest.raises(VellumError, match=r"internal error in Vellum's core \(a Rust panic"):
+            await asyncio.wait_for(panic_probe(at), timeout=20)
+    await bridge_overhead_probe()  # the bridge works on
+    # Nothing is left counted as a delivery under way: the exit does not wait for one (it would
+    # wait 5 s).
+    started = time.monotonic()
+    run = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", PANIC_THEN_EXIT, stderr=asyncio.subprocess.PIPE
+    )
+    _, stderr = await run.communicate()
+    assert run.returncode == 0, stderr.decode()
+    assert time.monotonic() - started < 4.5

@@ -205,6 +205,9 @@ class MaxKey:
 def encode_bson(document: Mapping[str, Any]) -> bytes: ...
 def decode_bson(data: bytes, *, plan: ModelPlan | None = None) -> _Document | Any: ...
 def bridge_overhead_probe() -> Awaitable[None]: ...
+def panic_probe(at: str) -> Awaitable[None]:
+    """For tests: an await whose operation (``"operation"``) or result conversion
+    (``"conversion"``) panics in the core; it raises ``VellumError``."""
 
 @final
 class Client:
