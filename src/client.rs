@@ -19,10 +19,15 @@ use crate::uri::{redact, scrub};
 pub struct ClientInner {
     driver: RwLock<Option<mongodb::Client>>,
     pub uri: Arc<str>,
+    /// The process that connected: the driver's connections and monitors live there only.
+    pid: u32,
 }
 
 impl ClientInner {
     pub fn driver(&self) -> Result<mongodb::Client, Error> {
+        if self.pid != std::process::id() {
+            return Err(Error::ForkedClient);
+        }
         self.driver
             .read()
             .expect("client lock poisoned")
@@ -71,6 +76,7 @@ async fn connect(
         inner: Arc::new(ClientInner {
             driver: RwLock::new(Some(driver)),
             uri: redacted,
+            pid: std::process::id(),
         }),
     })
 }
@@ -180,6 +186,15 @@ impl Client {
             .write()
             .expect("client lock poisoned")
             .take();
+        // In a forked child, a parent's client has no connections or monitor tasks of its own
+        // to shut down (they stayed in the parent): it is only marked closed here.
+        let taken = match taken {
+            Some(driver) if self.inner.pid != std::process::id() => {
+                std::mem::forget(driver);
+                None
+            }
+            other => other,
+        };
         spawn(py, async move {
             if let Some(driver) = taken {
                 driver.shutdown().immediate(true).await;

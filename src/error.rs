@@ -17,6 +17,7 @@ pyo3::import_exception!(vellum.errors, OperationFailure);
 pyo3::import_exception!(vellum.errors, DuplicateKeyError);
 pyo3::import_exception!(vellum.errors, DocumentValidationError);
 pyo3::import_exception!(vellum.errors, ClientClosedError);
+pyo3::import_exception!(vellum.errors, ForkedClientError);
 pyo3::import_exception!(vellum.errors, UnsupportedTypeError);
 pyo3::import_exception!(vellum.errors, ValueOutOfRangeError);
 pyo3::import_exception!(vellum.errors, QueryError);
@@ -51,6 +52,12 @@ pub enum Error {
          that started it"
     )]
     ForeignSession,
+    #[error(
+        "this client was created in the parent of this forked process; its connections stay \
+         in the parent. Create a new client in this process (connect_to_mongodb() after the \
+         fork), as multiprocessing, gunicorn --preload and Celery prefork workers should"
+    )]
+    ForkedClient,
     #[error(
         "internal error in Vellum's core (a Rust panic: {0}); the operation's outcome is \
          unknown. This is a bug: please report it"
@@ -174,6 +181,7 @@ impl From<Error> for PyErr {
             Error::InvalidBson(_) => VellumError::new_err(err.to_string()),
             Error::SessionEnded | Error::ForeignSession => SessionError::new_err(err.to_string()),
             Error::Panic(_) => VellumError::new_err(err.to_string()),
+            Error::ForkedClient => ForkedClientError::new_err(err.to_string()),
         }
     }
 }

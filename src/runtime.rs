@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
@@ -15,46 +15,45 @@ use tokio::runtime::Runtime;
 
 use crate::error::Error;
 
-struct Owned {
-    runtime: Runtime,
-    pid: u32,
-}
-
-static RUNTIME: OnceLock<Owned> = OnceLock::new();
+/// The runtime of this process. A child created by `fork()` keeps the parent's runtime object
+/// but none of its worker threads: it gets a runtime of its own on first use (the parent's is
+/// left alone, never dropped: dropping it would wait for threads that do not exist here).
+static RUNTIME: Mutex<Option<(u32, &'static Runtime)>> = Mutex::new(None);
 
 /// The process-wide runtime, built on first use (never at import), with the exit hook that
-/// stops deliveries to Python. A child created by `fork()` after the runtime started cannot use it:
-/// its worker threads did not survive the fork.
+/// stops deliveries to Python; built anew in a forked child.
 fn runtime(py: Python<'_>) -> PyResult<&'static Runtime> {
     if SHUTTING_DOWN.load(Ordering::SeqCst) {
         return Err(PyRuntimeError::new_err(
             "vellum cannot start an operation: the interpreter is shutting down",
         ));
     }
-    let mut first = false;
-    let owned = RUNTIME.get_or_init(|| {
-        first = true;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
+    let pid = std::process::id();
+    let mut current = RUNTIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((owner, runtime)) = *current {
+        if owner == pid {
+            return Ok(runtime);
+        }
+        // A forked child: deliveries counted in the parent will never finish here.
+        DELIVERING.store(0, Ordering::SeqCst);
+    }
+    let first = current.is_none();
+    let runtime: &'static Runtime = Box::leak(Box::new(
+        tokio::runtime::Builder::new_multi_thread()
             .thread_name("vellum-tokio")
             .enable_all()
             .build()
-            .expect("vellum: failed to build the tokio runtime");
-        Owned {
-            runtime,
-            pid: std::process::id(),
-        }
-    });
-    if owned.pid != std::process::id() {
-        return Err(PyRuntimeError::new_err(
-            "vellum was used in a process forked after its runtime started; \
-             create clients in the child process (after fork), not in the parent",
-        ));
-    }
+            .map_err(|e| PyRuntimeError::new_err(format!("vellum: no tokio runtime: {e}")))?,
+    ));
+    *current = Some((pid, runtime));
     if first {
+        // Inherited by forked children with the rest of the interpreter's state.
         py.import("atexit")?
             .call_method1("register", (wrap_pyfunction!(quiesce, py)?,))?;
     }
-    Ok(&owned.runtime)
+    Ok(runtime)
 }
 
 /// Set at interpreter exit: from then on no worker thread touches Python.

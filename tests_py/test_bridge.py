@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from conftest import Server
 from models import User
 from vellum import VellumClient, VellumError, VellumRepository, connect_to_mongodb
 from vellum._core import bridge_overhead_probe, panic_probe
@@ -132,3 +133,50 @@ async def test_a_panic_in_the_core_raises_and_never_hangs() -> None:
     _, stderr = await run.communicate()
     assert run.returncode == 0, stderr.decode()
     assert time.monotonic() - started < 4.5
+
+
+FORK_SCRIPT = """
+import asyncio, os, sys, warnings
+warnings.simplefilter("ignore", DeprecationWarning)  # fork() of a process with threads
+from vellum import ForkedClientError, connect_to_mongodb
+
+uri = sys.argv[1]
+
+async def connect():
+    client = await connect_to_mongodb(uri, "forked")
+    await client.command({"ping": 1})
+    return client
+
+kept = asyncio.run(connect())  # the parent's client, still open
+closed = asyncio.run(connect())
+asyncio.run(closed.close())
+pid = os.fork()
+if pid == 0:
+    async def child():
+        try:
+            await kept.command({"ping": 1})
+            return 3  # a parent's client must not be usable here
+        except ForkedClientError:
+            pass
+        own = await connect_to_mongodb(uri, "forked")  # a fresh client works
+        await own.command({"ping": 1})
+        await own.close()
+        await kept.close()  # only marks it closed here
+        return 0
+    os._exit(asyncio.run(child()))
+_, status = os.waitpid(pid, 0)
+asyncio.run(kept.command({"ping": 1}))  # the parent's client is unaffected
+print("child exit", os.waitstatus_to_exitcode(status))
+"""
+
+
+async def test_a_forked_child_connects_fresh_and_cannot_use_the_parents_client(
+    server: Server,
+) -> None:
+    run = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", FORK_SCRIPT, server.uri,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(run.communicate(), timeout=60)
+    assert run.returncode == 0, stderr.decode()
+    assert stdout.decode().strip() == "child exit 0", stderr.decode()

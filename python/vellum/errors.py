@@ -20,6 +20,7 @@ __all__ = [
     "DocumentNotFoundError",
     "DocumentValidationError",
     "DuplicateKeyError",
+    "ForkedClientError",
     "IndexConflictError",
     "OperationFailure",
     "OptimisticLockError",
@@ -52,6 +53,11 @@ class ServerSelectionTimeoutError(ConnectionError):
     Deliberately not a ``TimeoutError`` (which ``asyncio.TimeoutError`` is since Python 3.11):
     code that wraps calls in ``asyncio.wait_for`` or ``asyncio.timeout`` must be able to tell its
     own timeout from an unreachable server."""
+
+
+class ForkedClientError(VellumError):
+    """A client created before ``fork()`` was used in the child process. Its connections stay in
+    the parent: create a new client in the child (the child can connect as usual)."""
 
 
 class AuthenticationError(VellumError):
