@@ -359,3 +359,13 @@ def test_deeply_nested_queries_are_refused_not_a_crash() -> None:
     for i in range(2_000):
         flat = flat & (Customer.Q.score == i)
     assert len(flat.to_filter()["$and"]) == 2_001
+
+
+def test_renaming_a_required_field_onto_another_declared_field_is_refused() -> None:
+    with pytest.raises(QueryError, match=r"rename\(\) of Customer.name onto 'email'"):
+        Customer.Q.name.rename("email")
+    with pytest.raises(QueryError, match=r"required 'address\.city' missing"):
+        Customer.Q.address.city.rename("address.zip")
+    # An optional field onto another (a migration's step), or onto an undeclared name: fine.
+    assert Customer.Q.nickname.rename("email") is not None
+    assert Customer.Q.nickname.rename("alias") is not None

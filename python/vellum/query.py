@@ -110,16 +110,23 @@ class QField:
     here (``size``, ``set``...) is reached with ``Q.address["size"]``.
     """
 
-    __slots__ = ("__dict__", "_annotation", "_field", "_in_array", "_label", "_path")
+    __slots__ = ("__dict__", "_annotation", "_field", "_in_array", "_label", "_path", "_siblings")
 
     def __init__(
-        self, path: str, label: str, annotation: Any, field: FieldInfo | None, in_array: bool
+        self,
+        path: str,
+        label: str,
+        annotation: Any,
+        field: FieldInfo | None,
+        in_array: bool,
+        siblings: frozenset[str] = frozenset(),
     ) -> None:
         self._path = path
         self._label = label
         self._annotation = annotation
         self._field = field
         self._in_array = in_array
+        self._siblings = siblings  # the stored paths of the other fields at this level
 
     # -- walking --------------------------------------------------------------------------
 
@@ -144,7 +151,12 @@ class QField:
         child = _resolve(model, name, self._label)
         in_array = self._in_array or _list_element(self._annotation) is not None
         field = QField(
-            f"{self._path}.{child[0]}", f"{self._label}.{name}", child[1], child[2], in_array
+            f"{self._path}.{child[0]}",
+            f"{self._label}.{name}",
+            child[1],
+            child[2],
+            in_array,
+            frozenset(f"{self._path}.{stored}" for stored in _stored_names(model)),
         )
         children[name] = field
         return field
@@ -369,6 +381,14 @@ class QField:
         """Rename the stored field (``$rename``), for migrations."""
         if not new_name or new_name.startswith("$"):
             raise QueryError(f"rename() needs a field name, got {new_name!r}")
+        required = self._field is not None and self._field.is_required()
+        if required and new_name in self._siblings and new_name != self._path:
+            raise QueryError(
+                f"rename() of {self._label} onto {new_name!r}, another field of the model, would "
+                f"leave the required {self._path!r} missing from every document (so none of "
+                "them would load); give it a default first, or rename it to a name the model "
+                "does not declare"
+            )
         return UpdateSpec("$rename", self._path, new_name)
 
     def current_date(self) -> UpdateSpec:
@@ -412,7 +432,14 @@ class QueryProxy:
         field = self._fields.get(name)
         if field is None:
             stored, annotation, info = _resolve(self._model, name, self._model.__name__)
-            field = QField(stored, f"{self._model.__name__}.{name}", annotation, info, False)
+            field = QField(
+                stored,
+                f"{self._model.__name__}.{name}",
+                annotation,
+                info,
+                False,
+                frozenset(_stored_names(self._model)),
+            )
             self._fields[name] = field
         return field
 
@@ -433,3 +460,7 @@ def _values(method: str, values: Iterable[Any]) -> Iterable[Any]:
             f"got the {type(values).__name__} {values!r}"
         )
     return values
+
+
+def _stored_names(model: type[BaseModel]) -> list[str]:
+    return [field.alias or name for name, field in model.model_fields.items()]
