@@ -325,6 +325,16 @@ async def _check(
     assert raw_saved is not None
     written = created.model_dump(by_alias=True) | {"updated_at": raw_saved["updated_at"]}
     assert encode_bson(raw_saved) == encode_bson(written)
+    # update() of every field with its own value: $set of exactly what model_dump gives.
+    changes = {name: getattr(created, name) for name in model.model_fields}
+    for managed in ("id", "created_at", "updated_at"):
+        del changes[managed]
+    if changes:
+        await repo.update(created.id, changes)
+        raw_updated = await repo.collection.find_one({"_id": created.id})
+        assert raw_updated is not None
+        written = created.model_dump(by_alias=True) | {"updated_at": raw_updated["updated_at"]}
+        assert encode_bson(raw_updated) == encode_bson(written)
     (many,) = await repo.create_many([value.model_copy(update={"id": uuid4()})])
     raw_many = await repo.collection.find_one({"_id": many.id})
     assert raw_many is not None and encode_bson(raw_many) == _stored(many)
