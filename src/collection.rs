@@ -19,7 +19,7 @@ use crate::client::ClientInner;
 use crate::codec::plan::{encode_with_plan, ModelPlan};
 use crate::codec::{encode_document, encode_filter, Batch, DecodedDocument};
 use crate::cursor::Cursor;
-use crate::error::Error;
+use crate::error::{Error, TooLarge, MAX_DOCUMENT_BYTES};
 use crate::options::{non_negative, optional_document, update_modifications};
 use crate::pipeline::Pipeline;
 use crate::query::filter_document;
@@ -192,6 +192,9 @@ impl Collection {
             Some(plan) => encode_with_plan(document, plan.get())?,
             None => encode_document(document)?,
         };
+        if let Some(error) = TooLarge::check(&document, 0, 0) {
+            return Err(Error::TooLarge(Box::new(error)).into());
+        }
         let session = self.session(session)?;
         let target = self.target();
         spawn(py, async move {
@@ -219,16 +222,41 @@ impl Collection {
                 None => encode_document(&d?),
             })
             .collect::<PyResult<Vec<_>>>()?;
+        // A document over MongoDB's 16 MiB limit is refused as the server refuses a write:
+        // ordered, the documents before it are stored; unordered, all the others are.
+        let oversized = documents
+            .iter()
+            .position(|d| d.as_bytes().len() > MAX_DOCUMENT_BYTES);
+        let (documents, refused) = match oversized {
+            None => (documents, None),
+            Some(first) => {
+                let refused = TooLarge::check(&documents[first], first, 0);
+                let kept = if ordered {
+                    documents.into_iter().take(first).collect()
+                } else {
+                    documents
+                        .into_iter()
+                        .filter(|d| d.as_bytes().len() <= MAX_DOCUMENT_BYTES)
+                        .collect()
+                };
+                (kept, refused)
+            }
+        };
         let session = self.session(session)?;
         let target = self.target();
         spawn(py, async move {
-            if documents.is_empty() {
-                return Ok(0usize);
+            let inserted = if documents.is_empty() {
+                0
+            } else {
+                let collection = target.collection()?;
+                let insert = collection.insert_many(documents).ordered(ordered);
+                let result = in_session!(session, insert).map_err(|e| target.wrap(e))?;
+                result.inserted_ids.len()
+            };
+            match refused {
+                Some(error) => Err(Error::TooLarge(Box::new(TooLarge { inserted, ..error }))),
+                None => Ok(inserted),
             }
-            let collection = target.collection()?;
-            let result = in_session!(session, collection.insert_many(documents).ordered(ordered))
-                .map_err(|e| target.wrap(e))?;
-            Ok(result.inserted_ids.len())
         })
     }
 

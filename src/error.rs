@@ -6,7 +6,9 @@
 //! reaches a thread attached to the interpreter, so tokio tasks never touch Python.
 
 use mongodb::error::{ErrorKind, WriteFailure};
+use pyo3::prelude::*;
 use pyo3::PyErr;
+use pyo3::PyTypeInfo;
 
 pyo3::import_exception!(vellum.errors, VellumError);
 pyo3::import_exception!(vellum.errors, ConfigurationError);
@@ -18,6 +20,7 @@ pyo3::import_exception!(vellum.errors, DuplicateKeyError);
 pyo3::import_exception!(vellum.errors, DocumentValidationError);
 pyo3::import_exception!(vellum.errors, ClientClosedError);
 pyo3::import_exception!(vellum.errors, ForkedClientError);
+pyo3::import_exception!(vellum.errors, DocumentTooLargeError);
 pyo3::import_exception!(vellum.errors, UnsupportedTypeError);
 pyo3::import_exception!(vellum.errors, ValueOutOfRangeError);
 pyo3::import_exception!(vellum.errors, QueryError);
@@ -52,6 +55,8 @@ pub enum Error {
          that started it"
     )]
     ForeignSession,
+    #[error("a document is larger than MongoDB's 16 MiB limit")]
+    TooLarge(Box<TooLarge>),
     #[error(
         "this client was created in the parent of this forked process; its connections stay \
          in the parent. Create a new client in this process (connect_to_mongodb() after the \
@@ -63,6 +68,70 @@ pub enum Error {
          unknown. This is a bug: please report it"
     )]
     Panic(String),
+}
+
+/// MongoDB's limit on one stored document (`maxBsonObjectSize`).
+pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// A document refused before it was sent: over [`MAX_DOCUMENT_BYTES`].
+#[derive(Debug)]
+pub struct TooLarge {
+    /// Its position in the batch.
+    pub index: usize,
+    /// Its `_id`, if it has one.
+    pub id: Option<bson::RawBson>,
+    pub size: usize,
+    /// How many documents of the batch were stored all the same.
+    pub inserted: usize,
+}
+
+impl TooLarge {
+    /// The error for `document` if it is over the limit.
+    pub fn check(document: &bson::RawDocumentBuf, index: usize, inserted: usize) -> Option<Self> {
+        let size = document.as_bytes().len();
+        (size > MAX_DOCUMENT_BYTES).then(|| TooLarge {
+            index,
+            id: document
+                .get("_id")
+                .ok()
+                .flatten()
+                .map(|id| id.to_raw_bson()),
+            size,
+            inserted,
+        })
+    }
+
+    fn to_pyerr(&self, py: Python<'_>) -> PyErr {
+        let build = || -> PyResult<PyErr> {
+            let id = match &self.id {
+                Some(id) => {
+                    let mut wrapper = bson::RawDocumentBuf::new();
+                    wrapper.append("_id", id.clone());
+                    crate::codec::functions::decode_bson(py, wrapper.as_bytes(), None)?
+                        .get_item("_id")?
+                }
+                None => py.None().into_bound(py),
+            };
+            let message = format!(
+                "document {} (index {} of the batch) is {} bytes, over MongoDB's limit of {} \
+                 bytes (16 MiB): it was not sent, and {} other document(s) of the batch were \
+                 stored. Split it, or keep large data elsewhere (GridFS)",
+                id.repr()?,
+                self.index,
+                self.size,
+                MAX_DOCUMENT_BYTES,
+                self.inserted
+            );
+            let kwargs = pyo3::types::PyDict::new(py);
+            kwargs.set_item("document_id", id)?;
+            kwargs.set_item("index", self.index)?;
+            kwargs.set_item("size", self.size)?;
+            kwargs.set_item("inserted", self.inserted)?;
+            let error = DocumentTooLargeError::type_object(py).call((message,), Some(&kwargs))?;
+            Ok(PyErr::from_value(error))
+        };
+        build().unwrap_or_else(|e| e)
+    }
 }
 
 impl Error {
@@ -182,6 +251,7 @@ impl From<Error> for PyErr {
             Error::SessionEnded | Error::ForeignSession => SessionError::new_err(err.to_string()),
             Error::Panic(_) => VellumError::new_err(err.to_string()),
             Error::ForkedClient => ForkedClientError::new_err(err.to_string()),
+            Error::TooLarge(too_large) => Python::attach(|py| too_large.to_pyerr(py)),
         }
     }
 }

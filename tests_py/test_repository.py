@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from models import Address, Tagged, User
 from vellum import (
+    DocumentTooLargeError,
     DocumentValidationError,
     DuplicateKeyError,
     Index,
@@ -320,3 +321,35 @@ def test_unknown_and_beanie_settings_are_errors_naming_vellums() -> None:
         class Typo(VellumBaseModel):
             class Settings:
                 colection_name = "x"
+
+
+class Blob(VellumBaseModel):
+    data: str
+
+
+async def test_documents_over_16_mib_are_refused_as_the_server_refuses_a_write(
+    client: VellumClient, db_name: str
+) -> None:
+    blobs = VellumRepository(Blob, client, db_name)
+    huge = "x" * (16 * 1024 * 1024)
+
+    def big() -> Blob:
+        return Blob(data=huge)
+
+    alone = big()
+    with pytest.raises(DocumentTooLargeError, match=r"over MongoDB's limit .*16 MiB") as err:
+        await blobs.create(alone)
+    assert (err.value.document_id, err.value.index, err.value.inserted) == (alone.id, 0, 0)
+    assert err.value.size > 16 * 1024 * 1024
+    assert await blobs.count({}) == 0
+    # Ordered: the documents before it are stored, none after.
+    first, oversized, last = Blob(data="a"), big(), Blob(data="c")
+    with pytest.raises(DocumentTooLargeError) as err:
+        await blobs.create_many([first, oversized, last])
+    assert (err.value.index, err.value.inserted, err.value.document_id) == (1, 1, oversized.id)
+    assert {b.data for b in await blobs.find({})} == {"a"}
+    # Unordered: all the others are stored.
+    with pytest.raises(DocumentTooLargeError) as err:
+        await blobs.create_many([Blob(data="d"), big(), Blob(data="e")], ordered=False)
+    assert err.value.inserted == 2
+    assert {b.data for b in await blobs.find({})} == {"a", "d", "e"}

@@ -18,6 +18,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectionError",
     "DocumentNotFoundError",
+    "DocumentTooLargeError",
     "DocumentValidationError",
     "DuplicateKeyError",
     "ForkedClientError",
@@ -53,6 +54,34 @@ class ServerSelectionTimeoutError(ConnectionError):
     Deliberately not a ``TimeoutError`` (which ``asyncio.TimeoutError`` is since Python 3.11):
     code that wraps calls in ``asyncio.wait_for`` or ``asyncio.timeout`` must be able to tell its
     own timeout from an unreachable server."""
+
+
+class DocumentTooLargeError(VellumError, ValueError):
+    """A document is over MongoDB's 16 MiB limit. It was not sent; as the server does with a
+    refused write, an ordered ``create_many`` stored the documents before it and an unordered one
+    all the others.
+
+    Attributes:
+        document_id: its ``_id`` (None if it has none).
+        index: its position in the batch.
+        size: its size in bytes.
+        inserted: how many documents of the batch were stored.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        document_id: Any = None,
+        index: int = 0,
+        size: int = 0,
+        inserted: int = 0,
+    ) -> None:
+        super().__init__(message)
+        self.document_id = document_id
+        self.index = index
+        self.size = size
+        self.inserted = inserted
 
 
 class ForkedClientError(VellumError):
