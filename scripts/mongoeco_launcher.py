@@ -21,7 +21,7 @@ functions (site-packages is not edited; written against mongoeco 4.11.0):
 (f) compound unique indexes are checked through a hash map per index, not by
     comparing the candidate with every stored document;
 (g) aggregations may hold any number of documents, as in MongoDB 6+.
-(e) and (f) keep the engine's semantics exactly (tests_py/test_launcher.py
+(e) and (f) keep the engine's semantics exactly (tests_py/launcher_differential.py
 compares the engine with and without them over random operation sequences).
 """
 
@@ -42,6 +42,7 @@ import mongoeco.wire.handshake as wire_handshake
 import mongoeco.wire.proxy as wire_proxy
 from bson.int64 import Int64
 from bson.objectid import ObjectId
+from mongoeco._types import ObjectId as EcoObjectId
 from mongoeco.core.bson_scalars import BsonInt64
 from mongoeco.engines._memory_collection import MemoryCollection
 from mongoeco.engines.memory import MemoryEngine
@@ -218,7 +219,8 @@ def install_replica_set_hello(address: str) -> None:
 # by element), so the scan is skipped for them and only for them. Every other
 # id (numbers, binaries, anything unlisted) still gets the engine's own scan.
 _PLAIN_ID_SCALARS: frozenset[type] = frozenset(
-    {type(None), bool, str, uuid.UUID, datetime.datetime, ObjectId}
+    # mongoeco holds ObjectIds from the wire as its own class; both are keyed alike.
+    {type(None), bool, str, uuid.UUID, datetime.datetime, ObjectId, EcoObjectId}
 )
 _PLAIN_ID_MAX_DEPTH = 100
 
@@ -230,9 +232,11 @@ def plain_id(value: Any, depth: int = 0) -> bool:
         return True
     if depth >= _PLAIN_ID_MAX_DEPTH:
         return False
-    if kind is dict:
+    # Documents (mongoeco holds them as a dict subclass) and arrays: both key functions walk
+    # any dict or list element by element.
+    if isinstance(value, dict):
         return all(plain_id(item, depth + 1) for item in value.values())
-    if kind is list:
+    if isinstance(value, list):
         return all(plain_id(item, depth + 1) for item in value)
     return False
 

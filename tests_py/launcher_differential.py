@@ -23,6 +23,7 @@ from typing import Any
 
 import mongoeco
 from bson import Binary, ObjectId
+from mongoeco._types import ObjectId as EcoObjectId
 
 LAUNCHER_PATH = Path(__file__).resolve().parents[1] / "scripts" / "mongoeco_launcher.py"
 _spec = importlib.util.spec_from_file_location("mongoeco_launcher", LAUNCHER_PATH)
@@ -44,6 +45,7 @@ class Sequence:
             {"k": Binary(b"x", 0)}, [1],
             *(uuid.UUID(int=rng.getrandbits(128)) for _ in range(3)),
             *(ObjectId(rng.getrandbits(96).to_bytes(12, "big")) for _ in range(2)),
+            EcoObjectId(rng.getrandbits(96).to_bytes(12, "big")),
         ]  # fmt: skip
         self.values: list[Any] = [0, 1, 1.0, 2, None, "x", "y", [1, 2], [2, 3], {"k": 1}]
         self.ops = [self._op() for _ in range(length)]
@@ -132,7 +134,9 @@ class Sequence:
             collection = client["db"]["c"]
             outcomes = [_outcome(lambda op=op: _apply(client, collection, op)) for op in self.ops]
             outcomes.append(("final", list(collection.find({})), _indexes(collection)))
-            return _generated_ids_numbered(outcomes, {i for i in self.ids if type(i) is ObjectId})
+            return _generated_ids_numbered(
+                outcomes, {i for i in self.ids if type(i) in (ObjectId, EcoObjectId)}
+            )
         finally:
             client.close()
 
@@ -143,7 +147,7 @@ def _generated_ids_numbered(outcomes: list[Any], pool: set[Any]) -> list[str]:
     names: dict[Any, str] = {}
     text = repr(outcomes)
     for generated in sorted(
-        {o for o in _walk(outcomes) if isinstance(o, ObjectId) and o not in pool},
+        {o for o in _walk(outcomes) if isinstance(o, (ObjectId, EcoObjectId)) and o not in pool},
         key=lambda o: text.index(repr(o)),
     ):
         names[generated] = f"generated #{len(names)}"
@@ -220,7 +224,26 @@ def _outcome(call: Any) -> Any:
         return ("error", type(error).__name__, getattr(error, "code", None), str(error), details)
 
 
+def _wire_ids_are_plain() -> bool:
+    """The id types drivers send (as the wire server decodes them) take the O(1) check: a type
+    the shim does not recognise would silently keep the quadratic scan."""
+    from datetime import datetime, timezone
+
+    import bson
+    from mongoeco.core.codec import DocumentCodec
+    from mongoeco.wire.bson_bridge import decode_wire_value
+
+    sent = [bson.ObjectId(), uuid.uuid4(), "text", datetime.now(timezone.utc), {"k": "v"}]
+    held = [DocumentCodec.to_internal(decode_wire_value(value)) for value in sent]
+    missed = [type(value) for value in held if not launcher.plain_id(value)]
+    if missed:
+        print(f"not recognised as plain ids: {missed}")
+    return not missed
+
+
 def main() -> int:
+    if not _wire_ids_are_plain():
+        return 1
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     first = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     duplicates = 0
