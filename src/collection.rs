@@ -755,17 +755,12 @@ impl Collection {
                 )
             }
             .map_err(|e| target.wrap(e))?;
-            let upserted = result.upserted_id.map(|id| {
-                let mut wrapper = RawDocumentBuf::new();
-                if let Ok(raw) = bson::RawBson::try_from(id) {
-                    wrapper.append("_id", raw);
-                }
-                wrapper
-            });
             Ok(Updated {
                 matched: result.matched_count,
                 modified: result.modified_count,
-                upserted,
+                upserted_id: result
+                    .upserted_id
+                    .and_then(|id| bson::RawBson::try_from(id).ok()),
             })
         })
     }

@@ -104,12 +104,7 @@ impl TooLarge {
     fn to_pyerr(&self, py: Python<'_>) -> PyErr {
         let build = || -> PyResult<PyErr> {
             let id = match &self.id {
-                Some(id) => {
-                    let mut wrapper = bson::RawDocumentBuf::new();
-                    wrapper.append("_id", id.clone());
-                    crate::codec::functions::decode_bson(py, wrapper.as_bytes(), None)?
-                        .get_item("_id")?
-                }
+                Some(id) => crate::codec::decode::decode_one(py, id)?,
                 None => py.None().into_bound(py),
             };
             let message = format!(

@@ -3,11 +3,10 @@
 //! A tokio task produces the owned Rust value ([`Updated`], [`Versioned`]); it becomes the
 //! Python class ([`UpdateOutcome`], [`VersionedOutcome`]) when it is handed to the event loop.
 
-use bson::RawDocumentBuf;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 use pyo3::{PyTraverseError, PyVisit};
 
+use crate::codec::decode::decode_one;
 use crate::codec::DecodedDocument;
 
 /// What `update_one`/`update_many` did.
@@ -37,11 +36,11 @@ impl UpdateOutcome {
     }
 }
 
-/// An update's counts, on their way to Python (the upserted id as `{"_id": id}`).
+/// An update's counts, on their way to Python.
 pub struct Updated {
     pub matched: u64,
     pub modified: u64,
-    pub upserted: Option<RawDocumentBuf>,
+    pub upserted_id: Option<bson::RawBson>,
 }
 
 impl<'py> IntoPyObject<'py> for Updated {
@@ -50,12 +49,9 @@ impl<'py> IntoPyObject<'py> for Updated {
     type Error = PyErr;
 
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
-        let wrapper = DecodedDocument::of(self.upserted).into_pyobject(py)?;
-        let upserted_id = match wrapper.cast::<PyDict>() {
-            Ok(dict) => dict
-                .get_item("_id")?
-                .map_or_else(|| py.None(), Bound::unbind),
-            Err(_) => py.None(),
+        let upserted_id = match &self.upserted_id {
+            Some(id) => decode_one(py, id)?.unbind(),
+            None => py.None(),
         };
         Bound::new(
             py,

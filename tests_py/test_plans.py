@@ -391,3 +391,12 @@ async def test_generated_models_store_and_load_exactly_as_pydantic_does(
     stored = sorted(value.model_dump(by_alias=True).keys() - {"_id"})
     others = data.draw(st.lists(st.tuples(st.sampled_from(stored), _OTHER_VALUES), max_size=4))
     await _check(client, "vellum_plan_property", model, value, others)
+
+
+def test_lists_nested_past_the_plan_depth_go_through_pydantic(client: VellumClient) -> None:
+    annotation: Any = int
+    for _ in range(70):
+        annotation = list[annotation]
+    deep = create_model("DeepLists", __base__=VellumBaseModel, values=(annotation, []))
+    assert validation_plan(deep) is None and write_plan(deep) is None
+    VellumRepository(deep, client, "x")  # a repository all the same

@@ -131,11 +131,15 @@ def read_plan(model: type[BaseModel]) -> _core.ModelPlan | None:
     """How a repository reads ``model`` with validation on: the core builds the instances where
     that is exactly validation (``validation_plan``); else it decodes only the top-level keys
     validation reads, and Pydantic validates. None where validation may read any key."""
-    found = validation_plan(model)
-    if found is not None:
-        return found
-    keys = read_keys(model)
-    return None if keys is None else _core.ModelPlan(model, [], keys=keys, builds=False)
+    cache = _cache_of(model)
+    if "read" not in cache:
+        found = validation_plan(model)
+        if found is None:
+            keys = read_keys(model)
+            found = None if keys is None else _core.ModelPlan(model, [], keys=keys, builds=False)
+        cache["read"] = found
+    found = cache["read"]
+    return None if isinstance(found, Refused) else found
 
 
 def read_keys(model: type[BaseModel]) -> frozenset[str] | None:
@@ -174,11 +178,19 @@ def write_plan(model: type[BaseModel]) -> _core.ModelPlan | None:
         return None
 
 
-def _cached(model: type[BaseModel], mode: Mode) -> _core.ModelPlan:
-    cache: dict[str, _core.ModelPlan | Refused] | None = model.__dict__.get("__vellum_plans__")
+def _cache_of(model: type[BaseModel]) -> dict[str, _core.ModelPlan | Refused | None]:
+    """The plans kept in ``model``'s own ``__dict__`` (a subclass has its own)."""
+    cache: dict[str, _core.ModelPlan | Refused | None] | None = model.__dict__.get(
+        "__vellum_plans__"
+    )
     if cache is None:
         cache = {}
         type.__setattr__(model, "__vellum_plans__", cache)
+    return cache
+
+
+def _cached(model: type[BaseModel], mode: Mode) -> _core.ModelPlan:
+    cache = _cache_of(model)
     found = cache.get(mode)
     if found is None:
         try:
@@ -327,6 +339,8 @@ class _Planner:
         return alias
 
     def _spec(self, node: _Node, at: str, depth: int) -> _Spec:
+        if depth > _MAX_DEPTH:
+            raise Refused(f"{at} nests lists and models more than {_MAX_DEPTH} deep")
         node = self._resolve(node, at)
         kind = node.get("type")
         if kind == "json-or-python" and _inner(node, "metadata").get(OBJECTID_MARKER):
@@ -369,9 +383,10 @@ class _Planner:
         if kind == "function-after" and _is_vellum_utc(node):
             self._keys(node, {"function", "schema"}, at)
             return self._spec(node["schema"], at, depth)
-        if kind in ("function-after", "function-before", "function-wrap") and self.mode == "write":
-            # A validator does not change the dump: without a `serialization` of its own (refused
-            # above) the node is dumped by its inner schema.
+        if kind in ("function-after", "function-before") and self.mode == "write":
+            # A validator before or after the inner schema does not change the dump: without a
+            # `serialization` of its own (refused above) the node is dumped by its inner schema.
+            # (Wrap and plain validators are left to model_dump.)
             self._keys(node, {"function", "schema", "json_schema_input_schema"}, at)
             return self._spec(node["schema"], at, depth)
         raise Refused(f"{at} is {_describe(node)}, which the core does not build")

@@ -133,6 +133,10 @@ pub fn pydantic_schema<'py>(
         .call_method1(function, (cls,))
 }
 
+/// MongoDB's regular-expression options that Python's `re` has, with its flag values
+/// (`re.IGNORECASE`... are fixed by the `re` module: 2, 8, 16, 64, 32).
+const PYTHON_FLAGS: [(char, i64); 5] = [('i', 2), ('m', 8), ('s', 16), ('x', 64), ('u', 32)];
+
 /// The regular-expression options MongoDB stores, in the order BSON requires (alphabetical).
 const REGEX_OPTIONS: &str = "ilmsux";
 
@@ -170,6 +174,14 @@ impl Regex {
         Ok(Regex { pattern, flags })
     }
 
+    /// As BSON.
+    pub fn to_raw(&self) -> bson::RawBson {
+        bson::RawBson::RegularExpression(bson::Regex {
+            pattern: self.pattern.clone(),
+            options: self.flags.clone(),
+        })
+    }
+
     /// A stored regular expression, its options in BSON's order (the BSON specification
     /// requires it; a document written otherwise is read as if it had been written so).
     pub fn canonical(pattern: &str, options: &str) -> Self {
@@ -194,18 +206,11 @@ impl Regex {
             ));
         };
         let bits: i64 = pattern.getattr(pyo3::intern!(py, "flags"))?.extract()?;
-        let re = py.import("re")?;
-        let mut flags = String::new();
-        for (name, option) in [
-            ("IGNORECASE", 'i'),
-            ("MULTILINE", 'm'),
-            ("DOTALL", 's'),
-            ("VERBOSE", 'x'),
-        ] {
-            if bits & re.getattr(name)?.extract::<i64>()? != 0 {
-                flags.push(option);
-            }
-        }
+        let flags: String = PYTHON_FLAGS
+            .iter()
+            .filter(|(option, bit)| *option != 'u' && bits & bit != 0)
+            .map(|(option, _)| option)
+            .collect();
         Self::checked(source, &flags)
     }
 }
@@ -222,23 +227,16 @@ impl Regex {
     /// raises `re.error` for a pattern only PCRE understands and ValueError for `l` (locale),
     /// which Python's `str` patterns do not have.
     fn compile<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let re = py.import("re")?;
         let mut flags = 0_i64;
         for option in self.flags.chars() {
-            let name = match option {
-                'i' => "IGNORECASE",
-                'm' => "MULTILINE",
-                's' => "DOTALL",
-                'x' => "VERBOSE",
-                'u' => "UNICODE",
-                _ => {
-                    return Err(PyValueError::new_err(format!(
-                        "the regular expression option {option:?} has no Python equivalent"
-                    )))
-                }
+            let Some((_, bit)) = PYTHON_FLAGS.iter().find(|(o, _)| *o == option) else {
+                return Err(PyValueError::new_err(format!(
+                    "the regular expression option {option:?} has no Python equivalent"
+                )));
             };
-            flags |= re.getattr(name)?.extract::<i64>()?;
+            flags |= bit;
         }
+        let re = py.import("re")?;
         re.call_method1("compile", (&self.pattern, flags))
     }
 

@@ -171,10 +171,9 @@ pub fn decode_value<'a, 'py>(
         )?
         .into_any(),
         RawBsonRef::JavaScriptCodeWithScope(c) => {
-            // The scope is kept as bytes: check now that it decodes, as any document must.
-            bson::Document::try_from(c.scope).map_err(|e| {
-                PyValueError::new_err(format!("the server sent malformed BSON: {e}"))
-            })?;
+            // The scope is kept as bytes: check now that it decodes (within the depth limit), as
+            // any document must.
+            decode_document(py, c.scope, t, cache, depth + 1)?;
             Bound::new(
                 py,
                 Code {
@@ -251,6 +250,12 @@ pub fn decode_for_python<'a, 'py>(
     Ok(dict.into_any())
 }
 
+/// One value that is not inside a document (an `_id` an operation reports), for Python.
+pub fn decode_one<'py>(py: Python<'py>, value: &bson::RawBson) -> PyResult<Bound<'py, PyAny>> {
+    let t = PyTypes::get(py)?;
+    decode_value(py, value.as_raw_bson_ref(), t, &mut KeyCache::default(), 0)
+}
+
 /// A declared field whose stored value cannot be decoded: `DocumentValidationError` naming the
 /// document's `_id` and the field, as validation would name a value that does not fit.
 fn field_error(
@@ -270,7 +275,9 @@ fn field_error(
         let reason = err.value(py).str()?.to_string();
         let model = plan.model_name(py).unwrap_or_default();
         let message = format!(
-            "stored document _id={} does not fit {model}: {key}: its stored value cannot be              read ({reason}). Migrate the document or declare the field with a type that holds              it; nothing was skipped.",
+            "stored document _id={} does not fit {model}: {key}: its stored value cannot be \
+             read ({reason}). Migrate the document or declare the field with a type that holds \
+             it; nothing was skipped.",
             id.repr()?
         );
         let detail = PyDict::new(py);

@@ -173,7 +173,8 @@ fn encode_datetime(v: &Bound<'_, PyAny>, t: &PyTypes) -> Result<RawBson> {
     // before year 1 in UTC.
     if super::datetime::civil_from_millis(millis).is_none() {
         return Err(EncodeError::value_error(format!(
-            "datetime {} is outside the years 1 to 9999 in UTC, so it could not be read back              as a datetime; store it as vellum.DatetimeMS",
+            "datetime {} is outside the years 1 to 9999 in UTC, so it could not be read back \
+             as a datetime; store it as vellum.DatetimeMS",
             v.str()?
         )));
     }
@@ -207,11 +208,7 @@ fn encode_decimal(v: &Bound<'_, PyAny>) -> Result<RawBson> {
 }
 
 fn encode_pattern(v: &Bound<'_, PyAny>) -> Result<RawBson> {
-    let regex = Regex::from_python_pattern(v).map_err(EncodeError::from)?;
-    Ok(RawBson::RegularExpression(bson::Regex {
-        pattern: regex.pattern,
-        options: regex.flags,
-    }))
+    Ok(Regex::from_python_pattern(v)?.to_raw())
 }
 
 fn encode_mapping_items<'py>(
@@ -365,11 +362,7 @@ pub fn encode_value(v: &Bound<'_, PyAny>, t: &PyTypes, depth: u32) -> Result<Raw
         return Ok(RawBson::DateTime(bson::DateTime::from_millis(ms.millis)));
     }
     if ty == t.regex {
-        let regex = v.cast::<Regex>().map_err(PyErr::from)?.get();
-        return Ok(RawBson::RegularExpression(bson::Regex {
-            pattern: regex.pattern.clone(),
-            options: regex.flags.clone(),
-        }));
+        return Ok(v.cast::<Regex>().map_err(PyErr::from)?.get().to_raw());
     }
     if ty == t.timestamp {
         let ts = v.cast::<Timestamp>().map_err(PyErr::from)?.get();

@@ -153,7 +153,7 @@ impl ModelPlan {
     /// Whether the core builds instances itself (else it only selects the keys to decode).
     #[getter]
     fn builds(&self) -> bool {
-        self.builds
+        self.builds_instances()
     }
 
     /// A plan is kept in its model class's `__dict__` and refers to that class: the cyclic GC
@@ -251,8 +251,6 @@ fn is_finite(d: bson::Decimal128) -> bool {
     d.bytes()[15] & 0x78 != 0x78
 }
 
-/// An instance of the plan's model from `doc`, or `None` when the document does not match the
-/// plan exactly (it is then validated).
 impl ModelPlan {
     pub fn builds_instances(&self) -> bool {
         self.builds
@@ -267,6 +265,8 @@ impl ModelPlan {
     }
 }
 
+/// An instance of the plan's model from `doc`, or `None` when the document does not match the
+/// plan exactly (it is then validated).
 pub fn build_model<'a, 'py>(
     py: Python<'py>,
     doc: &'a [u8],
