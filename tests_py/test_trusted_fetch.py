@@ -114,7 +114,7 @@ async def test_trusted_reads_equal_validated_reads(
 ) -> None:
     stored = [await checked.create(full(f"n{i}")) for i in range(3)]
     # The core built these itself: no dict went through validation.
-    plan = trusted._plan  # pyright: ignore[reportPrivateUsage]
+    plan = trusted._documents.read_plan  # pyright: ignore[reportPrivateUsage]
     built = await trusted.collection.find({}, plan=plan)
     assert [type(doc) for doc in built] == [Trusted] * 3
     sort = [("name", 1)]
@@ -159,7 +159,7 @@ async def test_documents_that_do_not_match_the_plan_are_validated(
             "lines": [{"sku": "y", "qty": 1.0, "price": Decimal("2")}],
         }
     )
-    plan = trusted._plan  # pyright: ignore[reportPrivateUsage]
+    plan = trusted._documents.read_plan  # pyright: ignore[reportPrivateUsage]
     assert all(type(doc) is dict for doc in await raw.find({}, plan=plan))
     sort = [("name", 1)]
     fast, slow = await trusted.find(sort=sort), await checked.find(sort=sort)
@@ -245,7 +245,7 @@ async def stored_both_ways(repo: VellumRepository[Any], model: BaseModel) -> tup
 
 
 async def test_inserts_store_what_model_dump_gives(checked: VellumRepository[Checked]) -> None:
-    assert checked._write_plan is not None  # pyright: ignore[reportPrivateUsage]
+    assert checked._documents.write_plan is not None  # pyright: ignore[reportPrivateUsage]
     by_repository, by_dump = await stored_both_ways(checked, full("Ada"))
     assert by_repository == by_dump
     many = [full(f"n{i}") for i in range(3)] + [Checked(name="sparse")]
@@ -283,7 +283,7 @@ async def test_customised_dumps_are_stored_as_model_dump_gives_them(
     client: VellumClient, db_name: str, checked: VellumRepository[Checked]
 ) -> None:
     shaped = VellumRepository(Shaped, client, db_name)
-    assert shaped._write_plan is None  # pyright: ignore[reportPrivateUsage]
+    assert shaped._documents.write_plan is None  # pyright: ignore[reportPrivateUsage]
     by_repository, by_dump = await stored_both_ways(shaped, Shaped(name="ada"))
     assert by_repository == by_dump
     assert ("name", "ADA") in by_repository and ("initial", "a") in by_repository

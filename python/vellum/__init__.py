@@ -1,6 +1,6 @@
 """Vellum: an async MongoDB ODM for Pydantic v2 with a Rust core."""
 
-from ._core import (
+from ._bridge import (
     Binary,
     Code,
     DatetimeMS,

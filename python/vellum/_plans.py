@@ -32,7 +32,8 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel
 
-from . import _core  # pyright: ignore[reportPrivateUsage]
+from ._bridge import ModelPlan
+from ._policies.timestamps import as_utc
 from ._pydantic import OBJECTID_MARKER
 
 Mode = Literal["exact", "trusted", "write"]
@@ -105,7 +106,7 @@ class Refused(TypeError):
     """The core cannot build (or encode) this model exactly; the message says where and why."""
 
 
-def fetch_plan(model: type[BaseModel]) -> _core.ModelPlan:
+def fetch_plan(model: type[BaseModel]) -> ModelPlan:
     """The plan for ``model``'s trusted fetch, or TypeError saying why its documents must be
     validated."""
     try:
@@ -117,7 +118,7 @@ def fetch_plan(model: type[BaseModel]) -> _core.ModelPlan:
         ) from None
 
 
-def validation_plan(model: type[BaseModel]) -> _core.ModelPlan | None:
+def validation_plan(model: type[BaseModel]) -> ModelPlan | None:
     """The plan when checking the stored types is the whole of ``model``'s validation: no
     constraints anywhere. Then a document the core builds is exactly what ``model_validate``
     returns, so every repository uses it; None when the model must be validated."""
@@ -127,7 +128,7 @@ def validation_plan(model: type[BaseModel]) -> _core.ModelPlan | None:
         return None
 
 
-def read_plan(model: type[BaseModel]) -> _core.ModelPlan | None:
+def read_plan(model: type[BaseModel]) -> ModelPlan | None:
     """How a repository reads ``model`` with validation on: the core builds the instances where
     that is exactly validation (``validation_plan``); else it decodes only the top-level keys
     validation reads, and Pydantic validates. None where validation may read any key."""
@@ -136,7 +137,7 @@ def read_plan(model: type[BaseModel]) -> _core.ModelPlan | None:
         found = validation_plan(model)
         if found is None:
             keys = read_keys(model)
-            found = None if keys is None else _core.ModelPlan(model, [], keys=keys, builds=False)
+            found = None if keys is None else ModelPlan(model, [], keys=keys, builds=False)
         cache["read"] = found
     found = cache["read"]
     return None if isinstance(found, Refused) else found
@@ -169,7 +170,7 @@ def read_keys(model: type[BaseModel]) -> frozenset[str] | None:
     return frozenset(keys)
 
 
-def write_plan(model: type[BaseModel]) -> _core.ModelPlan | None:
+def write_plan(model: type[BaseModel]) -> ModelPlan | None:
     """The plan to encode ``model``'s instances directly, or None where only ``model_dump``
     gives the stored document."""
     try:
@@ -178,18 +179,16 @@ def write_plan(model: type[BaseModel]) -> _core.ModelPlan | None:
         return None
 
 
-def _cache_of(model: type[BaseModel]) -> dict[str, _core.ModelPlan | Refused | None]:
+def _cache_of(model: type[BaseModel]) -> dict[str, ModelPlan | Refused | None]:
     """The plans kept in ``model``'s own ``__dict__`` (a subclass has its own)."""
-    cache: dict[str, _core.ModelPlan | Refused | None] | None = model.__dict__.get(
-        "__vellum_plans__"
-    )
+    cache: dict[str, ModelPlan | Refused | None] | None = model.__dict__.get("__vellum_plans__")
     if cache is None:
         cache = {}
         type.__setattr__(model, "__vellum_plans__", cache)
     return cache
 
 
-def _cached(model: type[BaseModel], mode: Mode) -> _core.ModelPlan:
+def _cached(model: type[BaseModel], mode: Mode) -> ModelPlan:
     cache = _cache_of(model)
     found = cache.get(mode)
     if found is None:
@@ -210,9 +209,9 @@ class _Planner:
         self.mode = mode
         self.definitions: dict[str, _Node] = {}
         self.open: set[str] = set()  # refs of the models being planned (recursion)
-        self.done: dict[str, _core.ModelPlan] = {}
+        self.done: dict[str, ModelPlan] = {}
 
-    def plan(self, model: type[BaseModel]) -> _core.ModelPlan:
+    def plan(self, model: type[BaseModel]) -> ModelPlan:
         schema: Any = getattr(model, "__pydantic_core_schema__", None)
         if not isinstance(schema, Mapping):
             raise Refused(f"{model.__name__} has no core schema (not fully defined?)")
@@ -233,7 +232,7 @@ class _Planner:
             return found
         return node
 
-    def _model(self, node: _Node, at: str, depth: int) -> _core.ModelPlan:
+    def _model(self, node: _Node, at: str, depth: int) -> ModelPlan:
         if node.get("type") != "model":
             raise Refused(f"{at} is not a plain model")
         cls = node["cls"]
@@ -271,7 +270,7 @@ class _Planner:
         # decoded whole, as validation of a nested model sees them.
         keys = read_keys(cls) if depth == 0 and self.mode != "write" else None
         try:
-            plan = _core.ModelPlan(cls, fields, keys=keys)
+            plan = ModelPlan(cls, fields, keys=keys)
         except TypeError as err:  # the core refuses classes it cannot instantiate itself
             raise Refused(str(err)) from None
         self.done[ref] = plan
@@ -422,15 +421,6 @@ def _describe(node: _Node) -> str:
 
 
 def _is_vellum_utc(node: _Node) -> bool:
-    """VellumBaseModel's own validator of created_at/updated_at: a UTC datetime (as the core
-    decodes one) comes out equal, and it does not change the dump."""
-    from .model import VellumBaseModel
-
-    function = _inner(node, "function").get("function")
-    own = VellumBaseModel.__pydantic_decorators__.field_validators["_as_utc"].func
-    return function is not None and _unbound(function) is _unbound(own)
-
-
-def _unbound(func: Any) -> Any:
-    # Pydantic rebinds a classmethod validator to every subclass: compare the function itself.
-    return getattr(func, "__func__", func)
+    """The repository timestamps' validator: a UTC datetime (as the core decodes one) comes out
+    equal, and it does not change the dump."""
+    return _inner(node, "function").get("function") is as_utc

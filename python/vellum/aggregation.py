@@ -17,24 +17,22 @@ the model of the last stage that named one, and a document that does not fit rai
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast, overload
+from typing import Any, Generic, Protocol, TypeVar, cast, overload
 
 from pydantic import BaseModel, ValidationError, create_model
 
-from . import _core  # pyright: ignore[reportPrivateUsage]
+from ._bridge import ModelPlan, Pipeline
 from ._plans import read_plan
 from .errors import DocumentValidationError
 from .query import QField, QueryExpr, SortKey
-from .session import Session, core_session
-
-if TYPE_CHECKING:
-    from .client import VellumClient
+from .session import Session
 
 __all__ = ["Accumulator", "AggregationPipeline", "acc"]
 
 T = TypeVar("T")
 X = TypeVar("X", bound=BaseModel)
 Row = dict[str, Any]
+Plan = ModelPlan | None
 
 
 def expr(value: Any) -> Any:
@@ -139,13 +137,17 @@ def _collection_of(source: type[BaseModel] | str) -> str:
 
 
 class PipelineSource(Protocol):
-    """What a pipeline runs against (a repository, seen through this interface only): the core
-    collection it aggregates, and where that collection is, for ``explain``."""
+    """What a pipeline runs against: one collection's aggregation (a repository's store)."""
 
-    collection: _core.Collection
-    collection_name: str
-    database_name: str
-    client: VellumClient
+    async def aggregate(
+        self, pipeline: Pipeline, *, session: Session | None = ..., plan: Plan = ...
+    ) -> list[Any]: ...
+
+    async def aggregate_iterate(
+        self, pipeline: Pipeline, *, session: Session | None = ..., plan: Plan = ...
+    ) -> AsyncIterator[list[Any]]: ...
+
+    async def explain(self, pipeline: Pipeline, verbosity: str) -> dict[str, Any]: ...
 
 
 class AggregationPipeline(Generic[T]):
@@ -154,18 +156,18 @@ class AggregationPipeline(Generic[T]):
     ``output_model`` of the last stage that named one, or ``dict`` after a stage that changed
     the shape without naming a model."""
 
-    __slots__ = ("_core", "_output", "_repository", "_session", "_stage")
+    __slots__ = ("_core", "_output", "_session", "_source", "_stage")
 
     def __init__(
         self,
-        repository: PipelineSource,
-        core: _core.Pipeline,
+        source: PipelineSource,
+        native: Pipeline,
         output: type[BaseModel] | None,
         stage: str,
         session: Session | None = None,
     ) -> None:
-        self._repository = repository
-        self._core = core
+        self._source = source
+        self._core = native
         self._output = output
         self._stage = stage
         self._session = session
@@ -183,7 +185,7 @@ class AggregationPipeline(Generic[T]):
 
     def _same(self, name: str, spec: Any) -> AggregationPipeline[T]:
         return AggregationPipeline(
-            self._repository,
+            self._source,
             self._core.with_stage(name, spec),
             self._output,
             self._stage,
@@ -193,7 +195,7 @@ class AggregationPipeline(Generic[T]):
     def _reshape(self, name: str, spec: Any, output_model: type[BaseModel] | None) -> Any:
         index = len(self._core) + 1
         return AggregationPipeline[Any](
-            self._repository,
+            self._source,
             self._core.with_stage(name, spec),
             output_model,
             f"stage {index} ({name})",
@@ -238,7 +240,7 @@ class AggregationPipeline(Generic[T]):
         """An explicit escape hatch: one stage document, sent as written."""
         index = len(self._core) + 1
         return AggregationPipeline(
-            self._repository,
+            self._source,
             self._core.with_raw_stage(stage),
             None,
             f"stage {index}",
@@ -602,10 +604,7 @@ class AggregationPipeline(Generic[T]):
 
     # -- running ----------------------------------------------------------------------------
 
-    def _session_arg(self, session: Session | None) -> _core.Session | None:
-        return core_session(session or self._session)
-
-    def _plan(self) -> _core.ModelPlan | None:
+    def _plan(self) -> Plan:
         # Output models without constraints are built by the core (exactly as validation would).
         return None if self._output is None else read_plan(self._output)
 
@@ -629,8 +628,8 @@ class AggregationPipeline(Generic[T]):
 
     async def execute(self, *, session: Session | None = None) -> list[T]:
         """Runs the pipeline and returns every result, validated by the output model."""
-        raws = await self._repository.collection.aggregate(
-            self._core, session=self._session_arg(session), plan=self._plan()
+        raws = await self._source.aggregate(
+            self._core, session=session or self._session, plan=self._plan()
         )
         return [self._convert(raw) for raw in raws]
 
@@ -648,30 +647,22 @@ class AggregationPipeline(Generic[T]):
 
     async def count(self, *, session: Session | None = None) -> int:
         """How many documents the pipeline yields."""
-        rows = await self._repository.collection.aggregate(
-            self._core.with_stage("$count", "n"), session=self._session_arg(session)
+        rows = await self._source.aggregate(
+            self._core.with_stage("$count", "n"), session=session or self._session
         )
         return int(rows[0]["n"]) if rows else 0
 
     async def explain(self, *, verbosity: str = "queryPlanner") -> dict[str, Any]:
         """The server's plan for this pipeline."""
-        repo = self._repository
-        command: dict[str, Any] = {
-            "explain": {"aggregate": repo.collection_name, "pipeline": self._core, "cursor": {}},
-            "verbosity": verbosity,
-        }
-        return await repo.client.command(command, database=repo.database_name)
+        return await self._source.explain(self._core, verbosity)
 
     async def __aiter__(self) -> AsyncIterator[T]:
-        cursor = await self._repository.collection.aggregate_cursor(
-            self._core, session=self._session_arg(None), plan=self._plan()
+        batches = await self._source.aggregate_iterate(
+            self._core, session=self._session, plan=self._plan()
         )
-        try:
-            while batch := await cursor.next_batch():
-                for raw in batch:
-                    yield self._convert(raw)
-        finally:
-            await cursor.close()
+        async for batch in batches:
+            for raw in batch:
+                yield self._convert(raw)
 
 
 def _positive(what: str, n: int, *, allow_zero: bool = False) -> int:

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import _core  # pyright: ignore[reportPrivateUsage]
+from ._bridge import NativeClient
 from .session import (
     DEFAULT_TIMEOUT_S,
     Session,
@@ -34,8 +34,8 @@ class VellumClient:
 
     __slots__ = ("_core", "default_database")
 
-    def __init__(self, core: _core.Client, default_database: str | None = None) -> None:
-        self._core = core
+    def __init__(self, native: NativeClient, default_database: str | None = None) -> None:
+        self._core = native
         self.default_database = default_database
 
     @property
@@ -68,7 +68,7 @@ class VellumClient:
 
     def start_session(self, *, causal_consistency: bool = True) -> SessionContext:
         """A session for ``async with``: ``async with client.start_session() as s: ...``."""
-        return SessionContext(self, causal_consistency)
+        return SessionContext(self._core, causal_consistency)
 
     def transaction(
         self, *, session: Session | None = None, **options: Unpack[TransactionSettings]
@@ -77,7 +77,7 @@ class VellumClient:
         exception or cancellation. Starts its own session unless given one. Options:
         ``read_concern``, ``w``, ``journal``, ``wtimeout_ms``, ``read_preference``,
         ``max_commit_time_ms``."""
-        return TransactionContext(self, TransactionOptions(**options), session)
+        return TransactionContext(self._core, TransactionOptions(**options), session)
 
     async def with_transaction(
         self,
@@ -127,10 +127,10 @@ async def init_db_client(
     Raises ``ConfigurationError`` for a malformed URI and ``ServerSelectionTimeoutError`` when no
     server answers in time (``serverSelectionTimeoutMS`` in the URI, or the argument here).
     """
-    core = await _core.Client.connect(
+    native = await NativeClient.connect(
         uri, app_name=app_name, server_selection_timeout_ms=server_selection_timeout_ms
     )
-    return VellumClient(core, default_database)
+    return VellumClient(native, default_database)
 
 
 async def connect_to_mongodb(

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from .errors import IndexConflictError
+
+if TYPE_CHECKING:
+    from ._bridge.documents import Store
+    from .session import Session
 
 __all__ = ["ASCENDING", "DESCENDING", "Index"]
 
@@ -115,3 +121,34 @@ def comparable(spec: Mapping[str, Any]) -> dict[str, Any]:
             value = int(value)
         out[option] = value
     return out
+
+
+def public_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """An index as the server lists it, without its bookkeeping options."""
+    return {"name": spec.get("name"), **comparable(spec)}
+
+
+async def ensure_indexes(
+    store: Store, declared: Sequence[Index], session: Session | None
+) -> list[str]:
+    """Creates the ``declared`` indexes the collection lacks; returns their names. An existing
+    index with the same name or keys but other options is an :class:`IndexConflictError`."""
+    existing = await store.list_indexes(session)
+    missing: list[Index] = []
+    for index in declared:
+        wanted = comparable(index.spec())
+        match = next(
+            (
+                spec
+                for spec in existing
+                if spec.get("name") == index.name or comparable(spec).get("key") == wanted["key"]
+            ),
+            None,
+        )
+        if match is None:
+            missing.append(index)
+        elif comparable(match) != wanted or match.get("name") != index.name:
+            raise IndexConflictError(store.name, index.spec(), public_spec(match))
+    if missing:
+        await store.create_indexes((index.spec() for index in missing), session)
+    return [index.name for index in missing]

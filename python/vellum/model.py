@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from .hooks import HookTable, collect_hooks
+from ._policies import SETTINGS, Policies, compose
+from ._policies.lifecycle import Lifecycle
+from ._policies.soft_delete import SoftDeletable, SoftDelete
+from ._policies.timestamps import Timestamped
+from ._policies.versioning import Versioned, Versioning
+from .hooks import HookTable
 from .indexes import Index
 from .query import QueryProxy
 
@@ -21,44 +25,50 @@ def _snake_case(name: str) -> str:
 
 
 class DocumentSettings:
-    """A model's resolved ``Settings``: where it is stored, which indexes it declares, whether
-    it is versioned (optimistic concurrency) or soft-deletable, and its hooks by event."""
+    """A model's resolved ``Settings``: where it is stored, which indexes it declares, and the
+    policies (timestamps, optimistic concurrency, soft delete, hooks...) its repository
+    composes."""
 
-    __slots__ = (
-        "collection_name",
-        "hooks",
-        "indexes",
-        "soft_delete",
-        "validate_on_fetch",
-        "versioned",
-    )
+    __slots__ = ("collection_name", "indexes", "policies", "validate_on_fetch")
 
     def __init__(
         self,
         collection_name: str,
         indexes: tuple[Index, ...],
         *,
-        versioned: bool = False,
-        soft_delete: bool = False,
-        hooks: HookTable | None = None,
+        policies: Policies | None = None,
         validate_on_fetch: bool = True,
     ) -> None:
         self.collection_name = collection_name
         self.indexes = indexes
-        self.versioned = versioned
-        self.soft_delete = soft_delete
+        self.policies = policies or Policies(())
         self.validate_on_fetch = validate_on_fetch
-        self.hooks: HookTable = hooks or {}
+
+    @property
+    def versioned(self) -> bool:
+        """Whether writes use optimistic concurrency (``Versioned``)."""
+        return self.policies.get(Versioning) is not None
+
+    @property
+    def soft_delete(self) -> bool:
+        """Whether deletes can be soft (``SoftDeletable``)."""
+        return self.policies.get(SoftDelete) is not None
+
+    @property
+    def hooks(self) -> HookTable:
+        """The model's hooks by event."""
+        lifecycle = self.policies.get(Lifecycle)
+        return {} if lifecycle is None else lifecycle.table
 
     def __repr__(self) -> str:
         return (
             f"DocumentSettings(collection_name={self.collection_name!r}, "
-            f"indexes={self.indexes!r}, versioned={self.versioned}, "
-            f"soft_delete={self.soft_delete}, validate_on_fetch={self.validate_on_fetch})"
+            f"indexes={self.indexes!r}, policies={self.policies!r}, "
+            f"validate_on_fetch={self.validate_on_fetch})"
         )
 
 
-_SETTINGS = ("collection_name", "indexes", "soft_delete", "validate_on_fetch", "versioned")
+_SETTINGS = ("collection_name", "indexes", "validate_on_fetch", *SETTINGS)
 # What Beanie users write, and what Vellum calls it (or that it does not exist here).
 _BEANIE_SETTINGS = {
     "name": "collection_name",
@@ -96,57 +106,23 @@ def _resolve_settings(cls: type[VellumBaseModel]) -> DocumentSettings:
             raise TypeError(
                 f"{cls.__name__}.Settings.indexes must hold vellum.Index objects, got {index!r}"
             )
-    fields = cls.model_fields
-    versioned = bool(getattr(own, "versioned", False)) or issubclass(cls, Versioned)
-    if versioned and "version" not in fields:
-        raise TypeError(
-            f"{cls.__name__}.Settings.versioned needs a `version: int = 1` field "
-            "(or inherit vellum.Versioned)"
-        )
-    soft_delete = bool(getattr(own, "soft_delete", False)) or issubclass(cls, SoftDeletable)
-    if soft_delete and "deleted_at" not in fields:
-        raise TypeError(
-            f"{cls.__name__}.Settings.soft_delete needs a `deleted_at: datetime | None = None` "
-            "field (or inherit vellum.SoftDeletable)"
-        )
     validate_on_fetch = getattr(own, "validate_on_fetch", True)
     if not isinstance(validate_on_fetch, bool):
         raise TypeError(f"{cls.__name__}.Settings.validate_on_fetch must be True or False")
     return DocumentSettings(
         collection_name,
         indexes,
-        versioned=versioned,
-        soft_delete=soft_delete,
-        hooks=collect_hooks(cls),
+        policies=compose(cls, own),
         validate_on_fetch=validate_on_fetch,
     )
 
 
-VERSION_FIELD = "version"
-"""The stored name of a versioned model's counter (``Versioned.version``)."""
+class _Identified(BaseModel):
+    # Declared before the timestamps so that ``_id`` is the first key of every stored document.
+    id: UUID = Field(default_factory=uuid4, alias="_id")
 
 
-class Versioned(BaseModel):
-    """Mixin for optimistic concurrency: every update and save filters on the version it
-    started from and increments it; a concurrent change raises ``OptimisticLockError``.
-
-    ``class Account(Versioned, VellumBaseModel): ...``
-    """
-
-    version: int = 1
-
-
-class SoftDeletable(BaseModel):
-    """Mixin for soft delete: ``repository.soft_delete(id)`` sets ``deleted_at`` and reads
-    leave such documents out unless ``include_deleted=True``.
-
-    ``class Account(SoftDeletable, VellumBaseModel): ...``
-    """
-
-    deleted_at: datetime | None = None
-
-
-class VellumBaseModel(BaseModel):
+class VellumBaseModel(Timestamped, _Identified):
     """Base class for documents stored by a :class:`~vellum.VellumRepository`.
 
     ``id`` is stored as ``_id`` (a UUID by default; declare ``id: ObjectId = Field(
@@ -168,22 +144,9 @@ class VellumBaseModel(BaseModel):
         arbitrary_types_allowed=False,
     )
 
-    id: UUID = Field(default_factory=uuid4, alias="_id")
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-
     __vellum_settings__: ClassVar[DocumentSettings]
     Q: ClassVar[QueryProxy]
     """The model's fields for queries, sorts and updates: ``User.Q.age >= 18``."""
-
-    @field_validator("created_at", "updated_at")
-    @classmethod
-    def _as_utc(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:

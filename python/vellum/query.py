@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
@@ -24,10 +24,20 @@ from uuid import UUID
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
-from ._core import ObjectId, QueryExpr, Regex, UpdateSpec  # pyright: ignore[reportPrivateUsage]
+from ._bridge import ObjectId, QueryExpr, Regex, UpdateSpec
 from .errors import QueryError
 
-__all__ = ["QField", "QueryExpr", "QueryProxy", "SortKey", "UpdateSpec", "nor", "raw"]
+__all__ = [
+    "Filter",
+    "QField",
+    "QueryExpr",
+    "QueryProxy",
+    "SortKey",
+    "SortSpec",
+    "UpdateSpec",
+    "nor",
+    "raw",
+]
 
 
 def nor(*expressions: QueryExpr) -> QueryExpr:
@@ -55,6 +65,13 @@ class SortKey:
 
     def __repr__(self) -> str:
         return f"SortKey({self.path!r}, {self.direction})"
+
+
+Filter = Mapping[str, Any] | QueryExpr
+"""A query expression (``User.Q.age >= 18``) or a raw filter dict (``{"age": {"$gte": 18}}``)."""
+
+SortSpec = Sequence[tuple[str, int] | SortKey] | Mapping[str, int] | SortKey
+"""``[User.Q.age.desc()]``, ``[("age", -1), ("name", 1)]`` or ``{"age": -1}``."""
 
 
 _TYPE_ALIASES: dict[type, list[str]] = {

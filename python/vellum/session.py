@@ -12,13 +12,10 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, TypedDict, TypeVar
+from typing import Literal, TypedDict, TypeVar
 
-from . import _core  # pyright: ignore[reportPrivateUsage]
+from ._bridge import NativeClient, NativeSession
 from .errors import OperationFailure, TransactionError
-
-if TYPE_CHECKING:
-    from .client import VellumClient
 
 __all__ = ["Session", "TransactionOptions"]
 
@@ -83,22 +80,16 @@ class Session:
     with the block, and using it afterwards raises :class:`~vellum.SessionError`.
     """
 
-    __slots__ = ("_client", "_core")
+    __slots__ = ("_core",)
 
-    def __init__(self, client: VellumClient, core: _core.Session) -> None:
-        self._client = client
-        self._core = core
+    def __init__(self, native: NativeSession) -> None:
+        self._core = native
 
     @classmethod
-    async def start(cls, client: VellumClient, causal_consistency: bool = True) -> Session:
-        """Starts a server session on ``client`` (prefer ``client.start_session()``, which
-        also ends it)."""
-        core = await client._core.start_session(causal_consistency=causal_consistency)  # pyright: ignore[reportPrivateUsage]
-        return cls(client, core)
-
-    @property
-    def client(self) -> VellumClient:
-        return self._client
+    async def start(cls, client: NativeClient, causal_consistency: bool = True) -> Session:
+        """Starts a server session on the core ``client`` (use ``client.start_session()``,
+        which also ends it)."""
+        return cls(await client.start_session(causal_consistency=causal_consistency))
 
     @property
     def in_transaction(self) -> bool:
@@ -156,7 +147,7 @@ class SessionContext:
 
     __slots__ = ("_causal_consistency", "_client", "_session")
 
-    def __init__(self, client: VellumClient, causal_consistency: bool) -> None:
+    def __init__(self, client: NativeClient, causal_consistency: bool) -> None:
         self._client = client
         self._causal_consistency = causal_consistency
         self._session: Session | None = None
@@ -182,7 +173,7 @@ class TransactionContext:
     __slots__ = ("_client", "_options", "_own", "_session")
 
     def __init__(
-        self, client: VellumClient, options: TransactionOptions, session: Session | None
+        self, client: NativeClient, options: TransactionOptions, session: Session | None
     ) -> None:
         self._client = client
         self._options = options
@@ -259,15 +250,3 @@ async def with_transaction(
                 if exc.has_error_label(TRANSIENT) and within_time():
                     break  # retry the whole transaction
                 raise
-
-
-def core_session(session: Session | None) -> _core.Session | None:
-    """The core's session behind ``session=`` (or None), checking that it is a vellum Session."""
-    if session is None:
-        return None
-    if not isinstance(session, Session):  # pyright: ignore[reportUnnecessaryIsInstance]
-        raise TypeError(
-            f"session= takes a vellum Session (from client.start_session() or "
-            f"client.transaction()), got {type(session).__name__}"
-        )
-    return session._core  # pyright: ignore[reportPrivateUsage]

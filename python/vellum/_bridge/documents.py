@@ -1,0 +1,274 @@
+"""One collection's operations, as the repository and the aggregation builder use them: Python
+options (filters, sort specs, projection models, sessions) become the core's arguments, and the
+core's results become Python values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..client import VellumClient
+from ..query import Filter, QueryExpr, SortKey, SortSpec, UpdateSpec
+from ..session import Session
+from . import ModelPlan, NativeClient, NativeCollection, NativeCursor, NativeSession, Pipeline
+
+__all__ = ["Store", "UpdateResult", "Written", "core_session"]
+
+Raw = dict[str, Any]
+Plan = ModelPlan | None
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """What ``update_one``/``update_many`` did."""
+
+    matched: int
+    modified: int
+    upserted_id: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A one-document write: the stored document after it (None if nothing matched), whether
+    a document matched the target without its version guard, and its current version then."""
+
+    document: Raw | None
+    exists: bool
+    current_version: int | None = None
+
+
+def core_session(session: Session | None) -> NativeSession | None:
+    """The core's session behind ``session=`` (or None), checking that it is a vellum Session."""
+    if session is None:
+        return None
+    if not isinstance(session, Session):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise TypeError(
+            f"session= takes a vellum Session (from client.start_session() or "
+            f"client.transaction()), got {type(session).__name__}"
+        )
+    return session._core  # pyright: ignore[reportPrivateUsage]
+
+
+def as_filter(filter: Filter | None) -> Filter:
+    if filter is None:
+        return {}
+    if isinstance(filter, (Mapping, QueryExpr)):  # pyright: ignore[reportUnnecessaryIsInstance]
+        return filter
+    raise TypeError(
+        f"a filter is a query expression (Model.Q.field == value) or a dict, got {filter!r}"
+    )
+
+
+def sort_document(sort: SortSpec | None) -> dict[str, int] | None:
+    if sort is None:
+        return None
+    if isinstance(sort, SortKey):
+        sort = [sort]
+    pairs = list(sort.items()) if isinstance(sort, Mapping) else list(sort)
+    out: dict[str, int] = {}
+    for pair in pairs:
+        if isinstance(pair, SortKey):
+            pair = (pair.path, pair.direction)
+        if not (isinstance(pair, tuple) and len(pair) == 2):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise TypeError(
+                f"sort takes (field, direction) pairs such as ('age', -1), got {pair!r}"
+            )
+        field, direction = pair
+        if direction not in (1, -1) or isinstance(direction, bool):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise ValueError(f"sort direction for {field!r} must be 1 or -1, got {direction!r}")
+        out[field] = direction
+    return out
+
+
+def projection_of(model: type[BaseModel] | None) -> dict[str, int] | None:
+    """Fetch only ``model``'s fields (by their stored names)."""
+    if model is None:
+        return None
+    spec = {(field.alias or name): 1 for name, field in model.model_fields.items()}
+    if "_id" not in spec:
+        spec["_id"] = 0
+    return spec
+
+
+async def batches(cursor: NativeCursor) -> AsyncIterator[list[Any]]:
+    """A core cursor's batches (documents, or models the core built); closes the cursor at the
+    end, or when the consumer stops early."""
+    try:
+        while batch := await cursor.next_batch():
+            yield batch
+    finally:
+        await cursor.close()
+
+
+class Store:
+    """One collection in one database of a client."""
+
+    __slots__ = ("_client", "collection", "database_name", "name")
+
+    def __init__(self, client: VellumClient, database_name: str, name: str) -> None:
+        self._client: NativeClient = client._core  # pyright: ignore[reportPrivateUsage]
+        self.database_name = database_name
+        self.name = name
+        self.collection: NativeCollection = self._client.collection(database_name, name)
+
+    # -- reads ------------------------------------------------------------------------------
+
+    async def find(
+        self,
+        filter: Filter,
+        *,
+        sort: SortSpec | None = None,
+        skip: int = 0,
+        limit: int = 0,
+        projection: type[BaseModel] | None = None,
+        session: Session | None = None,
+        plan: Plan = None,
+    ) -> list[Any]:
+        return await self.collection.find(
+            as_filter(filter),
+            sort=sort_document(sort),
+            skip=skip or None,
+            limit=limit or None,
+            projection=projection_of(projection),
+            session=core_session(session),
+            plan=plan,
+        )
+
+    async def find_one(
+        self,
+        filter: Filter,
+        *,
+        sort: SortSpec | None = None,
+        skip: int = 0,
+        projection: type[BaseModel] | None = None,
+        session: Session | None = None,
+        plan: Plan = None,
+    ) -> Any:
+        return await self.collection.find_one(
+            as_filter(filter),
+            sort=sort_document(sort),
+            skip=skip or None,
+            projection=projection_of(projection),
+            session=core_session(session),
+            plan=plan,
+        )
+
+    async def iterate(
+        self,
+        filter: Filter,
+        *,
+        sort: SortSpec | None = None,
+        skip: int = 0,
+        limit: int = 0,
+        batch_size: int = 1000,
+        session: Session | None = None,
+        plan: Plan = None,
+    ) -> AsyncIterator[list[Any]]:
+        cursor = await self.collection.find_cursor(
+            as_filter(filter),
+            sort=sort_document(sort),
+            skip=skip or None,
+            limit=limit or None,
+            batch_size=batch_size,
+            session=core_session(session),
+            plan=plan,
+        )
+        return batches(cursor)
+
+    async def count(self, filter: Filter, *, session: Session | None = None) -> int:
+        return await self.collection.count_documents(
+            as_filter(filter), session=core_session(session)
+        )
+
+    async def aggregate(
+        self, pipeline: Pipeline, *, session: Session | None = None, plan: Plan = None
+    ) -> list[Any]:
+        return await self.collection.aggregate(pipeline, session=core_session(session), plan=plan)
+
+    async def aggregate_iterate(
+        self, pipeline: Pipeline, *, session: Session | None = None, plan: Plan = None
+    ) -> AsyncIterator[list[Any]]:
+        cursor = await self.collection.aggregate_cursor(
+            pipeline, session=core_session(session), plan=plan
+        )
+        return batches(cursor)
+
+    async def explain(self, pipeline: Pipeline, verbosity: str) -> dict[str, Any]:
+        command: dict[str, Any] = {
+            "explain": {"aggregate": self.name, "pipeline": pipeline, "cursor": {}},
+            "verbosity": verbosity,
+        }
+        return await self._client.command(self.database_name, command)
+
+    # -- writes -----------------------------------------------------------------------------
+
+    async def insert_one(self, document: Any, session: Session | None, plan: Plan) -> None:
+        """Inserts a model (encoded by ``plan``) or a dict."""
+        await self.collection.insert_one(document, session=core_session(session), plan=plan)
+
+    async def insert_many(
+        self, documents: list[Any], ordered: bool, session: Session | None, plan: Plan
+    ) -> None:
+        """Inserts models (encoded by ``plan``) or dicts, in as few batches as fit."""
+        await self.collection.insert_many(
+            documents, ordered=ordered, session=core_session(session), plan=plan
+        )
+
+    async def set_one(
+        self, target: Filter, values: Mapping[str, Any], session: Session | None
+    ) -> Written:
+        """``$set`` on the first document matching ``target``."""
+        raw = await self.collection.find_one_and_update(
+            as_filter(target), {"$set": values}, return_after=True, session=core_session(session)
+        )
+        return Written(raw, raw is not None)
+
+    async def versioned_set(
+        self,
+        target: Filter,
+        values: Mapping[str, Any],
+        expected: int | None,
+        version: str,
+        session: Session | None,
+    ) -> Written:
+        """``$set`` and increment ``version`` on the document matching ``target`` at version
+        ``expected`` (any when None), by the core's optimistic concurrency control."""
+        outcome = await self.collection.versioned_update(
+            as_filter(target), values, expected, version=version, session=core_session(session)
+        )
+        return Written(outcome.document, outcome.exists, outcome.current_version)
+
+    async def update(
+        self,
+        filter: Filter,
+        update: UpdateSpec,
+        *,
+        upsert: bool,
+        many: bool,
+        session: Session | None,
+    ) -> UpdateResult:
+        run = self.collection.update_many if many else self.collection.update_one
+        outcome = await run(as_filter(filter), update, upsert=upsert, session=core_session(session))
+        return UpdateResult(outcome.matched, outcome.modified, outcome.upserted_id)
+
+    async def delete(self, filter: Filter, *, many: bool, session: Session | None) -> int:
+        run = self.collection.delete_many if many else self.collection.delete_one
+        return await run(as_filter(filter), session=core_session(session))
+
+    # -- indexes ----------------------------------------------------------------------------
+
+    async def list_indexes(self, session: Session | None) -> list[Raw]:
+        return await self.collection.list_indexes(session=core_session(session))
+
+    async def create_indexes(self, specs: Iterable[Raw], session: Session | None) -> None:
+        await self.collection.create_indexes(list(specs), session=core_session(session))
+
+    async def drop_index(self, name: str, session: Session | None) -> None:
+        await self.collection.drop_index(name, session=core_session(session))
+
+    async def drop_indexes(self, session: Session | None) -> None:
+        await self.collection.drop_indexes(session=core_session(session))

@@ -1,0 +1,181 @@
+"""Between a model and its stored documents (private module): ids, loading documents as models
+(with the core's plans where they apply), validating partial updates, and the fields of a
+duplicate-key error."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from ._bridge import ModelPlan
+from ._plans import fetch_plan, read_plan, write_plan
+from .errors import DocumentValidationError, DuplicateKeyError
+from .model import VellumBaseModel
+
+M = TypeVar("M", bound=VellumBaseModel)
+P = TypeVar("P", bound=BaseModel)
+
+ID = "id"
+"""Every model's id field, stored as ``_id``; managed by the repository like the policies'."""
+
+
+def first_error(err: ValidationError) -> str:
+    parts: list[str] = []
+    for e in err.errors()[:3]:
+        loc = ".".join(str(p) for p in e["loc"]) or "(document)"
+        parts.append(f"{loc}: {e['msg']}")
+    more = err.error_count() - len(parts)
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+class ModelDocuments(Generic[M]):
+    """How one repository's model becomes documents and back."""
+
+    __slots__ = ("_aliases", "_id_adapter", "collection_name", "model", "read_plan", "write_plan")
+
+    def __init__(self, model: type[M], collection_name: str) -> None:
+        self.model = model
+        self.collection_name = collection_name
+        self._id_adapter: TypeAdapter[Any] = TypeAdapter(model.model_fields[ID].annotation)
+        self._aliases = {(field.alias or name): name for name, field in model.model_fields.items()}
+        settings = model.__vellum_settings__
+        # The core builds documents that match the model's types as instances: always where
+        # that is all validation checks, and on request (trusted fetch) despite constraints.
+        self.read_plan: ModelPlan | None = (
+            read_plan(model) if settings.validate_on_fetch else fetch_plan(model)
+        )
+        # Inserts encode models from their fields where that is what model_dump would store.
+        self.write_plan = write_plan(model)
+
+    def id(self, doc_id: Any) -> Any:
+        try:
+            return self._id_adapter.validate_python(doc_id)
+        except ValidationError as err:
+            raise DocumentValidationError(
+                f"{doc_id!r} is not a valid id for {self.model.__name__}: {first_error(err)}",
+                model=self.model.__name__,
+                document_id=doc_id,
+                errors=err.errors(),
+            ) from None
+
+    def load(self, raw: dict[str, Any] | M) -> M:
+        return raw if isinstance(raw, self.model) else self.load_as(self.model, raw)  # type: ignore[arg-type]
+
+    def load_all(self, raws: list[dict[str, Any] | M]) -> list[M]:
+        """A batch as models: the ones the core built from documents that match the plan are
+        kept, dicts are validated (one comprehension, not a method call per document)."""
+        model = self.model
+        return [self.load_as(model, raw) if isinstance(raw, dict) else raw for raw in raws]
+
+    def load_as(self, model: type[P], raw: dict[str, Any]) -> P:
+        try:
+            return model.model_validate(raw)
+        except ValidationError as err:
+            raise DocumentValidationError(
+                f"stored document _id={raw.get('_id')!r} in {self.collection_name!r} does not "
+                f"fit {model.__name__}: {first_error(err)}. Migrate the document or relax "
+                "the model; nothing was skipped.",
+                model=model.__name__,
+                document_id=raw.get("_id"),
+                errors=err.errors(),
+            ) from None
+
+    def coerce(self, document: M | Mapping[str, Any]) -> M:
+        if isinstance(document, self.model):
+            return document
+        if isinstance(document, Mapping):
+            try:
+                return self.model.model_validate(document)
+            except ValidationError as err:
+                raise DocumentValidationError(
+                    f"document does not fit {self.model.__name__}: {first_error(err)}",
+                    model=self.model.__name__,
+                    document_id=document.get("_id", document.get(ID)),
+                    errors=err.errors(),
+                ) from None
+        raise TypeError(
+            f"expected a {self.model.__name__} or a dict, got {type(document).__name__}"
+        )
+
+    def for_insert(self, docs: list[M]) -> list[M] | list[dict[str, Any]]:
+        """What the core encodes: the models themselves when they have a write plan (encoded
+        from their fields), else their ``model_dump(by_alias=True)``."""
+        return docs if self.write_plan else [doc.model_dump(by_alias=True) for doc in docs]
+
+    def changes(
+        self, changes: BaseModel | Mapping[str, Any], managed: frozenset[str]
+    ) -> dict[str, Any]:
+        """Validates a partial update field by field and returns its ``$set`` document, or
+        raises before anything is written. ``managed`` fields cannot be set."""
+        model = self.model
+        if isinstance(changes, model):
+            data = {
+                name: getattr(changes, name)
+                for name in model.model_fields
+                if name not in managed and name != ID
+            }
+        elif isinstance(changes, BaseModel):
+            data = {name: getattr(changes, name) for name in changes.model_fields_set}
+        elif isinstance(changes, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance]
+            data = dict(changes)
+        else:
+            raise TypeError(f"update takes a dict or a BaseModel, got {type(changes).__name__}")
+        if not data:
+            raise ValueError("update has nothing to change")
+        blank = model.model_construct()
+        validator = model.__pydantic_validator__
+        names: list[str] = []
+        for key, value in data.items():
+            name = self._aliases.get(key, key)
+            if name not in model.model_fields:
+                raise DocumentValidationError(
+                    f"{model.__name__} has no field {key!r}; its fields are "
+                    f"{sorted(model.model_fields)}. Nothing was written.",
+                    model=model.__name__,
+                )
+            if name in managed or name == ID:
+                raise DocumentValidationError(
+                    f"{name!r} is managed by the repository and cannot be updated. Nothing was "
+                    "written.",
+                    model=model.__name__,
+                )
+            try:
+                validator.validate_assignment(blank, name, value)
+            except ValidationError as err:
+                raise DocumentValidationError(
+                    f"update of {model.__name__} rejected: {first_error(err)}. Nothing was "
+                    "written.",
+                    model=model.__name__,
+                    errors=err.errors(),
+                ) from None
+            names.append(name)
+        return blank.model_dump(include=set(names), by_alias=True)
+
+    def copy_fields(self, source: BaseModel, target: BaseModel, stored: Iterable[str]) -> None:
+        """Sets the ``stored`` fields of ``target`` to those of ``source`` (another instance of
+        the model), without re-running assignment validation: the values are valid already."""
+        for key in stored:
+            name = self._aliases.get(key)
+            if name is not None:
+                object.__setattr__(target, name, getattr(source, name))
+                target.__pydantic_fields_set__.add(name)
+
+    def enrich_duplicate(
+        self, err: DuplicateKeyError, documents: Iterable[Mapping[str, Any]]
+    ) -> None:
+        """Fills in the declared index's keys and the offending values of a duplicate-key
+        error, from the documents of the write."""
+        index = next(
+            (i for i in self.model.__vellum_settings__.indexes if i.name == err.index_name), None
+        )
+        if index is None:
+            return
+        err.key_pattern = dict(index.keys)
+        fields = [field for field, _ in index.keys]
+        for document in documents:
+            value = {f: document.get(f) for f in fields}
+            if err.key_value is None or str(next(iter(value.values()), "")) in str(err.key_value):
+                err.key_value = value
+                break
