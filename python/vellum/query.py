@@ -12,19 +12,25 @@ document. That makes query building safe against operator injection from user in
 from __future__ import annotations
 
 import re
-import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Any, Literal, Union
-from uuid import UUID
+from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
-from ._bridge import ObjectId, QueryExpr, Regex, UpdateSpec
+from ._bridge import QueryExpr, Regex, UpdateSpec
+from ._fields import (
+    TYPE_ALIASES,
+    list_element,
+    nested_model,
+    resolve,
+    stored_names,
+    strip_optional,
+)
 from .errors import QueryError
 
 __all__ = [
@@ -74,51 +80,6 @@ SortSpec = Sequence[tuple[str, int] | SortKey] | Mapping[str, int] | SortKey
 """``[User.Q.age.desc()]``, ``[("age", -1), ("name", 1)]`` or ``{"age": -1}``."""
 
 
-_TYPE_ALIASES: dict[type, list[str]] = {
-    bool: ["bool"],
-    int: ["int", "long"],
-    float: ["double"],
-    str: ["string"],
-    dict: ["object"],
-    list: ["array"],
-    bytes: ["binData"],
-    datetime: ["date"],
-    Decimal: ["decimal"],
-    UUID: ["binData"],
-    ObjectId: ["objectId"],
-    type(None): ["null"],
-}
-
-
-def _strip_optional(annotation: Any) -> list[Any]:
-    origin = typing.get_origin(annotation)
-    if origin is Union or origin is types.UnionType:
-        return [a for a in typing.get_args(annotation) if a is not type(None)]
-    if origin is typing.Annotated:
-        return _strip_optional(typing.get_args(annotation)[0])
-    return [annotation]
-
-
-def _list_element(annotation: Any) -> Any | None:
-    """The element type if ``annotation`` is a list/tuple/set type (possibly optional)."""
-    for option in _strip_optional(annotation):
-        origin = typing.get_origin(option)
-        if origin in (list, tuple, set, frozenset) or option in (list, tuple, set, frozenset):
-            args = typing.get_args(option)
-            return args[0] if args else Any
-    return None
-
-
-def _nested_model(annotation: Any) -> type[BaseModel] | None:
-    """The model whose fields lie under this field: a sub-model, a list of them, an Optional."""
-    element = _list_element(annotation)
-    candidates = _strip_optional(element if element is not None else annotation)
-    for option in candidates:
-        if isinstance(option, type) and issubclass(option, BaseModel):
-            return option
-    return None
-
-
 class QField:
     """One field of a model, reached through ``Model.Q``: compare it, sort on it, update it.
 
@@ -162,18 +123,18 @@ class QField:
         cached = children.get(name)
         if cached is not None:
             return cached
-        model = _nested_model(self._annotation)
+        model = nested_model(self._annotation)
         if model is None:
             raise AttributeError(f"{self._label} is not a model, so it has no field {name!r}")
-        child = _resolve(model, name, self._label)
-        in_array = self._in_array or _list_element(self._annotation) is not None
+        child = resolve(model, name, self._label)
+        in_array = self._in_array or list_element(self._annotation) is not None
         field = QField(
             f"{self._path}.{child[0]}",
             f"{self._label}.{name}",
             child[1],
             child[2],
             in_array,
-            frozenset(f"{self._path}.{stored}" for stored in _stored_names(model)),
+            frozenset(f"{self._path}.{stored}" for stored in stored_names(model)),
         )
         children[name] = field
         return field
@@ -189,7 +150,7 @@ class QField:
 
     @cached_property
     def _element_adapter(self) -> TypeAdapter[Any] | None:
-        element = _list_element(self._annotation)
+        element = list_element(self._annotation)
         return None if element is None else TypeAdapter(element)
 
     def _check(self, adapter: TypeAdapter[Any], value: Any, what: str) -> Any:
@@ -284,9 +245,9 @@ class QField:
         names: list[str | int] = []
         for t in bson_types:
             if isinstance(t, type):
-                if t not in _TYPE_ALIASES:
+                if t not in TYPE_ALIASES:
                     raise QueryError(f"no BSON type for Python type {t.__name__}")
-                names.extend(_TYPE_ALIASES[t])
+                names.extend(TYPE_ALIASES[t])
             else:
                 names.append(t)
         if not names:
@@ -410,26 +371,12 @@ class QField:
 
     def current_date(self) -> UpdateSpec:
         """Set the datetime field to the server's current time (``$currentDate``)."""
-        if datetime not in _strip_optional(self._annotation):
+        if datetime not in strip_optional(self._annotation):
             raise QueryError(f"current_date() applies to datetime fields, not {self._label}")
         return UpdateSpec("$currentDate", self._path, True)
 
     def __repr__(self) -> str:
         return f"QField({self._label} -> {self._path!r})"
-
-
-def _resolve(model: type[BaseModel], name: str, owner: str) -> tuple[str, Any, FieldInfo]:
-    """(stored name, annotation, FieldInfo) of ``model``'s field ``name``."""
-    fields = model.model_fields
-    info = fields.get(name)
-    if info is None:
-        by_alias = {f.alias: n for n, f in fields.items() if f.alias}
-        if name in by_alias:
-            info = fields[by_alias[name]]
-        else:
-            what = owner if owner == model.__name__ else f"{owner} ({model.__name__})"
-            raise AttributeError(f"{what} has no field {name!r}; its fields are {sorted(fields)}")
-    return (info.alias or name), info.annotation, info
 
 
 class QueryProxy:
@@ -448,14 +395,14 @@ class QueryProxy:
             raise AttributeError(name)
         field = self._fields.get(name)
         if field is None:
-            stored, annotation, info = _resolve(self._model, name, self._model.__name__)
+            stored, annotation, info = resolve(self._model, name, self._model.__name__)
             field = QField(
                 stored,
                 f"{self._model.__name__}.{name}",
                 annotation,
                 info,
                 False,
-                frozenset(_stored_names(self._model)),
+                frozenset(stored_names(self._model)),
             )
             self._fields[name] = field
         return field
@@ -477,7 +424,3 @@ def _values(method: str, values: Iterable[Any]) -> Iterable[Any]:
             f"got the {type(values).__name__} {values!r}"
         )
     return values
-
-
-def _stored_names(model: type[BaseModel]) -> list[str]:
-    return [field.alias or name for name, field in model.model_fields.items()]

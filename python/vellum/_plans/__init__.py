@@ -27,79 +27,27 @@ a class and its plans are collected together.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel
 
-from ._bridge import ModelPlan
-from ._policies.timestamps import as_utc
-from ._pydantic import OBJECTID_MARKER
+from .._bridge import ModelPlan
+from .._policies.timestamps import as_utc
+from .._pydantic import OBJECTID_MARKER
+from .allowlist import (
+    CONFIG,
+    CONFIG_CONSTRAINTS,
+    HARMLESS,
+    LIST_CONSTRAINTS,
+    MAX_DEPTH,
+    NEUTRAL,
+    SCALARS,
+)
 
 Mode = Literal["exact", "trusted", "write"]
 _Spec = tuple[str, bool, Any]
 _Node = Mapping[str, Any]
-
-# Keys any node may carry without changing what it accepts or how it is dumped.
-_NEUTRAL = frozenset({"type", "ref", "metadata", "strict"})
-# Per scalar node type: the stored kind, and the constraint keys (checked by validation, so a
-# plan for `exact` refuses them; trusted fetch does not re-check them; writes ignore them).
-_SCALARS: dict[str, tuple[str, frozenset[str]]] = {
-    "str": ("str", frozenset({"min_length", "max_length", "pattern"})),
-    "int": ("int", frozenset({"gt", "ge", "lt", "le", "multiple_of"})),
-    "float": ("float", frozenset({"gt", "ge", "lt", "le", "multiple_of"})),
-    "bool": ("bool", frozenset()),
-    "decimal": (
-        "decimal",
-        frozenset({"gt", "ge", "lt", "le", "multiple_of", "max_digits", "decimal_places"}),
-    ),
-    "datetime": ("datetime", frozenset({"gt", "ge", "lt", "le", "now_op", "tz_constraint"})),
-    "uuid": ("uuid", frozenset({"version"})),
-    "bytes": ("bytes", frozenset({"min_length", "max_length"})),
-}
-_LIST_CONSTRAINTS = frozenset({"min_length", "max_length"})
-# Scalar options that never change the value of an exactly typed input.
-_HARMLESS: dict[str, Callable[[Any], bool]] = {
-    "microseconds_precision": lambda v: v in ("truncate", "error"),  # BSON keeps milliseconds
-    "allow_inf_nan": lambda v: v is True,  # False would refuse a stored NaN/inf double
-    "coerce_numbers_to_str": lambda v: True,  # only for numbers given to a str field
-    "fail_fast": lambda v: True,
-    "strip_whitespace": lambda v: not v,
-    "to_lower": lambda v: not v,
-    "to_upper": lambda v: not v,
-}
-# Config keys (as the core schema spells them) that do not change how an exactly typed dict
-# validates; the value test says which values are harmless.
-_CONFIG: dict[str, Callable[[Any], bool]] = {
-    "title": lambda v: True,
-    "validate_by_alias": lambda v: True,
-    "validate_by_name": lambda v: True,
-    "serialize_by_alias": lambda v: True,
-    "validate_assignment": lambda v: True,
-    "revalidate_instances": lambda v: True,
-    "from_attributes": lambda v: True,
-    "loc_by_alias": lambda v: True,
-    "hide_input_in_errors": lambda v: True,
-    "validation_error_cause": lambda v: True,
-    "cache_strings": lambda v: True,
-    "regex_engine": lambda v: True,
-    "coerce_numbers_to_str": lambda v: True,
-    "frozen": lambda v: True,
-    "strict": lambda v: True,
-    "ser_json_timedelta": lambda v: True,
-    "ser_json_temporal": lambda v: True,
-    "ser_json_bytes": lambda v: True,
-    "ser_json_inf_nan": lambda v: True,
-    "val_json_bytes": lambda v: True,
-    "val_temporal_unit": lambda v: True,
-    "extra_fields_behavior": lambda v: v == "ignore",
-    "str_strip_whitespace": lambda v: not v,
-    "str_to_lower": lambda v: not v,
-    "str_to_upper": lambda v: not v,
-    "allow_inf_nan": lambda v: v is True,
-}
-_CONFIG_CONSTRAINTS = frozenset({"str_max_length", "str_min_length"})
-_MAX_DEPTH = 64  # nested models and lists in one plan; deeper goes through Pydantic
 
 
 class Refused(TypeError):
@@ -241,8 +189,8 @@ class _Planner:
             return self.done[ref]
         if ref in self.open:
             raise Refused(f"{at} is recursive ({cls.__name__} contains itself)")
-        if depth > _MAX_DEPTH:
-            raise Refused(f"{at} nests models more than {_MAX_DEPTH} deep")
+        if depth > MAX_DEPTH:
+            raise Refused(f"{at} nests models more than {MAX_DEPTH} deep")
         self._keys(
             node,
             {"cls", "schema", "config", "custom_init", "root_model", "post_init", "generic_origin"},
@@ -282,9 +230,9 @@ class _Planner:
                 if key == "extra_fields_behavior" and value not in (None, "ignore"):
                     raise Refused(f"{at} has extra={value!r} (extra fields are dumped too)")
                 continue
-            if key in _CONFIG_CONSTRAINTS and self.mode == "trusted":
+            if key in CONFIG_CONSTRAINTS and self.mode == "trusted":
                 continue
-            allowed = _CONFIG.get(key)
+            allowed = CONFIG.get(key)
             if allowed is None or not allowed(value):
                 raise Refused(f"{at} sets model_config {key}={value!r}")
 
@@ -338,8 +286,8 @@ class _Planner:
         return alias
 
     def _spec(self, node: _Node, at: str, depth: int) -> _Spec:
-        if depth > _MAX_DEPTH:
-            raise Refused(f"{at} nests lists and models more than {_MAX_DEPTH} deep")
+        if depth > MAX_DEPTH:
+            raise Refused(f"{at} nests lists and models more than {MAX_DEPTH} deep")
         node = self._resolve(node, at)
         kind = node.get("type")
         if kind == "json-or-python" and _inner(node, "metadata").get(OBJECTID_MARKER):
@@ -366,16 +314,16 @@ class _Planner:
             inner_kind, _, inner = self._spec(node["schema"], at, depth)
             return (inner_kind, True, inner)
         if kind == "list":
-            self._keys(node, {"items_schema", "fail_fast"}, at, _LIST_CONSTRAINTS)
+            self._keys(node, {"items_schema", "fail_fast"}, at, LIST_CONSTRAINTS)
             if "items_schema" not in node:
                 raise Refused(f"{at} is a list of Any")
             return ("list", False, self._spec(node["items_schema"], f"{at}[]", depth + 1))
         if kind == "model":
             return ("model", False, self._model(node, at, depth + 1))
-        if kind in _SCALARS:
-            stored, constraints = _SCALARS[kind]
-            self._keys(node, set(_HARMLESS), at, constraints)
-            for key, harmless in _HARMLESS.items():
+        if kind in SCALARS:
+            stored, constraints = SCALARS[kind]
+            self._keys(node, set(HARMLESS), at, constraints)
+            for key, harmless in HARMLESS.items():
                 if key in node and not harmless(node[key]) and self.mode != "write":
                     raise Refused(f"{at} has {key}={node[key]!r}")
             return (stored, False, None)
@@ -396,7 +344,7 @@ class _Planner:
         """Refuses a node with a key outside ``allowed`` (and the neutral ones); constraint keys
         only where the mode does not check them."""
         for key in node:
-            if key in _NEUTRAL or key in allowed:
+            if key in NEUTRAL or key in allowed:
                 continue
             if key in constraints and self.mode != "exact":
                 continue

@@ -1,185 +1,33 @@
-"""Aggregation pipelines whose stages can name the Pydantic model of their output.
-
->>> stats = await (                                                   # doctest: +SKIP
-...     users.aggregate_pipeline()
-...     .match(User.Q.age >= 18)
-...     .group(User.Q.address.city, output_model=CityStats,
-...            users=acc.count(), avg_age=acc.avg(User.Q.age))
-...     .sort(("users", -1))
-...     .execute()
-... )
-
-The stage list lives in the Rust core (``pipeline.stages`` shows it); results are validated by
-the model of the last stage that named one, and a document that does not fit raises
-:class:`DocumentValidationError` naming the stage, the model, the field and the document.
-"""
+"""The aggregation builder: each stage method returns a new pipeline; running validates the
+results by the output model of the last stage that named one."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any, Generic, Protocol, TypeVar, cast, overload
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar, overload
 
-from pydantic import BaseModel, ValidationError, create_model
+from pydantic import BaseModel, create_model
 
-from ._bridge import ModelPlan, Pipeline
-from ._plans import read_plan
-from .errors import DocumentValidationError
-from .query import QField, QueryExpr, SortKey
-from .session import Session
+from ..query import QField, QueryExpr, SortKey
+from . import specs
+from .expressions import Accumulator, collection_of, expr, field_path, positive
+from .expressions import accumulators as accumulator_specs
+from .running import PipelineRun
 
-__all__ = ["Accumulator", "AggregationPipeline", "acc"]
+__all__ = ["AggregationPipeline"]
 
 T = TypeVar("T")
 X = TypeVar("X", bound=BaseModel)
 Row = dict[str, Any]
-Plan = ModelPlan | None
 
 
-def expr(value: Any) -> Any:
-    """A pipeline expression: ``Model.Q`` fields become ``"$path"``; lists and dicts are walked."""
-    if isinstance(value, QField):
-        return "$" + value.path
-    if isinstance(value, Accumulator):
-        return value.spec()
-    if isinstance(value, Mapping):
-        return {str(k): expr(v) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
-    if isinstance(value, (list, tuple)):
-        return [expr(v) for v in value]  # pyright: ignore[reportUnknownVariableType]
-    return value
-
-
-def _field_path(value: QField | str) -> str:
-    """A field path without ``$``: ``Q.orders.sku`` or ``"orders.sku"`` or ``"$orders.sku"``."""
-    if isinstance(value, QField):
-        return value.path
-    return value[1:] if value.startswith("$") else value
-
-
-class Accumulator:
-    """A ``$group`` (or ``$bucket``) accumulator; build it with :data:`acc`."""
-
-    __slots__ = ("argument", "operator")
-
-    def __init__(self, operator: str, argument: Any) -> None:
-        self.operator = operator
-        self.argument = argument
-
-    def spec(self) -> dict[str, Any]:
-        return {self.operator: expr(self.argument)}
-
-    def __repr__(self) -> str:
-        return f"Accumulator({self.spec()!r})"
-
-
-class _Accumulators:
-    """Accumulators for ``group``: ``acc.sum(User.Q.balance)``, ``acc.count()``..."""
-
-    @staticmethod
-    def count() -> Accumulator:
-        return Accumulator("$sum", 1)
-
-    @staticmethod
-    def sum(value: Any) -> Accumulator:
-        return Accumulator("$sum", value)
-
-    @staticmethod
-    def avg(value: Any) -> Accumulator:
-        return Accumulator("$avg", value)
-
-    @staticmethod
-    def min(value: Any) -> Accumulator:
-        return Accumulator("$min", value)
-
-    @staticmethod
-    def max(value: Any) -> Accumulator:
-        return Accumulator("$max", value)
-
-    @staticmethod
-    def first(value: Any) -> Accumulator:
-        return Accumulator("$first", value)
-
-    @staticmethod
-    def last(value: Any) -> Accumulator:
-        return Accumulator("$last", value)
-
-    @staticmethod
-    def push(value: Any) -> Accumulator:
-        return Accumulator("$push", value)
-
-    @staticmethod
-    def add_to_set(value: Any) -> Accumulator:
-        return Accumulator("$addToSet", value)
-
-    @staticmethod
-    def std_dev_pop(value: Any) -> Accumulator:
-        return Accumulator("$stdDevPop", value)
-
-
-acc = _Accumulators()
-
-
-def _accumulators(fields: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in fields.items():
-        if not isinstance(value, Accumulator):
-            raise TypeError(f"{name}= takes an accumulator such as acc.sum(...), got {value!r}")
-        out[name] = value.spec()
-    return out
-
-
-def _collection_of(source: type[BaseModel] | str) -> str:
-    if isinstance(source, str):
-        return source
-    settings = getattr(source, "__vellum_settings__", None)
-    if settings is None:
-        raise TypeError(f"{source!r} is not a VellumBaseModel: pass a collection name")
-    return settings.collection_name
-
-
-class PipelineSource(Protocol):
-    """What a pipeline runs against: one collection's aggregation (a repository's store)."""
-
-    async def aggregate(
-        self, pipeline: Pipeline, *, session: Session | None = ..., plan: Plan = ...
-    ) -> list[Any]: ...
-
-    async def aggregate_iterate(
-        self, pipeline: Pipeline, *, session: Session | None = ..., plan: Plan = ...
-    ) -> AsyncIterator[list[Any]]: ...
-
-    async def explain(self, pipeline: Pipeline, verbosity: str) -> dict[str, Any]: ...
-
-
-class AggregationPipeline(Generic[T]):
+class AggregationPipeline(PipelineRun[T]):
     """An aggregation pipeline over one repository's collection; every stage method returns a
     new pipeline. ``T`` is what ``execute()`` returns items of: the repository's model, the
     ``output_model`` of the last stage that named one, or ``dict`` after a stage that changed
     the shape without naming a model."""
 
-    __slots__ = ("_core", "_output", "_session", "_source", "_stage")
-
-    def __init__(
-        self,
-        source: PipelineSource,
-        native: Pipeline,
-        output: type[BaseModel] | None,
-        stage: str,
-        session: Session | None = None,
-    ) -> None:
-        self._source = source
-        self._core = native
-        self._output = output
-        self._stage = stage
-        self._session = session
-
-    @property
-    def stages(self) -> list[dict[str, Any]]:
-        """The BSON pipeline, for debugging."""
-        return self._core.stages
-
-    def __repr__(self) -> str:
-        model = self._output.__name__ if self._output else "dict"
-        return f"AggregationPipeline[{model}]({self.stages!r})"
+    __slots__ = ()
 
     # -- building ---------------------------------------------------------------------------
 
@@ -208,30 +56,22 @@ class AggregationPipeline(Generic[T]):
 
     def sort(self, *keys: SortKey | tuple[str, int]) -> AggregationPipeline[T]:
         """``$sort`` by ``Q.field.desc()`` keys or ``("field", -1)`` pairs."""
-        spec: dict[str, int] = {}
-        for key in keys:
-            path, direction = (key.path, key.direction) if isinstance(key, SortKey) else key
-            if direction not in (1, -1):
-                raise ValueError(f"sort direction for {path!r} must be 1 or -1")
-            spec[path] = direction
-        if not spec:
-            raise ValueError("sort() needs at least one key")
-        return self._same("$sort", spec)
+        return self._same("$sort", specs.sort(keys))
 
     def limit(self, n: int) -> AggregationPipeline[T]:
-        return self._same("$limit", _positive("limit", n))
+        return self._same("$limit", positive("limit", n))
 
     def skip(self, n: int) -> AggregationPipeline[T]:
-        return self._same("$skip", _positive("skip", n, allow_zero=True))
+        return self._same("$skip", positive("skip", n, allow_zero=True))
 
     def sample(self, size: int) -> AggregationPipeline[T]:
-        return self._same("$sample", {"size": _positive("sample size", size)})
+        return self._same("$sample", {"size": positive("sample size", size)})
 
     def union_with(
         self, source: type[BaseModel] | str, pipeline: AggregationPipeline[Any] | None = None
     ) -> AggregationPipeline[T]:
         """Appends another collection's documents (``$unionWith``)."""
-        spec: dict[str, Any] = {"coll": _collection_of(source)}
+        spec: dict[str, Any] = {"coll": collection_of(source)}
         if pipeline is not None:
             spec["pipeline"] = pipeline._core
         return self._same("$unionWith", spec)
@@ -275,7 +115,7 @@ class AggregationPipeline(Generic[T]):
         """Groups by ``key`` (a ``Q`` field, a dict of them, or None for one group) and computes
         the accumulators (``$group``)."""
         return self._reshape(
-            "$group", {"_id": expr(key), **_accumulators(accumulators)}, output_model
+            "$group", {"_id": expr(key), **accumulator_specs(accumulators)}, output_model
         )
 
     @overload
@@ -305,11 +145,7 @@ class AggregationPipeline(Generic[T]):
         output_model: type[BaseModel] | None = None,
     ) -> Any:
         """One document per element of the array at ``path`` (``$unwind``)."""
-        spec: dict[str, Any] = {"path": "$" + _field_path(path)}
-        if preserve_null_and_empty_arrays:
-            spec["preserveNullAndEmptyArrays"] = True
-        if include_array_index:
-            spec["includeArrayIndex"] = include_array_index
+        spec = specs.unwind(path, preserve_null_and_empty_arrays, include_array_index)
         return self._reshape("$unwind", spec, output_model)
 
     @overload
@@ -349,22 +185,8 @@ class AggregationPipeline(Generic[T]):
     ) -> Any:
         """Joins documents of another collection into the array ``as_`` (``$lookup``): by
         ``local_field``/``foreign_field``, or by a ``pipeline`` with ``let`` variables."""
-        spec: dict[str, Any] = {"from": _collection_of(from_), "as": as_}
-        if (local_field is None) != (foreign_field is None):
-            raise ValueError("lookup needs both local_field and foreign_field, or neither")
-        if local_field is not None and foreign_field is not None:
-            spec["localField"] = _field_path(local_field)
-            spec["foreignField"] = _field_path(foreign_field)
-        elif pipeline is None:
-            raise ValueError("lookup needs local_field/foreign_field or a pipeline")
-        if pipeline is not None:
-            spec["pipeline"] = (
-                pipeline._core
-                if isinstance(pipeline, AggregationPipeline)
-                else [expr(s) for s in pipeline]
-            )
-        if let is not None:
-            spec["let"] = expr(let)
+        inner = pipeline._core if isinstance(pipeline, AggregationPipeline) else pipeline
+        spec = specs.lookup(from_, as_, local_field, foreign_field, inner, let)
         return self._reshape("$lookup", spec, output_model)
 
     @overload
@@ -409,19 +231,16 @@ class AggregationPipeline(Generic[T]):
         output_model: type[BaseModel] | None = None,
     ) -> Any:
         """Recursive search through another collection (``$graphLookup``)."""
-        spec: dict[str, Any] = {
-            "from": _collection_of(from_),
-            "startWith": expr(start_with),
-            "connectFromField": _field_path(connect_from_field),
-            "connectToField": _field_path(connect_to_field),
-            "as": as_,
-        }
-        if max_depth is not None:
-            spec["maxDepth"] = _positive("max_depth", max_depth, allow_zero=True)
-        if depth_field is not None:
-            spec["depthField"] = depth_field
-        if restrict_search_with_match is not None:
-            spec["restrictSearchWithMatch"] = restrict_search_with_match
+        spec = specs.graph_lookup(
+            from_,
+            start_with,
+            connect_from_field,
+            connect_to_field,
+            as_,
+            max_depth,
+            depth_field,
+            restrict_search_with_match,
+        )
         return self._reshape("$graphLookup", spec, output_model)
 
     def facet(
@@ -470,7 +289,7 @@ class AggregationPipeline(Generic[T]):
         """Removes fields (``$unset``)."""
         if not fields:
             raise ValueError("unset() needs at least one field")
-        return self._reshape("$unset", [_field_path(f) for f in fields], output_model)
+        return self._reshape("$unset", [field_path(f) for f in fields], output_model)
 
     @overload
     def replace_root(self, new_root: Any, *, output_model: type[X]) -> AggregationPipeline[X]: ...
@@ -526,11 +345,7 @@ class AggregationPipeline(Generic[T]):
         **output: Accumulator,
     ) -> Any:
         """Groups into ranges between ``boundaries`` (``$bucket``)."""
-        spec: dict[str, Any] = {"groupBy": expr(group_by), "boundaries": list(boundaries)}
-        if default is not None:
-            spec["default"] = default
-        if output:
-            spec["output"] = _accumulators(output)
+        spec = specs.bucket(group_by, boundaries, default, output)
         return self._reshape("$bucket", spec, output_model)
 
     @overload
@@ -563,11 +378,7 @@ class AggregationPipeline(Generic[T]):
         **output: Accumulator,
     ) -> Any:
         """Groups into ``buckets`` evenly filled ranges (``$bucketAuto``)."""
-        spec: dict[str, Any] = {"groupBy": expr(group_by), "buckets": _positive("buckets", buckets)}
-        if granularity is not None:
-            spec["granularity"] = granularity
-        if output:
-            spec["output"] = _accumulators(output)
+        spec = specs.bucket_auto(group_by, buckets, granularity, output)
         return self._reshape("$bucketAuto", spec, output_model)
 
     @overload
@@ -589,85 +400,8 @@ class AggregationPipeline(Generic[T]):
         when_not_matched: str | None = None,
     ) -> AggregationPipeline[Row]:
         """Writes the results into a collection (``$merge``); must be the last stage."""
-        spec: dict[str, Any] = {"into": _collection_of(into)}
-        if on is not None:
-            spec["on"] = on if isinstance(on, str) else list(on)
-        if when_matched is not None:
-            spec["whenMatched"] = when_matched
-        if when_not_matched is not None:
-            spec["whenNotMatched"] = when_not_matched
-        return self._reshape("$merge", spec, None)
+        return self._reshape("$merge", specs.merge(into, on, when_matched, when_not_matched), None)
 
     def out(self, collection: type[BaseModel] | str) -> AggregationPipeline[Row]:
         """Replaces a collection with the results (``$out``); must be the last stage."""
-        return self._reshape("$out", _collection_of(collection), None)
-
-    # -- running ----------------------------------------------------------------------------
-
-    def _plan(self) -> Plan:
-        # Output models without constraints are built by the core (exactly as validation would).
-        return None if self._output is None else read_plan(self._output)
-
-    def _convert(self, result: Row | T) -> T:
-        model = self._output
-        if model is None or not isinstance(result, dict):
-            return result  # type: ignore[return-value]
-        raw = cast("Row", result)
-        try:
-            return model.model_validate(raw)  # type: ignore[return-value]
-        except ValidationError as err:
-            first = err.errors()[0]
-            field = ".".join(str(p) for p in first["loc"]) or "(document)"
-            raise DocumentValidationError(
-                f"{self._stage} output does not fit {model.__name__}: {field}: {first['msg']}; "
-                f"document: {raw!r}",
-                model=model.__name__,
-                document_id=raw.get("_id"),
-                errors=err.errors(),
-            ) from None
-
-    async def execute(self, *, session: Session | None = None) -> list[T]:
-        """Runs the pipeline and returns every result, validated by the output model."""
-        raws = await self._source.aggregate(
-            self._core, session=session or self._session, plan=self._plan()
-        )
-        return [self._convert(raw) for raw in raws]
-
-    async def first(self, *, session: Session | None = None) -> T | None:
-        results = await self._same("$limit", 1).execute(session=session)
-        return results[0] if results else None
-
-    async def to_list(
-        self, length: int | None = None, *, session: Session | None = None
-    ) -> list[T]:
-        """At most ``length`` results (all of them when None)."""
-        if length is None:
-            return await self.execute(session=session)
-        return await self._same("$limit", _positive("length", length)).execute(session=session)
-
-    async def count(self, *, session: Session | None = None) -> int:
-        """How many documents the pipeline yields."""
-        rows = await self._source.aggregate(
-            self._core.with_stage("$count", "n"), session=session or self._session
-        )
-        return int(rows[0]["n"]) if rows else 0
-
-    async def explain(self, *, verbosity: str = "queryPlanner") -> dict[str, Any]:
-        """The server's plan for this pipeline."""
-        return await self._source.explain(self._core, verbosity)
-
-    async def __aiter__(self) -> AsyncIterator[T]:
-        batches = await self._source.aggregate_iterate(
-            self._core, session=self._session, plan=self._plan()
-        )
-        async for batch in batches:
-            for raw in batch:
-                yield self._convert(raw)
-
-
-def _positive(what: str, n: int, *, allow_zero: bool = False) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0 or (n == 0 and not allow_zero):  # pyright: ignore[reportUnnecessaryIsInstance]
-        raise ValueError(
-            f"{what} must be a {'non-negative' if allow_zero else 'positive'} int, got {n!r}"
-        )
-    return n
+        return self._reshape("$out", collection_of(collection), None)

@@ -1,0 +1,122 @@
+"""Pipeline expressions and accumulators: how ``Model.Q`` fields and Python values become the
+arguments of aggregation stages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..query import QField
+
+__all__ = ["Accumulator", "acc", "expr"]
+
+
+def expr(value: Any) -> Any:
+    """A pipeline expression: ``Model.Q`` fields become ``"$path"``; lists and dicts are walked."""
+    if isinstance(value, QField):
+        return "$" + value.path
+    if isinstance(value, Accumulator):
+        return value.spec()
+    if isinstance(value, Mapping):
+        return {str(k): expr(v) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+    if isinstance(value, (list, tuple)):
+        return [expr(v) for v in value]  # pyright: ignore[reportUnknownVariableType]
+    return value
+
+
+def field_path(value: QField | str) -> str:
+    """A field path without ``$``: ``Q.orders.sku`` or ``"orders.sku"`` or ``"$orders.sku"``."""
+    if isinstance(value, QField):
+        return value.path
+    return value[1:] if value.startswith("$") else value
+
+
+class Accumulator:
+    """A ``$group`` (or ``$bucket``) accumulator; build it with :data:`acc`."""
+
+    __slots__ = ("argument", "operator")
+
+    def __init__(self, operator: str, argument: Any) -> None:
+        self.operator = operator
+        self.argument = argument
+
+    def spec(self) -> dict[str, Any]:
+        return {self.operator: expr(self.argument)}
+
+    def __repr__(self) -> str:
+        return f"Accumulator({self.spec()!r})"
+
+
+class _Accumulators:
+    """Accumulators for ``group``: ``acc.sum(User.Q.balance)``, ``acc.count()``..."""
+
+    @staticmethod
+    def count() -> Accumulator:
+        return Accumulator("$sum", 1)
+
+    @staticmethod
+    def sum(value: Any) -> Accumulator:
+        return Accumulator("$sum", value)
+
+    @staticmethod
+    def avg(value: Any) -> Accumulator:
+        return Accumulator("$avg", value)
+
+    @staticmethod
+    def min(value: Any) -> Accumulator:
+        return Accumulator("$min", value)
+
+    @staticmethod
+    def max(value: Any) -> Accumulator:
+        return Accumulator("$max", value)
+
+    @staticmethod
+    def first(value: Any) -> Accumulator:
+        return Accumulator("$first", value)
+
+    @staticmethod
+    def last(value: Any) -> Accumulator:
+        return Accumulator("$last", value)
+
+    @staticmethod
+    def push(value: Any) -> Accumulator:
+        return Accumulator("$push", value)
+
+    @staticmethod
+    def add_to_set(value: Any) -> Accumulator:
+        return Accumulator("$addToSet", value)
+
+    @staticmethod
+    def std_dev_pop(value: Any) -> Accumulator:
+        return Accumulator("$stdDevPop", value)
+
+
+acc = _Accumulators()
+
+
+def accumulators(fields: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in fields.items():
+        if not isinstance(value, Accumulator):
+            raise TypeError(f"{name}= takes an accumulator such as acc.sum(...), got {value!r}")
+        out[name] = value.spec()
+    return out
+
+
+def collection_of(source: type[BaseModel] | str) -> str:
+    if isinstance(source, str):
+        return source
+    settings = getattr(source, "__vellum_settings__", None)
+    if settings is None:
+        raise TypeError(f"{source!r} is not a VellumBaseModel: pass a collection name")
+    return settings.collection_name
+
+
+def positive(what: str, n: int, *, allow_zero: bool = False) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0 or (n == 0 and not allow_zero):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise ValueError(
+            f"{what} must be a {'non-negative' if allow_zero else 'positive'} int, got {n!r}"
+        )
+    return n
