@@ -1,6 +1,6 @@
 //! `Client`: one connection pool to a MongoDB deployment.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use bson::doc;
 use mongodb::options::ClientOptions;
@@ -9,36 +9,11 @@ use pyo3::prelude::*;
 use crate::codec::decode::DecodedDocument;
 use crate::codec::encode_document;
 use crate::collection::Collection;
+use crate::driver::ClientInner;
 use crate::error::Error;
 use crate::runtime::{spawn, Done};
 use crate::session::Session;
 use crate::uri::{redact, scrub};
-
-/// What collections and cursors share with their client: the driver handle (gone once closed)
-/// and the redacted URI for error messages.
-pub struct ClientInner {
-    driver: RwLock<Option<mongodb::Client>>,
-    pub uri: Arc<str>,
-    /// The process that connected: the driver's connections and monitors live there only.
-    pid: u32,
-}
-
-impl ClientInner {
-    pub fn driver(&self) -> Result<mongodb::Client, Error> {
-        if self.pid != std::process::id() {
-            return Err(Error::ForkedClient);
-        }
-        self.driver
-            .read()
-            .expect("client lock poisoned")
-            .clone()
-            .ok_or(Error::ClientClosed)
-    }
-
-    pub fn wrap(&self, err: mongodb::error::Error) -> Error {
-        Error::driver(err, &self.uri)
-    }
-}
 
 /// A connection pool to one MongoDB deployment. Create it with `Client.connect`; close it with
 /// `close()` before the event loop ends.
@@ -73,11 +48,7 @@ async fn connect(
         .await
         .map_err(|e| Error::driver(e, &redacted))?;
     Ok(Client {
-        inner: Arc::new(ClientInner {
-            driver: RwLock::new(Some(driver)),
-            uri: redacted,
-            pid: std::process::id(),
-        }),
+        inner: Arc::new(ClientInner::new(driver, redacted)),
     })
 }
 
@@ -103,11 +74,7 @@ impl Client {
 
     #[getter]
     fn closed(&self) -> bool {
-        self.inner
-            .driver
-            .read()
-            .expect("client lock poisoned")
-            .is_none()
+        self.inner.is_closed()
     }
 
     fn collection(&self, database: String, name: String) -> Collection {
@@ -180,21 +147,7 @@ impl Client {
 
     /// Closes the pool. Later operations raise `ClientClosedError`; closing twice is harmless.
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let taken = self
-            .inner
-            .driver
-            .write()
-            .expect("client lock poisoned")
-            .take();
-        // In a forked child, a parent's client has no connections or monitor tasks of its own
-        // to shut down (they stayed in the parent): it is only marked closed here.
-        let taken = match taken {
-            Some(driver) if self.inner.pid != std::process::id() => {
-                std::mem::forget(driver);
-                None
-            }
-            other => other,
-        };
+        let taken = self.inner.close();
         spawn(py, async move {
             if let Some(driver) = taken {
                 driver.shutdown().immediate(true).await;

@@ -7,9 +7,9 @@ use mongodb::SessionCursor;
 use pyo3::prelude::*;
 use tokio::sync::Mutex;
 
-use crate::client::ClientInner;
 use crate::codec::plan::ModelPlan;
 use crate::codec::Batch;
+use crate::driver::ClientInner;
 use crate::error::Error;
 use crate::runtime::{spawn, Done};
 use crate::session::SessionHandle;

@@ -6,6 +6,7 @@ mod client;
 pub mod codec;
 mod collection;
 mod cursor;
+mod driver;
 pub mod error;
 mod options;
 pub mod pipeline;

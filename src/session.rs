@@ -15,7 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 use tokio::sync::{Mutex, MutexGuard};
 
-use crate::client::ClientInner;
+use crate::driver::ClientInner;
 use crate::error::Error;
 use crate::runtime::{spawn, Done};
 
