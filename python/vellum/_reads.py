@@ -70,11 +70,18 @@ class RepositoryReads(Generic[M]):
         return documents
 
     async def _write_one(
-        self, target: Filter, values: dict[str, Any], expected: int | None, session: Session | None
+        self,
+        target: Filter,
+        values: dict[str, Any],
+        expected: int | None,
+        session: Session | None,
+        *,
+        whole: bool = False,
     ) -> Written:
-        """``$set`` on one document, stamped by the policies, written by the one that takes
-        writes over (optimistic concurrency) or as a plain ``$set``."""
-        values = self._policies.stamp(values, utc_now())
+        """``$set`` on one document (``whole``: every field of the model), stamped by the
+        policies, written by the one that takes writes over (optimistic concurrency) or as a
+        plain ``$set``."""
+        values = self._policies.stamp(values, utc_now(), whole)
         writer = self._policies.writer
         try:
             if writer is not None:

@@ -174,7 +174,9 @@ class VellumRepository(RepositoryReads[M]):
         values = {k: v for k, v in raw.items() if k not in self._managed}
         versioning = self._versioning
         expected = None if versioning is None else versioning.version_of(document)
-        written = await self._write_one({"_id": raw["_id"]}, values, expected, session)
+        written = await self._write_one(
+            {"_id": raw["_id"]}, values, expected, session, whole=True
+        )
         if written.document is None:
             # Stored before (the repository stamped it) and gone, or changed by someone else:
             # writing it again would undo their delete or their change.

@@ -82,9 +82,9 @@ class Policies:
         for prepare in self._prepare:
             prepare(documents, now)
 
-    def stamp(self, values: dict[str, Any], now: datetime) -> dict[str, Any]:
+    def stamp(self, values: dict[str, Any], now: datetime, whole: bool) -> dict[str, Any]:
         for stamp in self._stamp:
-            stamp(values, now)
+            stamp(values, now, whole)
         return values
 
     def operators(self, now: datetime) -> list[UpdateSpec]:

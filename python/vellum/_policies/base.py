@@ -32,8 +32,9 @@ class Policy:
       an insert, update or delete; may change the document or raise to cancel the write.
     - ``prepare(documents, now)``: fills the fields the concern manages in documents about to
       be inserted, in place.
-    - ``stamp(values, now)``: adds to the ``$set`` values of a one-document write (``update``,
-      ``save``, ``soft_delete``, ``restore``).
+    - ``stamp(values, now, whole)``: adds to the ``$set`` values of a one-document write:
+      ``whole`` for ``save`` (every field of the model), partial for ``update``,
+      ``soft_delete`` and ``restore``.
     - ``operators(now)``: update operators added to ``update_one``/``update_many``.
     - ``write(store, target, values, expected, session)``: performs a one-document write; at
       most one policy (optimistic concurrency) takes it over from the plain ``$set``.
@@ -66,7 +67,7 @@ class Policy:
     def prepare(self, documents: Sequence[BaseModel], now: datetime) -> None:
         return None
 
-    def stamp(self, values: dict[str, Any], now: datetime) -> None:
+    def stamp(self, values: dict[str, Any], now: datetime, whole: bool) -> None:
         return None
 
     def operators(self, now: datetime) -> Sequence[UpdateSpec]:

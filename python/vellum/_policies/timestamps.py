@@ -63,7 +63,7 @@ class Timestamps(Policy):
             values[CREATED_AT] = values[UPDATED_AT] = now
             document.__pydantic_fields_set__.update(names)
 
-    def stamp(self, values: dict[str, Any], now: datetime) -> None:
+    def stamp(self, values: dict[str, Any], now: datetime, whole: bool) -> None:
         values[UPDATED_AT] = now
 
     def operators(self, now: datetime) -> Sequence[UpdateSpec]:
