@@ -48,7 +48,7 @@ from .hooks import (
     on_fetch,
 )
 from .indexes import ASCENDING, DESCENDING, Index
-from .model import SoftDeletable, VellumBaseModel, Versioned
+from .model import SchemaVersioned, SoftDeletable, VellumBaseModel, Versioned
 from .query import QField, QueryExpr, QueryProxy, SortKey, UpdateSpec, nor, raw
 from .repository import Filter, SortSpec, UpdateResult, VellumRepository
 from .session import Session, TransactionOptions
@@ -84,6 +84,7 @@ __all__ = [
     "QueryExpr",
     "QueryProxy",
     "Regex",
+    "SchemaVersioned",
     "ServerSelectionTimeoutError",
     "Session",
     "SessionError",

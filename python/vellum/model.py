@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ._policies import SETTINGS, Policies, compose
 from ._policies.lifecycle import Lifecycle
+from ._policies.schema_version import SchemaVersioned
 from ._policies.soft_delete import SoftDeletable, SoftDelete
 from ._policies.timestamps import Timestamped
 from ._policies.versioning import Versioned, Versioning
@@ -17,7 +18,13 @@ from .hooks import HookTable
 from .indexes import Index
 from .query import QueryProxy
 
-__all__ = ["DocumentSettings", "SoftDeletable", "VellumBaseModel", "Versioned"]
+__all__ = [
+    "DocumentSettings",
+    "SchemaVersioned",
+    "SoftDeletable",
+    "VellumBaseModel",
+    "Versioned",
+]
 
 
 def _snake_case(name: str) -> str:

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from .base import Policy
 from .lifecycle import Lifecycle
+from .schema_version import SchemaVersion
 from .soft_delete import SoftDelete
 from .timestamps import Timestamps
 from .versioning import Versioning
@@ -25,7 +26,7 @@ __all__ = ["KINDS", "SETTINGS", "Policies", "Policy", "compose"]
 
 P = TypeVar("P", bound=Policy)
 
-KINDS: tuple[type[Policy], ...] = (Timestamps, Versioning, SoftDelete, Lifecycle)
+KINDS: tuple[type[Policy], ...] = (Timestamps, Versioning, SoftDelete, SchemaVersion, Lifecycle)
 SETTINGS: tuple[str, ...] = tuple(name for kind in KINDS for name in kind.settings)
 """The ``Settings`` names the policies read."""
 
