@@ -5,6 +5,7 @@
 //! the tree keeps values and operators apart until compilation.
 
 mod expr;
+mod tree;
 mod update;
 
 pub use expr::{filter_document, QueryExpr};
