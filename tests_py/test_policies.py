@@ -10,6 +10,7 @@ from pydantic import Field
 
 from vellum import (
     DocumentValidationError,
+    OptimisticLockError,
     QueryError,
     SchemaVersioned,
     SoftDeletable,
@@ -164,3 +165,57 @@ async def test_every_policys_fields_are_managed(client: VellumClient, db_name: s
     changed = entry.model_copy(update={"total": 5, "version": 40})
     after = await ledgers.update(entry.id, changed)
     assert after is not None and (after.total, after.version) == (5, 2)
+
+
+class Wallet(Versioned, VellumBaseModel):
+    owner: str
+    balance: int = 0
+
+
+async def test_documents_stored_before_versioning_count_as_version_one(
+    client: VellumClient, db_name: str
+) -> None:
+    """A collection written by code (or Beanie) without a version field: its documents read
+    as version 1, and the first versioned write sets 2, once."""
+    wallets = VellumRepository(Wallet, client, db_name)
+    old = [Wallet(owner=name) for name in ("a", "b", "c", "d")]
+    for wallet in old:
+        raw = wallet.model_dump(by_alias=True)
+        del raw["version"]
+        await wallets.collection.insert_one(raw)
+    a, b, c, d = old
+    first = await wallets.get(a.id)
+    stale = await wallets.get(a.id)
+    assert first is not None and stale is not None and first.version == 1
+    first.balance = 10
+    saved = await wallets.save(first)
+    assert (saved.version, first.version) == (2, 2)
+    assert (await stored(wallets, a.id))["version"] == 2
+    # The other holder of "version 1" loses, as it would against a versioned document.
+    stale.balance = 99
+    with pytest.raises(OptimisticLockError) as lost:
+        await wallets.save(stale)
+    assert (lost.value.expected_version, lost.value.current_version) == (1, 2)
+    assert (await stored(wallets, a.id))["balance"] == 10
+    # update() without and with an expected version of 1.
+    updated = await wallets.update(b.id, {"balance": 5})
+    assert updated is not None and updated.version == 2
+    updated = await wallets.update(c.id, {"balance": 6}, expected_version=1)
+    assert updated is not None and updated.version == 2
+    # Expecting another version of an unversioned document is a conflict that says so.
+    with pytest.raises(OptimisticLockError, match="version field is missing") as wrong:
+        await wallets.update(d.id, {"balance": 7}, expected_version=3)
+    assert wrong.value.exists and wrong.value.current_version is None
+    assert "version" not in await stored(wallets, d.id)
+
+
+async def test_a_version_that_is_not_an_integer_is_reported(
+    client: VellumClient, db_name: str
+) -> None:
+    wallets = VellumRepository(Wallet, client, db_name)
+    wallet = Wallet(owner="x")
+    await wallets.collection.insert_one(wallet.model_dump(by_alias=True) | {"version": "7"})
+    with pytest.raises(OptimisticLockError, match="missing or not an integer") as info:
+        await wallets.update(wallet.id, {"balance": 1}, expected_version=1)
+    assert info.value.exists
+    assert (await stored(wallets, wallet.id))["version"] == "7"

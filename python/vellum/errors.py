@@ -252,18 +252,29 @@ class OptimisticLockError(VellumError):
     Attributes:
         document_id: the document's ``_id``.
         expected_version: the version the write started from.
-        current_version: the stored version now, or None if the document no longer exists.
+        current_version: the stored version now, or None if the document no longer exists (or
+            its version field holds no integer: ``exists`` tells the two apart).
+        exists: whether the document is still stored.
     """
 
-    def __init__(self, document_id: Any, expected_version: int, current_version: int | None):
+    def __init__(
+        self,
+        document_id: Any,
+        expected_version: int,
+        current_version: int | None,
+        *,
+        exists: bool | None = None,
+    ):
         self.document_id = document_id
         self.expected_version = expected_version
         self.current_version = current_version
-        now = (
-            "the document no longer exists"
-            if current_version is None
-            else f"it is now at version {current_version}"
-        )
+        self.exists = current_version is not None if exists is None else exists
+        if current_version is not None:
+            now = f"it is now at version {current_version}"
+        elif self.exists:
+            now = "the stored document's version field is missing or not an integer"
+        else:
+            now = "the document no longer exists"
         super().__init__(
             f"document {document_id!r} was changed by someone else: expected version "
             f"{expected_version}, but {now}. Nothing was written; reload it and retry."

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use bson::{doc, Document, RawDocumentBuf};
+use bson::{doc, Document, RawBson, RawBsonRef, RawDocumentBuf};
 use mongodb::options::{
     AggregateOptions, FindOneAndUpdateOptions, FindOneOptions, FindOptions, ReturnDocument,
 };
@@ -18,6 +18,7 @@ use crate::options::{non_negative, optional_document};
 use crate::pipeline::Pipeline;
 use crate::results::Versioned;
 use crate::session::SessionHandle;
+use mongodb::ClientSession;
 
 /// Awaits a driver action, inside the session when there is one.
 macro_rules! in_session {
@@ -166,21 +167,61 @@ pub fn find_options(
 }
 
 /// Optimistic concurrency: `$set` the changes and increment the counter field on the document
-/// matching the filter whose counter is the expected version (any when None); when nothing
-/// matched, read the filter alone to tell a conflict from a missing document. Which field is
-/// the counter is the caller's policy.
+/// matching the filter whose counter is the expected version (any present version when None);
+/// when nothing matched, read the filter alone to tell a conflict from a missing document.
+///
+/// A document stored before its model was versioned has no counter: it counts as version 1.
+/// Its first versioned write (expecting 1, or nothing) matches only while the counter is still
+/// absent and sets it to 2, so two writers that both read it as version 1 cannot both succeed.
+/// Which field is the counter is the caller's policy.
 pub struct VersionedWrite {
     filter: Document,
-    guarded: Document,
-    update: Document,
+    changes: Document,
+    expected: Option<i64>,
     version: String,
+}
+
+/// `findAndModify` returning the document after the update, in the session if there is one.
+async fn modify(
+    collection: &mongodb::Collection<RawDocumentBuf>,
+    filter: Document,
+    update: Document,
+    session: Option<&mut ClientSession>,
+) -> mongodb::error::Result<Option<RawDocumentBuf>> {
+    let mut options = FindOneAndUpdateOptions::default();
+    options.return_document = Some(ReturnDocument::After);
+    let action = collection
+        .find_one_and_update(filter, update)
+        .with_options(options);
+    match session {
+        Some(s) => action.session(s).await,
+        None => action.await,
+    }
+}
+
+/// The counter of the document matching `filter`: `None` if there is no such document,
+/// `Some(None)` if it has no integer counter.
+async fn probe(
+    collection: &mongodb::Collection<RawDocumentBuf>,
+    filter: Document,
+    version: &str,
+    session: Option<&mut ClientSession>,
+) -> mongodb::error::Result<Option<Option<RawBson>>> {
+    let mut options = FindOneOptions::default();
+    options.projection = Some(doc! { version: 1_i32 });
+    let action = collection.find_one(filter).with_options(options);
+    let found = match session {
+        Some(s) => action.session(s).await?,
+        None => action.await?,
+    };
+    Ok(found.map(|d| d.get(version).ok().flatten().map(RawBsonRef::to_raw_bson)))
 }
 
 impl VersionedWrite {
     pub fn new(
         filter: Document,
         changes: Document,
-        expected_version: Option<i64>,
+        expected: Option<i64>,
         version: String,
     ) -> PyResult<Self> {
         if changes.contains_key(&version) {
@@ -188,18 +229,10 @@ impl VersionedWrite {
                 "{version:?} is the version counter: it is incremented by the update itself"
             )));
         }
-        let guarded = match expected_version {
-            Some(expected) => doc! { "$and": [filter.clone(), { version.as_str(): expected }] },
-            None => filter.clone(),
-        };
-        let mut update = doc! { "$inc": { version.as_str(): 1_i32 } };
-        if !changes.is_empty() {
-            update.insert("$set", changes);
-        }
         Ok(VersionedWrite {
             filter,
-            guarded,
-            update,
+            changes,
+            expected,
             version,
         })
     }
@@ -211,60 +244,58 @@ impl VersionedWrite {
     ) -> Result<Versioned, Error> {
         let VersionedWrite {
             filter,
-            guarded,
-            update,
+            changes,
+            expected,
             version,
         } = self;
-        let mut options = FindOneAndUpdateOptions::default();
-        options.return_document = Some(ReturnDocument::After);
-        let mut probe = FindOneOptions::default();
-        probe.projection = Some(doc! { version.as_str(): 1_i32 });
-        let collection = target.collection()?;
-        // One lock for both steps: the session's other users cannot interleave.
-        let (updated, current) = match &session {
-            Some(handle) => {
-                let mut locked = handle.lock().await;
-                let s = locked.get()?;
-                let updated = collection
-                    .find_one_and_update(guarded, update)
-                    .with_options(options)
-                    .session(&mut *s)
-                    .await
-                    .map_err(|e| target.wrap(e))?;
-                let current = match updated {
-                    Some(_) => None,
-                    None => collection
-                        .find_one(filter)
-                        .with_options(probe)
-                        .session(s)
-                        .await
-                        .map_err(|e| target.wrap(e))?,
-                };
-                (updated, current)
-            }
-            None => {
-                let updated = collection
-                    .find_one_and_update(guarded, update)
-                    .with_options(options)
-                    .await
-                    .map_err(|e| target.wrap(e))?;
-                let current = match updated {
-                    Some(_) => None,
-                    None => collection
-                        .find_one(filter)
-                        .with_options(probe)
-                        .await
-                        .map_err(|e| target.wrap(e))?,
-                };
-                (updated, current)
-            }
+        let v = version.as_str();
+        let guard = match expected {
+            Some(expected) => doc! { v: expected },
+            None => doc! { v: { "$exists": true } },
         };
+        let mut update = doc! { "$inc": { v: 1_i32 } };
+        if !changes.is_empty() {
+            update.insert("$set", changes.clone());
+        }
+        let collection = target.collection()?;
+        // One lock for every step: the session's other users cannot interleave.
+        let mut locked = match &session {
+            Some(handle) => Some(handle.lock().await),
+            None => None,
+        };
+        let mut s = match locked.as_mut() {
+            Some(l) => Some(l.get()?),
+            None => None,
+        };
+        let wrap = |e| target.wrap(e);
+        let guarded = doc! { "$and": [filter.clone(), guard] };
+        let mut updated = modify(&collection, guarded, update, s.as_deref_mut())
+            .await
+            .map_err(wrap)?;
+        let mut current = None;
+        if updated.is_none() {
+            current = probe(&collection, filter.clone(), v, s.as_deref_mut())
+                .await
+                .map_err(wrap)?;
+            let unversioned = matches!(current, Some(None));
+            if unversioned && expected.is_none_or(|e| e == 1) {
+                let mut set = changes;
+                set.insert(v, 2_i32);
+                let first = doc! { "$and": [filter.clone(), { v: { "$exists": false } }] };
+                updated = modify(&collection, first, doc! { "$set": set }, s.as_deref_mut())
+                    .await
+                    .map_err(wrap)?;
+                if updated.is_none() {
+                    current = probe(&collection, filter, v, s).await.map_err(wrap)?;
+                }
+            }
+        }
         let exists = updated.is_some() || current.is_some();
-        let current_version = current.as_ref().and_then(|d| match d.get(&version) {
-            Ok(Some(bson::RawBsonRef::Int32(v))) => Some(i64::from(v)),
-            Ok(Some(bson::RawBsonRef::Int64(v))) => Some(v),
+        let current_version = match current.flatten() {
+            Some(RawBson::Int32(n)) => Some(i64::from(n)),
+            Some(RawBson::Int64(n)) => Some(n),
             _ => None,
-        });
+        };
         Ok(Versioned {
             document: DecodedDocument::of(updated),
             exists,

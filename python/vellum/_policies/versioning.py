@@ -77,7 +77,8 @@ class Versioning(Policy):
 
     @staticmethod
     def conflict(document_id: Any, expected: int, written: Written) -> OptimisticLockError:
-        """The error of a guarded write that matched nothing: another version is stored, or
-        (``current_version`` None) the document is gone."""
-        current = written.current_version if written.exists else None
-        return OptimisticLockError(document_id, expected, current)
+        """The error of a guarded write that matched nothing: another version is stored, the
+        stored one has no usable version, or the document is gone."""
+        return OptimisticLockError(
+            document_id, expected, written.current_version, exists=written.exists
+        )
