@@ -21,6 +21,7 @@ pyo3::import_exception!(vellum.errors, DocumentValidationError);
 pyo3::import_exception!(vellum.errors, ClientClosedError);
 pyo3::import_exception!(vellum.errors, ForkedClientError);
 pyo3::import_exception!(vellum.errors, DocumentTooLargeError);
+pyo3::import_exception!(vellum.errors, UnvouchedDocumentError);
 pyo3::import_exception!(vellum.errors, UnsupportedTypeError);
 pyo3::import_exception!(vellum.errors, ValueOutOfRangeError);
 pyo3::import_exception!(vellum.errors, QueryError);

@@ -4,14 +4,15 @@ duplicate-key error."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, RootModel, TypeAdapter, ValidationError
 
 from ._bridge import ModelPlan
 from ._plans import fetch_plan, read_plan, write_plan
-from .errors import DocumentValidationError, DuplicateKeyError
+from .errors import DocumentValidationError, DuplicateKeyError, ValueOutOfRangeError
 from .model import VellumBaseModel
 
 M = TypeVar("M", bound=VellumBaseModel)
@@ -101,8 +102,38 @@ class ModelDocuments(Generic[M]):
 
     def for_insert(self, docs: list[M]) -> list[M] | list[dict[str, Any]]:
         """What the core encodes: the models themselves when they have a write plan (encoded
-        from their fields), else their ``model_dump(by_alias=True)``."""
-        return docs if self.write_plan else [doc.model_dump(by_alias=True) for doc in docs]
+        from their fields, and only if every value has the type validation gives it), else
+        their checked stored form."""
+        return docs if self.write_plan else self.checked(docs)
+
+    def checked(self, docs: Sequence[M]) -> list[dict[str, Any]]:
+        """The stored form of each document, validated by its model first: an instance built by
+        ``model_construct`` or changed by ``model_copy(update=...)`` can hold values of other
+        types, which would be written and then fail every read. The instance's field values
+        are validated again (nested models included, datetimes as BSON stores them: UTC,
+        milliseconds), and what that changes (an int in a float field...) is copied back into
+        it, so it equals what a read returns; what validation refuses raises before anything
+        is written."""
+        stored: list[dict[str, Any]] = []
+        for index, doc in enumerate(docs):
+            cls = type(doc)
+            try:
+                valid = cls.model_validate(_field_values(doc, 0), by_name=True, by_alias=False)
+            except ValidationError as err:
+                doc_id = vars(doc).get(ID)
+                where = "" if len(docs) == 1 else f" (document {index} of the batch)"
+                raise DocumentValidationError(
+                    f"{cls.__name__} instance{where} with _id={doc_id!r} does not fit its "
+                    f"model: {first_error(err)}. It was built or changed without validation "
+                    "(model_construct, model_copy(update=...)); nothing was written.",
+                    model=cls.__name__,
+                    document_id=doc_id,
+                    errors=err.errors(),
+                ) from None
+            fields: dict[str, Any] = vars(doc)
+            fields.update(vars(valid))
+            stored.append(valid.model_dump(by_alias=True))
+        return stored
 
     def changes(
         self, changes: BaseModel | Mapping[str, Any], managed: frozenset[str]
@@ -179,3 +210,46 @@ class ModelDocuments(Generic[M]):
             if err.key_value is None or str(next(iter(value.values()), "")) in str(err.key_value):
                 err.key_value = value
                 break
+
+
+MAX_DEPTH = 100
+"""How deeply :func:`_field_values` follows nested models and containers: MongoDB stores no
+deeper document (the encoder's limit)."""
+
+
+def _field_values(value: Any, depth: int) -> Any:
+    """A model's field values by name, nested models and containers included, as validation
+    input that re-checks every level (an instance given to its own model is not re-checked);
+    datetimes as BSON stores them."""
+    if depth > MAX_DEPTH:
+        raise ValueOutOfRangeError(
+            f"documents nest deeper than {MAX_DEPTH} levels (does a model contain itself?)"
+        )
+    if isinstance(value, RootModel):
+        return _field_values(value.root, depth + 1)  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+    if isinstance(value, BaseModel):
+        fields: dict[str, Any] = vars(value)
+        out = {
+            name: _field_values(fields[name], depth + 1)
+            for name in type(value).model_fields
+            if name in fields
+        }
+        extra = value.__pydantic_extra__
+        if extra:
+            out.update((key, _field_values(item, depth + 1)) for key, item in extra.items())
+        return out
+    if isinstance(value, datetime):
+        return as_stored(value)
+    if isinstance(value, (list, tuple)):
+        return [_field_values(item, depth + 1) for item in value]  # pyright: ignore[reportUnknownVariableType]
+    if isinstance(value, dict):
+        return {key: _field_values(item, depth + 1) for key, item in value.items()}  # pyright: ignore[reportUnknownVariableType]
+    return value
+
+
+def as_stored(value: datetime) -> datetime:
+    """A datetime as BSON stores it and a read returns it: UTC (a naive one is taken as UTC),
+    truncated to the millisecond."""
+    aware = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+    utc = aware.astimezone(timezone.utc)
+    return utc.replace(microsecond=utc.microsecond - utc.microsecond % 1000)

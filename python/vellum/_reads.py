@@ -4,7 +4,7 @@ writes are in :mod:`vellum.repository`)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, Generic, overload
+from typing import Any, Generic, overload
 
 from pydantic import BaseModel
 
@@ -17,9 +17,6 @@ from .errors import DuplicateKeyError
 from .model import VellumBaseModel
 from .query import Filter, QueryProxy, SortSpec
 from .session import Session
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["RepositoryReads"]
 

@@ -31,6 +31,7 @@ __all__ = [
     "TransactionError",
     "TransactionsNotSupportedError",
     "UnsupportedTypeError",
+    "UnvouchedDocumentError",
     "ValueOutOfRangeError",
     "VellumError",
 ]
@@ -87,6 +88,13 @@ class DocumentTooLargeError(VellumError, ValueError):
 class ForkedClientError(VellumError):
     """A client created before ``fork()`` was used in the child process. Its connections stay in
     the parent: create a new client in the child (the child can connect as usual)."""
+
+
+class UnvouchedDocumentError(VellumError, TypeError):
+    """Raised by the core, before anything is sent, when an insert's write plan cannot vouch for
+    an instance (a value of another type than its field's, as ``model_construct`` or
+    ``model_copy(update=...)`` can leave). The repository answers it by validating the instance
+    through its model; it reaches users only through the core's collection used directly."""
 
 
 class AuthenticationError(VellumError):

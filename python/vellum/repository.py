@@ -14,14 +14,19 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ._bridge import Pipeline
+from ._bridge import ModelPlan, Pipeline
 from ._bridge.documents import UpdateResult
 from ._models import M
 from ._policies.soft_delete import SoftDelete
 from ._policies.timestamps import CREATED_AT, utc_now
 from ._reads import RepositoryReads
 from .aggregation import AggregationPipeline
-from .errors import DocumentNotFoundError, DuplicateKeyError, QueryError
+from .errors import (
+    DocumentNotFoundError,
+    DuplicateKeyError,
+    QueryError,
+    UnvouchedDocumentError,
+)
 from .indexes import ensure_indexes, public_spec
 from .query import Filter, SortSpec, UpdateSpec
 from .session import Session, TransactionContext, TransactionSettings
@@ -89,10 +94,11 @@ class VellumRepository(RepositoryReads[M]):
         self._policies.prepare(docs, utc_now())
         encoded, plan = self._documents.for_insert(docs), self._documents.write_plan
         try:
-            if many:
-                await self._store.insert_many(encoded, ordered, session, plan)
-            else:
-                await self._store.insert_one(encoded[0], session, plan)
+            try:
+                await self._send(encoded, plan, ordered, session, many)
+            except UnvouchedDocumentError:
+                # A value the write plan does not vouch for (raised before anything is sent).
+                await self._send(self._documents.checked(docs), None, ordered, session, many)
         except DuplicateKeyError as err:
             self._documents.enrich_duplicate(err, (doc.model_dump(by_alias=True) for doc in docs))
             raise
@@ -100,6 +106,19 @@ class VellumRepository(RepositoryReads[M]):
             for doc in docs:
                 await self._policies.on("after_insert", doc, session)
         return docs
+
+    async def _send(
+        self,
+        encoded: list[M] | list[dict[str, Any]],
+        plan: ModelPlan | None,
+        ordered: bool,
+        session: Session | None,
+        many: bool,
+    ) -> None:
+        if many:
+            await self._store.insert_many(encoded, ordered, session, plan)
+        else:
+            await self._store.insert_one(encoded[0], session, plan)
 
     async def update(
         self,
@@ -170,13 +189,11 @@ class VellumRepository(RepositoryReads[M]):
             raise TypeError(f"save() takes a {self.model.__name__}, got {type(document).__name__}")
         if not skip_hooks:
             await self._event("before_update", document, session)
-        raw = document.model_dump(by_alias=True)
+        raw = self._documents.checked([document])[0]
         values = {k: v for k, v in raw.items() if k not in self._managed}
         versioning = self._versioning
         expected = None if versioning is None else versioning.version_of(document)
-        written = await self._write_one(
-            {"_id": raw["_id"]}, values, expected, session, whole=True
-        )
+        written = await self._write_one({"_id": raw["_id"]}, values, expected, session, whole=True)
         if written.document is None:
             # Stored before (the repository stamped it) and gone, or changed by someone else:
             # writing it again would undo their delete or their change.

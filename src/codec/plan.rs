@@ -26,6 +26,7 @@ use super::encode::{encode_document, encode_value, EncodeError, Segment, MAX_DEP
 use super::ffi;
 use super::raw::{self, Element, Elements};
 use super::types::PyTypes;
+use crate::error::UnvouchedDocumentError;
 
 enum Kind {
     Str,
@@ -380,10 +381,13 @@ pub fn encode_with_plan(document: &Bound<'_, PyAny>, plan: &ModelPlan) -> PyResu
     if !document.hasattr(pyo3::intern!(py, "model_dump"))? {
         return encode_document(document);
     }
-    let kwargs = PyDict::new(py);
-    kwargs.set_item(pyo3::intern!(py, "by_alias"), true)?;
-    let dumped = document.call_method(pyo3::intern!(py, "model_dump"), (), Some(&kwargs))?;
-    encode_document(&dumped)
+    // An instance of another class, or a value of another type than its field's (an instance
+    // built by `model_construct` or changed by `model_copy(update=...)` skips validation): the
+    // plan cannot vouch for what would be stored, so the caller validates it first.
+    Err(UnvouchedDocumentError::new_err(format!(
+        "the write plan of {} does not vouch for this instance: validate it through the model",
+        plan.cls.bind(py).getattr(pyo3::intern!(py, "__name__"))?
+    )))
 }
 
 fn encode_model(
@@ -409,31 +413,90 @@ fn encode_model(
         };
         let at = || Segment::Key(field.key.clone());
         match encode_planned(&value, &field.spec, t, depth + 1).map_err(|e| e.at(at()))? {
-            Some(encoded) => doc.append(field.key.as_str(), encoded),
+            Some(encoded) => {
+                if let Some(stored) = as_stored(&value, &encoded, t)? {
+                    dict.set_item(field.name.bind(py), stored)?;
+                }
+                doc.append(field.key.as_str(), encoded);
+            }
             None => return Ok(None),
         }
     }
     Ok(Some(doc))
 }
 
-/// One field's value: nested models by their plan, lists item by item, the rest as any value.
+/// The value a read of `encoded` gives, when it differs from the `value` written: a datetime
+/// that is naive, in another time zone or finer than a millisecond is stored as UTC
+/// milliseconds. Written back into the instance, so an inserted model equals the stored one.
+fn as_stored<'py>(
+    value: &Bound<'py, PyAny>,
+    encoded: &RawBson,
+    t: &PyTypes,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let RawBson::DateTime(stored) = encoded else {
+        return Ok(None);
+    };
+    let py = value.py();
+    let utc = value
+        .getattr(pyo3::intern!(py, "tzinfo"))?
+        .is(t.utc.bind(py));
+    let micros: u32 = value.getattr(pyo3::intern!(py, "microsecond"))?.extract()?;
+    if utc && micros.is_multiple_of(1000) {
+        return Ok(None);
+    }
+    super::datetime::py_datetime(py, stored.timestamp_millis(), t).map(Some)
+}
+
+/// Whether `v` has exactly the type the plan stores for its field (None where it is nullable):
+/// what validation would have produced. Lists and models are checked by their own walk.
+fn vouched(v: &Bound<'_, PyAny>, spec: &Spec, t: &PyTypes) -> bool {
+    let ty = v.get_type_ptr() as usize;
+    if ty == t.none {
+        return spec.nullable;
+    }
+    match &spec.kind {
+        Kind::Str => ty == t.str_,
+        Kind::Int => ty == t.int,
+        Kind::Float => ty == t.float,
+        Kind::Bool => ty == t.bool_,
+        Kind::Decimal => ty == t.decimal,
+        Kind::DateTime => ty == t.datetime,
+        Kind::Uuid => ty == t.uuid,
+        Kind::ObjectId => ty == t.objectid,
+        Kind::Bytes => ty == t.bytes,
+        Kind::List(_) => ty == t.list,
+        Kind::Model(_) => true,
+    }
+}
+
+/// One field's value: nested models by their plan, lists item by item, the rest as any value;
+/// None when the value is not what validation would have produced.
 fn encode_planned(
     v: &Bound<'_, PyAny>,
     spec: &Spec,
     t: &PyTypes,
     depth: u32,
 ) -> Result<Option<RawBson>, EncodeError> {
+    if !vouched(v, spec, t) {
+        return Ok(None);
+    }
     match &spec.kind {
         Kind::Model(plan) if !v.is_none() => {
             Ok(encode_model(v, plan.get(), t, depth)?.map(RawBson::Document))
         }
-        Kind::List(item) if v.is_exact_instance_of::<PyList>() => {
+        Kind::List(item) if !v.is_none() => {
             let mut array = RawArrayBuf::new();
-            for (i, element) in v.try_iter()?.enumerate() {
-                match encode_planned(&element?, item, t, depth + 1)
+            let list = v.cast::<PyList>().map_err(PyErr::from)?;
+            for (i, element) in list.iter().enumerate() {
+                match encode_planned(&element, item, t, depth + 1)
                     .map_err(|e| e.at(Segment::Index(i)))?
                 {
-                    Some(encoded) => array.push(encoded),
+                    Some(encoded) => {
+                        if let Some(stored) = as_stored(&element, &encoded, t)? {
+                            list.set_item(i, stored)?;
+                        }
+                        array.push(encoded);
+                    }
                     None => return Ok(None),
                 }
             }
