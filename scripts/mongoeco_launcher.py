@@ -20,7 +20,11 @@ functions (site-packages is not edited; written against mongoeco 4.11.0):
     the storage-key check has not;
 (f) compound unique indexes are checked through a hash map per index, not by
     comparing the candidate with every stored document;
-(g) aggregations may hold any number of documents, as in MongoDB 6+.
+(g) aggregations may hold any number of documents, as in MongoDB 6+;
+(h) a failCommand fail point with closeConnection closes the connection, as
+    MongoDB does, instead of answering with an error (code 8);
+(i) failCommand fail points apply to commitTransaction too (the wire server
+    answers it itself, before fail points are consulted).
 (e) and (f) keep the engine's semantics exactly (tests_py/launcher_differential.py
 compares the engine with and without them over random operation sequences).
 """
@@ -37,6 +41,7 @@ import uuid
 from typing import Any
 
 import mongoeco
+import mongoeco.wire._executor_handlers as wire_executor_handlers
 import mongoeco.wire.executor as wire_executor
 import mongoeco.wire.handshake as wire_handshake
 import mongoeco.wire.proxy as wire_proxy
@@ -47,6 +52,8 @@ from mongoeco.core.bson_scalars import BsonInt64
 from mongoeco.engines._memory_collection import MemoryCollection
 from mongoeco.engines.memory import MemoryEngine
 from mongoeco.engines.virtual_indexes import document_in_virtual_index
+from mongoeco.errors import ConnectionFailure
+from mongoeco.errors import OperationFailure as EcoOperationFailure
 from mongoeco.wire import AsyncMongoEcoProxyServer
 
 EXPECTED_MONGOECO = "4.11.0"
@@ -258,7 +265,12 @@ def plain_id(value: Any, depth: int = 0) -> bool:
 # Tests compare the engine with and without them; VELLUM_LAUNCHER_SHIMS=0 turns them off (to
 # measure what they save).
 SHIMS_ENABLED = os.environ.get("VELLUM_LAUNCHER_SHIMS", "1") != "0"
-STATS = {"id_scans_skipped": 0, "mapped_checks": 0}  # how often (e) and (f) took over
+STATS = {  # how often (e), (f), (h) and (i) took over
+    "id_scans_skipped": 0,
+    "mapped_checks": 0,
+    "connections_closed": 0,
+    "transaction_fail_points": 0,
+}
 _UNIQUE_MAPS = "_vellum_unique_maps"
 
 
@@ -426,6 +438,58 @@ def install_unique_shims() -> None:
 
 
 install_unique_shims()
+
+
+# (h) mongoeco's failCommand with `closeConnection: true` raises its ConnectionFailure inside
+# the command, and the wire server turns every error of a command into an error reply. MongoDB
+# closes the connection without a reply, which is what drivers must survive (and label
+# TransientTransactionError inside a transaction, UnknownTransactionCommitResult at commit).
+# Close it here the way the server closes a connection after a fatal protocol error: the
+# handler's error ends the connection.
+_wire_failure = wire_proxy.AsyncMongoEcoProxyServer._wire_failure
+
+
+def _close_on_connection_failure(self, error, header, state):
+    if isinstance(error, ConnectionFailure) and state.phase == "execute":
+        state.outcome = "error"
+        state.disposition = "close"
+        state.response = "closed"
+        STATS["connections_closed"] += 1
+        raise error
+    return _wire_failure(self, error, header, state)
+
+
+wire_proxy.AsyncMongoEcoProxyServer._wire_failure = _close_on_connection_failure
+
+
+# (i) The wire server answers commitTransaction from its session store, so a failCommand fail
+# point naming it never fires. Consult it first, as the command path
+# does for every other command (blockTimeMS, closeConnection, errorCode, errorLabels).
+def _with_fail_point(name: str, handle):
+    async def handler(self, context):
+        state = getattr(self._client._engine, "_command_failpoint_state", None)
+        fail = None if state is None else state.consume_fail_command(name)
+        if fail is not None:
+            STATS["transaction_fail_points"] += 1
+            if fail.block_time_ms > 0:
+                await asyncio.sleep(fail.block_time_ms / 1000)
+            if fail.close_connection:
+                raise ConnectionFailure(fail.error_message, error_labels=fail.error_labels)
+            raise EcoOperationFailure(
+                fail.error_message,
+                code=fail.error_code,
+                details={"failPoint": "failCommand", "commandName": name},
+                error_labels=fail.error_labels,
+            )
+        return await handle(self, context)
+
+    return handler
+
+
+_Handlers = wire_executor_handlers.WireSpecialCommandHandlers
+_Handlers._handle_commit_transaction = _with_fail_point(
+    "commitTransaction", _Handlers._handle_commit_transaction
+)
 
 
 async def serve(host: str, port: int) -> None:

@@ -33,7 +33,17 @@ async fn connect(
         uri: redacted.to_string(),
         message: scrub(&e.to_string(), &uri),
     };
-    let mut options = ClientOptions::parse(&uri).await.map_err(invalid)?;
+    let mut options = ClientOptions::parse(&uri).await.map_err(|e| {
+        // Resolving a mongodb+srv host is reaching the deployment, not reading the URI.
+        if matches!(
+            e.kind.as_ref(),
+            mongodb::error::ErrorKind::DnsResolve { .. }
+        ) {
+            Error::driver(e, &redacted)
+        } else {
+            invalid(e)
+        }
+    })?;
     if options.app_name.is_none() {
         options.app_name = Some(app_name.unwrap_or_else(|| "vellum".to_owned()));
     }

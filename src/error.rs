@@ -6,6 +6,8 @@
 //! reaches a thread attached to the interpreter, so tokio tasks never touch Python.
 
 use mongodb::error::{ErrorKind, WriteFailure};
+
+use crate::codec::DecodedDocument;
 use pyo3::prelude::*;
 use pyo3::PyErr;
 use pyo3::PyTypeInfo;
@@ -139,13 +141,14 @@ impl Error {
     }
 }
 
-/// What MongoDB said about a failed operation, in the shape `OperationFailure.__init__` takes.
+/// What MongoDB said about a failed operation, in the shape `OperationFailure.__init__` takes:
+/// message, code, code name, labels, details (the write's `errInfo`, decoded when raised).
 type FailureArgs = (
     String,
     Option<i32>,
     Option<String>,
     Vec<String>,
-    Option<String>,
+    DecodedDocument,
 );
 
 fn failure(
@@ -153,8 +156,16 @@ fn failure(
     code: Option<i32>,
     code_name: Option<String>,
     labels: Vec<String>,
+    details: Option<&bson::Document>,
 ) -> PyErr {
-    let args: FailureArgs = (message, code, code_name, labels, None);
+    let details = details.and_then(|d| bson::RawDocumentBuf::from_document(d).ok());
+    let args: FailureArgs = (
+        message,
+        code,
+        code_name,
+        labels,
+        DecodedDocument::of(details),
+    );
     if code == Some(DUPLICATE_KEY) {
         DuplicateKeyError::new_err(args)
     } else {
@@ -173,15 +184,21 @@ fn driver_to_py(err: &mongodb::error::Error, uri: &str) -> PyErr {
             Some(c.code),
             Some(c.code_name.clone()),
             labels,
+            None,
         ),
-        ErrorKind::Write(WriteFailure::WriteError(w)) => {
-            failure(w.message.clone(), Some(w.code), w.code_name.clone(), labels)
-        }
+        ErrorKind::Write(WriteFailure::WriteError(w)) => failure(
+            w.message.clone(),
+            Some(w.code),
+            w.code_name.clone(),
+            labels,
+            w.details.as_ref(),
+        ),
         ErrorKind::Write(WriteFailure::WriteConcernError(w)) => failure(
             format!("write concern not satisfied: {}", w.message),
             Some(w.code),
             Some(w.code_name.clone()),
             labels,
+            w.details.as_ref(),
         ),
         ErrorKind::InsertMany(e) => {
             match e.write_errors.as_ref().and_then(|errors| errors.first()) {
@@ -190,22 +207,30 @@ fn driver_to_py(err: &mongodb::error::Error, uri: &str) -> PyErr {
                     Some(w.code),
                     w.code_name.clone(),
                     labels,
+                    w.details.as_ref(),
                 ),
-                None => failure(err.to_string(), None, None, labels),
+                None => failure(err.to_string(), None, None, labels, None),
             }
         }
-        ErrorKind::ServerSelection { message, .. } => {
-            ServerSelectionTimeoutError::new_err(format!(
-                "no MongoDB server answered at {uri} before the server selection timeout. \
-             Check that the server is running and reachable from here, and that the URI is right \
-             (lower serverSelectionTimeoutMS to fail faster). Driver said: {message}"
-            ))
+        ErrorKind::BulkWrite(_) | ErrorKind::InvalidResponse { .. } => {
+            // A reply the driver could not read as a command error (no code, say): still the
+            // server's refusal, with what the driver made of it.
+            failure(err.to_string(), None, None, labels, None)
         }
+        ErrorKind::ServerSelection { message, .. } => ServerSelectionTimeoutError::new_err((
+            format!(
+                "no MongoDB server answered at {uri} before the server selection timeout. \
+                 Check that the server is running and reachable from here, and that the URI is \
+                 right (lower serverSelectionTimeoutMS to fail faster). Driver said: {message}"
+            ),
+            labels,
+        )),
         ErrorKind::Io(_)
         | ErrorKind::ConnectionPoolCleared { .. }
-        | ErrorKind::DnsResolve { .. } => {
-            ConnectionError::new_err(format!("connection to MongoDB at {uri} failed: {err}"))
-        }
+        | ErrorKind::DnsResolve { .. } => ConnectionError::new_err((
+            format!("connection to MongoDB at {uri} failed: {err}"),
+            labels,
+        )),
         ErrorKind::Authentication { message, .. } => AuthenticationError::new_err(format!(
             "authentication to MongoDB at {uri} failed: {message}. Check the user name, password \
              and authSource in the URI"

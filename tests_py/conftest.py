@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,3 +85,30 @@ async def db_name(client: VellumClient) -> AsyncIterator[str]:
     name = f"vt_{uuid.uuid4().hex[:12]}"
     yield name
     await client.drop_database(name)
+
+
+@pytest.fixture
+async def own_client(server: Server) -> AsyncIterator[VellumClient]:
+    """A client of the test's own, for tests that leave a transaction open on the server (a
+    commit that never ran): closing it ends its sessions, so no other test reuses them."""
+    client = await connect_to_mongodb(server.uri, f"vellum_tests_{os.getpid()}")
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def fail_point(client: VellumClient) -> AsyncIterator[Any]:
+    """Arms MongoDB's failCommand fail point; always disarmed afterwards."""
+
+    async def arm(times: int, commands: list[str], **data: Any) -> None:
+        await client.command(
+            {
+                "configureFailPoint": "failCommand",
+                "mode": {"times": times},
+                "data": {"failCommands": commands, **data},
+            },
+            database="admin",
+        )
+
+    yield arm
+    await client.command({"configureFailPoint": "failCommand", "mode": "off"}, database="admin")

@@ -137,3 +137,31 @@ async def test_counts_beyond_64_bits_are_query_errors(client: VellumClient, db_n
             await coll.find({}, **options)
     with pytest.raises(QueryError, match="limit"):
         await coll.count_documents({}, limit=2**63)
+
+
+async def test_a_refused_write_explains_itself(client: VellumClient, db_name: str) -> None:
+    """OperationFailure.details carries the server's errInfo: for a document the collection's
+    validator refuses, the rule it broke."""
+    schema = {"bsonType": "object", "required": ["sku"]}
+    await client.command({"create": "stock", "validator": {"$jsonSchema": schema}}, db_name)
+    coll = client._core.collection(db_name, "stock")  # pyright: ignore[reportPrivateUsage]
+    with pytest.raises(OperationFailure) as refused:
+        await coll.insert_one({"_id": 1, "qty": 3})
+    assert refused.value.code == 121  # DocumentValidationFailure (write errors carry no name)
+    details = refused.value.details
+    assert details is not None
+    rules = details["details"]["schemaRulesNotSatisfied"]
+    assert rules[0]["operatorName"] == "required"
+    assert rules[0]["missingProperties"] == ["sku"]
+    assert await coll.find({}) == []
+
+
+async def test_every_driver_error_carries_labels() -> None:
+    """Labels are an attribute of every VellumError (empty where none were attached), so
+    retry logic can ask any error without checking its class first."""
+    uri = "mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=200&connectTimeoutMS=200"
+    with pytest.raises(ServerSelectionTimeoutError) as info:
+        await connect_to_mongodb(uri, "app")
+    assert info.value.error_labels == ()
+    assert not info.value.has_error_label("TransientTransactionError")
+    assert QueryError("x").error_labels == ()

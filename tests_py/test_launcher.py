@@ -6,11 +6,20 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conftest import ROOT, SCRIPT, Server
-from vellum import DuplicateKeyError, Index, VellumBaseModel, VellumClient, VellumRepository
+from vellum import (
+    ConnectionError,
+    DuplicateKeyError,
+    Index,
+    OperationFailure,
+    VellumBaseModel,
+    VellumClient,
+    VellumRepository,
+)
 
 DIFFERENTIAL = Path(__file__).with_name("launcher_differential.py")
 
@@ -79,3 +88,33 @@ async def test_the_server_takes_tens_of_thousands_of_documents_and_still_refuses
     with pytest.raises(DuplicateKeyError):  # n=3 + 20 000 of team 3 is taken now
         await members.create(Member(n=size + 3, team=3, email="late@example.com"))
     assert await members.count({}) == size
+
+
+async def test_close_connection_fail_points_close_the_connection(
+    client: VellumClient, db_name: str, fail_point: Any
+) -> None:
+    """Shim (h): the driver sees a network error, as with MongoDB. A read is retried once by
+    the driver, so one closed connection goes unnoticed and two are a ConnectionError."""
+    coll = client._core.collection(db_name, "closed")  # pyright: ignore[reportPrivateUsage]
+    await fail_point(1, ["find"], closeConnection=True)
+    assert await coll.find({}) == []
+    await fail_point(2, ["find"], closeConnection=True)
+    with pytest.raises(ConnectionError, match="I/O error"):
+        await coll.find({})
+    assert await coll.find({}) == []  # the client reconnects
+
+
+async def test_fail_points_reach_commit(
+    own_client: VellumClient, db_name: str, fail_point: Any
+) -> None:
+    """Shim (i): a fail point names commitTransaction as any other command."""
+    client = own_client  # the refused commit leaves its transaction open on the server
+    coll = client._core.collection(db_name, "committed")  # pyright: ignore[reportPrivateUsage]
+    await fail_point(1, ["commitTransaction"], errorCode=251)  # NoSuchTransaction: not retried
+    with pytest.raises(OperationFailure) as refused:
+        async with client.transaction() as session:
+            await coll.insert_one({"_id": 1}, session=session._core)  # pyright: ignore[reportPrivateUsage]
+    assert refused.value.code == 251
+    async with client.transaction() as session:  # the fail point was used up
+        await coll.insert_one({"_id": 2}, session=session._core)  # pyright: ignore[reportPrivateUsage]
+    assert await coll.find({"_id": 2}) == [{"_id": 2}]

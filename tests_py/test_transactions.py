@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from conftest import Server
 from models import User
 from vellum import (
+    ConnectionError,
     OperationFailure,
     Session,
     SessionError,
@@ -26,24 +26,6 @@ async def users(client: VellumClient, db_name: str) -> VellumRepository[User]:
     repo = VellumRepository(User, client, db_name)
     await repo.ensure_indexes()  # creates the collection outside any transaction
     return repo
-
-
-@pytest.fixture
-async def fail_point(client: VellumClient) -> AsyncIterator[Any]:
-    """Arms MongoDB's failCommand fail point; always disarmed afterwards."""
-
-    async def arm(times: int, commands: list[str], **data: Any) -> None:
-        await client.command(
-            {
-                "configureFailPoint": "failCommand",
-                "mode": {"times": times},
-                "data": {"failCommands": commands, **data},
-            },
-            database="admin",
-        )
-
-    yield arm
-    await client.command({"configureFailPoint": "failCommand", "mode": "off"}, database="admin")
 
 
 async def test_commit_makes_every_write_visible(users: VellumRepository[User]) -> None:
@@ -125,6 +107,62 @@ async def test_unknown_commit_result_is_retried(
     await fail_point(
         2, ["commitTransaction"], errorCode=91, errorLabels=["UnknownTransactionCommitResult"]
     )
+    calls = 0
+
+    async def callback(session: Session) -> None:
+        nonlocal calls
+        calls += 1
+        await users.create(User(name="Ada", email="a@x"), session=session)
+
+    await client.with_transaction(callback)
+    assert calls == 1
+    assert await users.count() == 1
+
+
+async def test_a_connection_closed_in_a_transaction_is_retried(
+    client: VellumClient, users: VellumRepository[User], fail_point: Any
+) -> None:
+    """A network error inside a transaction is a ConnectionError labelled
+    TransientTransactionError (by the driver: the server never answered), and
+    with_transaction retries the whole transaction on it."""
+    await fail_point(1, ["insert"], closeConnection=True)
+    with pytest.raises(ConnectionError) as raised:
+        async with users.transaction() as session:
+            await users.create(User(name="Ada", email="a@x"), session=session)
+    assert raised.value.has_error_label("TransientTransactionError")
+    assert await users.count() == 0
+    await fail_point(1, ["insert"], closeConnection=True)
+    attempts = 0
+
+    async def callback(session: Session) -> None:
+        nonlocal attempts
+        attempts += 1
+        await users.create(User(name=f"try{attempts}", email="b@x"), session=session)
+
+    await client.with_transaction(callback)
+    assert attempts == 2
+    assert [u.name for u in await users.find()] == ["try2"]
+
+
+async def test_a_connection_closed_at_commit_is_retried(
+    client: VellumClient,
+    own_client: VellumClient,
+    users: VellumRepository[User],
+    fail_point: Any,
+) -> None:
+    """The driver retries a commit once itself; when that fails too, the error carries
+    UnknownTransactionCommitResult and with_transaction commits again, without rerunning the
+    callback."""
+    await fail_point(2, ["commitTransaction"], closeConnection=True)
+    # On a client of its own: the commit never ran, so its transaction stays open on the server.
+    own = VellumRepository(User, own_client, users.database_name)
+    with pytest.raises(ConnectionError) as raised:
+        async with own.transaction() as session:
+            await own.create(User(name="Bob", email="b@x"), session=session)
+    assert raised.value.has_error_label("UnknownTransactionCommitResult")
+    await own_client.close()
+    await users.delete_many({})  # whether a commit happened is, by definition, unknown
+    await fail_point(2, ["commitTransaction"], closeConnection=True)
     calls = 0
 
     async def callback(session: Session) -> None:

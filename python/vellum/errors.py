@@ -38,7 +38,17 @@ __all__ = [
 
 
 class VellumError(Exception):
-    """Base class of every exception Vellum raises."""
+    """Base class of every exception Vellum raises.
+
+    ``error_labels`` holds the labels the server or the driver attached to a failed operation
+    (``"TransientTransactionError"``, ``"UnknownTransactionCommitResult"``...), on every error
+    that came from one: server errors and connection errors alike. It is empty otherwise.
+    """
+
+    error_labels: tuple[str, ...] = ()
+
+    def has_error_label(self, label: str) -> bool:
+        return label in self.error_labels
 
 
 class ConfigurationError(VellumError, ValueError):
@@ -46,7 +56,13 @@ class ConfigurationError(VellumError, ValueError):
 
 
 class ConnectionError(VellumError, builtins.ConnectionError):
-    """The server could not be reached, or the connection broke."""
+    """The server could not be reached, or the connection broke. Inside a transaction it
+    carries ``TransientTransactionError`` (retry the transaction) or, at commit,
+    ``UnknownTransactionCommitResult`` (retry the commit) in ``error_labels``."""
+
+    def __init__(self, message: str, error_labels: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.error_labels = tuple(error_labels)
 
 
 class ServerSelectionTimeoutError(ConnectionError):
@@ -121,7 +137,8 @@ class OperationFailure(VellumError):
         code: MongoDB's numeric error code, if it sent one.
         code_name: MongoDB's name for the code (``"DuplicateKey"``...).
         error_labels: labels such as ``"TransientTransactionError"``.
-        details: extra information the server attached, if any.
+        details: what the server attached to a refused write (its ``errInfo``: for a document
+            that fails the collection's validator, which rule it broke), if anything.
     """
 
     def __init__(
@@ -138,9 +155,6 @@ class OperationFailure(VellumError):
         self.code_name = code_name
         self.error_labels: tuple[str, ...] = tuple(error_labels)
         self.details = details
-
-    def has_error_label(self, label: str) -> bool:
-        return label in self.error_labels
 
     def __str__(self) -> str:
         if self.code is None:

@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Literal, TypedDict, TypeVar
 
 from ._bridge import NativeClient, NativeSession
-from .errors import OperationFailure, TransactionError
+from .errors import OperationFailure, TransactionError, VellumError
 
 __all__ = ["Session", "TransactionOptions"]
 
@@ -211,7 +211,7 @@ class TransactionContext:
 
 
 def _has_label(exc: BaseException, label: str) -> bool:
-    return isinstance(exc, OperationFailure) and exc.has_error_label(label)
+    return isinstance(exc, VellumError) and exc.has_error_label(label)
 
 
 async def with_transaction(
@@ -244,8 +244,9 @@ async def with_transaction(
             try:
                 await session.commit_transaction()
                 return result
-            except OperationFailure as exc:
-                if exc.has_error_label(UNKNOWN_COMMIT) and within_time() and exc.code != 50:
+            except VellumError as exc:
+                code = exc.code if isinstance(exc, OperationFailure) else None
+                if exc.has_error_label(UNKNOWN_COMMIT) and within_time() and code != 50:
                     continue  # 50: MaxTimeMSExpired, retrying cannot help
                 if exc.has_error_label(TRANSIENT) and within_time():
                     break  # retry the whole transaction
