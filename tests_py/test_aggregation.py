@@ -12,11 +12,13 @@ from pydantic import BaseModel, Field
 from models import Address, User
 from vellum import (
     DocumentValidationError,
+    QueryError,
     SoftDeletable,
     VellumBaseModel,
     VellumClient,
     VellumRepository,
     acc,
+    literal,
 )
 
 Q = User.Q
@@ -196,6 +198,26 @@ async def test_field_stages(users: VellumRepository[User]) -> None:
     assert root == [Address(city="Paris", zip="1")]
     with_ = await base.replace_with({"who": Q.name}).execute()
     assert with_ == [{"who": "ada"}]
+
+
+async def test_literal_values_are_never_read_as_expressions(users: VellumRepository[User]) -> None:
+    """A string from outside given to set() would read another field ("$email"); literal()
+    keeps it, and any dict, the value it is."""
+    base = users.aggregate_pipeline().match(Q.name == "ada")
+    leaked = await base.set(label="$email").first()
+    assert leaked is not None and leaked["label"] == "a@x"  # MongoDB's semantics
+    kept = await base.set(
+        label=literal("$email"), meta={"note": literal({"$concat": ["a", "b"]})}
+    ).first()
+    assert kept is not None
+    assert kept["label"] == "$email"
+    assert kept["meta"] == {"note": {"$concat": ["a", "b"]}}
+    projected = await base.project({"x": literal(1), "_id": 0}).first()
+    assert projected == {"x": 1}  # 1 would otherwise mean "include x"
+    looped: dict[str, Any] = {}
+    looped["self"] = looped
+    with pytest.raises(QueryError, match="nests deeper than 100 levels"):
+        base.set(loop=looped)
 
 
 async def test_count_sample_skip_sort_by_count(users: VellumRepository[User]) -> None:

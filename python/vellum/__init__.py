@@ -14,7 +14,7 @@ from ._bridge import (
     decode_bson,
     encode_bson,
 )
-from .aggregation import Accumulator, AggregationPipeline, acc
+from .aggregation import Accumulator, AggregationPipeline, acc, literal
 from .client import VellumClient, connect_to_mongodb, init_db_client
 from .errors import (
     AuthenticationError,
@@ -116,6 +116,7 @@ __all__ = [
     "decode_bson",
     "encode_bson",
     "init_db_client",
+    "literal",
     "nor",
     "on_fetch",
     "raw",

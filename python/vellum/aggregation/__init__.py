@@ -14,8 +14,15 @@ the model of the last stage that named one, and a document that does not fit rai
 :class:`DocumentValidationError` naming the stage, the model, the field and the document.
 """
 
-from .expressions import Accumulator, acc
+from .expressions import Accumulator, LiteralValue, acc, literal
 from .pipeline import AggregationPipeline
 from .running import PipelineSource
 
-__all__ = ["Accumulator", "AggregationPipeline", "PipelineSource", "acc"]
+__all__ = [
+    "Accumulator",
+    "AggregationPipeline",
+    "LiteralValue",
+    "PipelineSource",
+    "acc",
+    "literal",
+]

@@ -8,21 +8,58 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ..errors import QueryError
 from ..query import QField
 
-__all__ = ["Accumulator", "acc", "expr"]
+__all__ = ["Accumulator", "LiteralValue", "acc", "expr", "literal"]
 
 
-def expr(value: Any) -> Any:
-    """A pipeline expression: ``Model.Q`` fields become ``"$path"``; lists and dicts are walked."""
+class LiteralValue:
+    """A value that a stage takes as itself, never as an expression: see :func:`literal`."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"literal({self.value!r})"
+
+
+def literal(value: Any) -> LiteralValue:
+    """``value`` as itself where a stage reads expressions (``$literal``).
+
+    In ``project``, ``group``, ``add_fields``/``set``, ``replace_root``/``replace_with``,
+    ``sort_by_count``, ``bucket``'s ``group_by`` and ``graph_lookup``'s ``start_with``, MongoDB
+    reads values as expressions: a string starting with ``$`` is a field path and a dict with
+    ``$`` keys is an operator. Wrap any value that comes from outside (user input) so that
+    ``"$password"`` stays the string it is:
+    ``pipeline.set(label=literal(user_label))``.
+    """
+    return LiteralValue(value)
+
+
+MAX_DEPTH = 100
+"""How deeply :func:`expr` follows dicts and lists (MongoDB's own nesting limit)."""
+
+
+def expr(value: Any, depth: int = 0) -> Any:
+    """A pipeline expression: ``Model.Q`` fields become ``"$path"``, :func:`literal` values
+    ``{"$literal": value}``; lists and dicts are walked."""
+    if depth > MAX_DEPTH:
+        raise QueryError(
+            f"a stage argument nests deeper than {MAX_DEPTH} levels (does a dict contain itself?)"
+        )
     if isinstance(value, QField):
         return "$" + value.path
+    if isinstance(value, LiteralValue):
+        return {"$literal": value.value}
     if isinstance(value, Accumulator):
         return value.spec()
     if isinstance(value, Mapping):
-        return {str(k): expr(v) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+        return {str(k): expr(v, depth + 1) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
     if isinstance(value, (list, tuple)):
-        return [expr(v) for v in value]  # pyright: ignore[reportUnknownVariableType]
+        return [expr(v, depth + 1) for v in value]  # pyright: ignore[reportUnknownVariableType]
     return value
 
 
