@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 import pytest
@@ -224,6 +225,45 @@ async def test_cancelling_inside_the_block_aborts(
     async with users.transaction() as session:
         await users.create(User(name="After", email="after@x"), session=session)
     assert [u.name for u in await users.find()] == ["After"]
+
+
+async def test_cancelling_during_the_commit_commits_and_says_so(
+    client: VellumClient, users: VellumRepository[User], fail_point: Any
+) -> None:
+    """A commit cannot be recalled: cancelled while it is in flight, the task sees
+    CancelledError, the commit still lands, and session.pending_commit gives its outcome."""
+    # The first commit waits 400 ms and fails with a retryable error; the driver's own retry
+    # commits. The task is cancelled during the wait.
+    await fail_point(
+        1,
+        ["commitTransaction"],
+        blockConnection=True,
+        blockTimeMS=400,
+        errorCode=91,
+        errorLabels=["RetryableWriteError"],
+    )
+    sessions: list[Session] = []
+    committing = asyncio.Event()
+
+    async def work() -> None:
+        async with users.transaction() as session:
+            sessions.append(session)
+            await users.create(User(name="Ada", email="a@x"), session=session)
+            committing.set()  # the block ends here: next comes the commit
+
+    task = asyncio.create_task(work())
+    await committing.wait()
+    await asyncio.sleep(0.1)  # inside the fail point's 400 ms
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError) as cancelled:
+        await task
+    notes = getattr(cancelled.value, "__notes__", [])
+    if sys.version_info >= (3, 11):
+        assert any("commit had been sent" in note for note in notes)
+    pending = sessions[0].pending_commit
+    assert pending is not None
+    await pending  # the outcome: committed
+    assert [u.name for u in await users.find()] == ["Ada"]
 
 
 async def test_causally_consistent_session(

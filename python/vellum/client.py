@@ -74,7 +74,8 @@ class VellumClient:
         self, *, session: Session | None = None, **options: Unpack[TransactionSettings]
     ) -> TransactionContext:
         """A transaction for ``async with``: commits when the block ends, aborts on any
-        exception or cancellation. Starts its own session unless given one. Options:
+        exception or cancellation inside the block (a commit in flight completes regardless: see
+        ``Session.commit_transaction``). Starts its own session unless given one. Options:
         ``read_concern``, ``w``, ``journal``, ``wtimeout_ms``, ``read_preference``,
         ``max_commit_time_ms``."""
         return TransactionContext(self._core, TransactionOptions(**options), session)

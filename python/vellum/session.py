@@ -4,11 +4,14 @@
 ...     await accounts.update(a.id, {"balance": a.balance - 10}, session=session)
 ...     await accounts.update(b.id, {"balance": b.balance + 10}, session=session)
 
-The block commits when it ends normally and aborts on any exception, cancellation included.
+The block commits when it ends normally and aborts on any exception raised inside it (a
+cancellation included). A commit already sent cannot be recalled: see
+:meth:`Session.commit_transaction`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -80,10 +83,13 @@ class Session:
     with the block, and using it afterwards raises :class:`~vellum.SessionError`.
     """
 
-    __slots__ = ("_core",)
+    __slots__ = ("_core", "pending_commit")
 
     def __init__(self, native: NativeSession) -> None:
         self._core = native
+        self.pending_commit: asyncio.Future[None] | None = None
+        """The last commit this session sent, to await for its outcome when the task that
+        sent it was cancelled before it completed (see :meth:`commit_transaction`)."""
 
     @classmethod
     async def start(cls, client: NativeClient, causal_consistency: bool = True) -> Session:
@@ -117,7 +123,27 @@ class Session:
         )
 
     async def commit_transaction(self) -> None:
-        await self._core.commit_transaction()
+        """Commits the open transaction.
+
+        A commit cannot be recalled: once this is called the commit is sent and completes on
+        the server even if the awaiting task is cancelled. The cancelled task sees
+        ``CancelledError`` (with a note saying the commit was sent, on Python 3.11+); the
+        commit's outcome is ``session.pending_commit``, a future that completes with it (it
+        raises the commit's error if it failed)."""
+        commit = asyncio.ensure_future(self._core.commit_transaction())
+        commit.add_done_callback(_retrieve)
+        self.pending_commit = commit
+        try:
+            await asyncio.shield(commit)
+        except asyncio.CancelledError as cancelled:
+            add_note = getattr(cancelled, "add_note", None)  # Python 3.11+
+            if not commit.done() and add_note is not None:
+                add_note(
+                    "vellum: the transaction's commit had been sent when this task was "
+                    "cancelled; it completes on the server regardless (a commit cannot be "
+                    "recalled). Await session.pending_commit for its outcome."
+                )
+            raise
 
     async def abort_transaction(self) -> None:
         await self._core.abort_transaction()
@@ -168,7 +194,8 @@ class SessionContext:
 
 class TransactionContext:
     """``client.transaction()``: a session with a transaction that commits when the block ends
-    and aborts on any exception or cancellation."""
+    and aborts on any exception or cancellation inside it (a commit in flight completes
+    regardless: see :meth:`Session.commit_transaction`)."""
 
     __slots__ = ("_client", "_options", "_own", "_session")
 
@@ -208,6 +235,12 @@ class TransactionContext:
         finally:
             if self._own:
                 await session.end()
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    # A commit nobody awaits after a cancellation must not log "exception never retrieved".
+    if not future.cancelled():
+        future.exception()
 
 
 def _has_label(exc: BaseException, label: str) -> bool:
