@@ -58,6 +58,11 @@ pub enum Error {
          that started it"
     )]
     ForeignSession,
+    #[error(
+        "this operation was issued in a transaction that ended (committed or aborted) before it \
+         could run, so it was not run: nothing was read or written"
+    )]
+    TransactionMoved,
     #[error("a document is larger than MongoDB's 16 MiB limit")]
     TooLarge(Box<TooLarge>),
     #[error(
@@ -270,6 +275,7 @@ impl From<Error> for PyErr {
             Error::InvalidUri { .. } => ConfigurationError::new_err(err.to_string()),
             Error::InvalidBson(_) => VellumError::new_err(err.to_string()),
             Error::SessionEnded | Error::ForeignSession => SessionError::new_err(err.to_string()),
+            Error::TransactionMoved => TransactionError::new_err(err.to_string()),
             Error::Panic(_) => VellumError::new_err(err.to_string()),
             Error::ForkedClient => ForkedClientError::new_err(err.to_string()),
             Error::TooLarge(too_large) => Python::attach(|py| too_large.to_pyerr(py)),

@@ -1,7 +1,7 @@
 //! `Session`: a driver `ClientSession` (causal consistency, transactions) shared by the
 //! operations that run in it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,31 +19,55 @@ use crate::driver::ClientInner;
 use crate::error::Error;
 use crate::runtime::{spawn, Done};
 
-/// What operations hold while they run in a session: the driver session (None once ended).
+/// What operations hold while they run in a session: the driver session (None once ended),
+/// and the transaction epoch the operation was issued in.
 #[derive(Clone)]
 pub struct SessionHandle {
     session: Arc<Mutex<Option<ClientSession>>>,
     state: Arc<State>,
+    issued: u64,
 }
 
 #[derive(Default)]
 struct State {
     ended: AtomicBool,
     in_transaction: AtomicBool,
+    /// Counts transaction boundaries (start, commit, abort). An operation runs only in the
+    /// epoch it was issued in: tasks take the session in no fixed order, so without this an
+    /// operation issued inside a transaction could run after the abort that a cancellation
+    /// sent, outside any transaction, and its write would stay.
+    epoch: AtomicU64,
+}
+
+impl State {
+    fn next_epoch(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 /// The locked driver session of a running operation.
-pub struct Locked<'a>(MutexGuard<'a, Option<ClientSession>>);
+pub struct Locked<'a> {
+    guard: MutexGuard<'a, Option<ClientSession>>,
+    state: &'a State,
+    issued: u64,
+}
 
 impl Locked<'_> {
     pub fn get(&mut self) -> Result<&mut ClientSession, Error> {
-        self.0.as_mut().ok_or(Error::SessionEnded)
+        if self.state.epoch.load(Ordering::Acquire) != self.issued {
+            return Err(Error::TransactionMoved);
+        }
+        self.guard.as_mut().ok_or(Error::SessionEnded)
     }
 }
 
 impl SessionHandle {
     pub async fn lock(&self) -> Locked<'_> {
-        Locked(self.session.lock().await)
+        Locked {
+            guard: self.session.lock().await,
+            state: &self.state,
+            issued: self.issued,
+        }
     }
 }
 
@@ -64,7 +88,9 @@ impl Session {
         if self.handle.state.ended.load(Ordering::Acquire) {
             return Err(Error::SessionEnded.into());
         }
-        Ok(self.handle.clone())
+        let mut handle = self.handle.clone();
+        handle.issued = handle.state.epoch.load(Ordering::Acquire);
+        Ok(handle)
     }
 
     pub async fn start(
@@ -83,6 +109,7 @@ impl Session {
             handle: SessionHandle {
                 session: Arc::new(Mutex::new(Some(session))),
                 state: Arc::new(State::default()),
+                issued: 0,
             },
             client,
         })
@@ -203,6 +230,7 @@ impl Session {
                 .await
                 .map_err(|e| client.wrap(e))?;
             handle.state.in_transaction.store(true, Ordering::Release);
+            handle.state.next_epoch();
             Ok(Done)
         })
     }
@@ -220,6 +248,7 @@ impl Session {
             });
             if !unknown {
                 handle.state.in_transaction.store(false, Ordering::Release);
+                handle.state.next_epoch();
             }
             result.map_err(|e| client.wrap(e))?;
             Ok(Done)
@@ -232,8 +261,9 @@ impl Session {
         spawn(py, async move {
             let mut locked = handle.lock().await;
             handle.state.in_transaction.store(false, Ordering::Release);
-            locked
-                .get()?
+            let session = locked.get()?;
+            handle.state.next_epoch();
+            session
                 .abort_transaction()
                 .await
                 .map_err(|e| client.wrap(e))?;
@@ -248,6 +278,7 @@ impl Session {
         spawn(py, async move {
             // Dropping the driver session aborts its transaction and returns it to the pool.
             let session = handle.session.lock().await.take();
+            handle.state.next_epoch();
             if let Some(mut session) = session {
                 if handle.state.in_transaction.swap(false, Ordering::AcqRel) {
                     let _ = session.abort_transaction().await;

@@ -112,3 +112,11 @@ async def fail_point(client: VellumClient) -> AsyncIterator[Any]:
 
     yield arm
     await client.command({"configureFailPoint": "failCommand", "mode": "off"}, database="admin")
+
+
+@pytest.fixture(scope="session")
+def mongoeco_python(server: Server) -> str:
+    """The embedded emulator's Python (tests that run the launcher themselves)."""
+    if server.kind != "embedded":
+        pytest.skip("needs the embedded emulator (its launcher is run directly)")
+    return _run("mongoeco-python")

@@ -4,13 +4,12 @@ tests_py/launcher_differential.py, which runs in the server's own venv)."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import ROOT, SCRIPT, Server
+from conftest import ROOT
 from vellum import (
     ConnectionError,
     DuplicateKeyError,
@@ -22,17 +21,6 @@ from vellum import (
 )
 
 DIFFERENTIAL = Path(__file__).with_name("launcher_differential.py")
-
-
-@pytest.fixture(scope="module")
-def mongoeco_python(server: Server) -> str:
-    if server.kind != "embedded":
-        pytest.skip("the launcher's shims are used only by the embedded server")
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "mongoeco-python"],
-        check=True, stdout=subprocess.PIPE, text=True, timeout=1800,
-    )  # fmt: skip
-    return done.stdout.strip()
 
 
 def test_uniqueness_shims_match_the_engine_over_random_operation_sequences(
