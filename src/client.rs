@@ -31,7 +31,8 @@ async fn connect(
     // The driver's messages may quote what it could not parse, secrets included.
     let invalid = |e: mongodb::error::Error| Error::InvalidUri {
         uri: redacted.to_string(),
-        message: scrub(&e.to_string(), &uri),
+        // The driver's own words, without its debugging frame (kind, labels, source...).
+        message: scrub(&e.kind.to_string(), &uri),
     };
     let mut options = ClientOptions::parse(&uri).await.map_err(|e| {
         // Resolving a mongodb+srv host is reaching the deployment, not reading the URI.

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from models import User
 from vellum import (
     ClientClosedError,
     ConfigurationError,
@@ -19,6 +20,7 @@ from vellum import (
     ServerSelectionTimeoutError,
     VellumClient,
     VellumError,
+    VellumRepository,
     connect_to_mongodb,
     init_db_client,
 )
@@ -165,3 +167,17 @@ async def test_every_driver_error_carries_labels() -> None:
     assert info.value.error_labels == ()
     assert not info.value.has_error_label("TransientTransactionError")
     assert QueryError("x").error_labels == ()
+
+
+async def test_options_and_arguments_that_do_not_fit_are_vellum_errors(
+    client: VellumClient, db_name: str
+) -> None:
+    users = VellumRepository(User, client, db_name)
+    for wrong in ("name", 3, {"name": 1}):
+        with pytest.raises(QueryError, match="projection= takes a pydantic model class"):
+            await users.find(projection=wrong)  # type: ignore[call-overload]
+    with pytest.raises(ConfigurationError, match=r"ca\.pem") as missing:
+        await connect_to_mongodb(
+            "mongodb://127.0.0.1:9/?tls=true&tlsCAFile=/nonexistent/ca.pem", "app"
+        )
+    assert "labels" not in str(missing.value)  # the driver's message, not its debugging frame

@@ -16,13 +16,12 @@ import typing
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from functools import cached_property
 from typing import Any, Literal
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
-from pydantic.fields import FieldInfo
+from pydantic import BaseModel
 
 from ._bridge import QueryExpr, Regex, UpdateSpec
+from ._field_values import FieldValues, collection
 from ._fields import (
     TYPE_ALIASES,
     list_element,
@@ -80,7 +79,7 @@ SortSpec = Sequence[tuple[str, int] | SortKey] | Mapping[str, int] | SortKey
 """``[User.Q.age.desc()]``, ``[("age", -1), ("name", 1)]`` or ``{"age": -1}``."""
 
 
-class QField:
+class QField(FieldValues):
     """One field of a model, reached through ``Model.Q``: compare it, sort on it, update it.
 
     Sub-fields of a nested model (or of a list of models) are attributes:
@@ -88,23 +87,7 @@ class QField:
     here (``size``, ``set``...) is reached with ``Q.address["size"]``.
     """
 
-    __slots__ = ("__dict__", "_annotation", "_field", "_in_array", "_label", "_path", "_siblings")
-
-    def __init__(
-        self,
-        path: str,
-        label: str,
-        annotation: Any,
-        field: FieldInfo | None,
-        in_array: bool,
-        siblings: frozenset[str] = frozenset(),
-    ) -> None:
-        self._path = path
-        self._label = label
-        self._annotation = annotation
-        self._field = field
-        self._in_array = in_array
-        self._siblings = siblings  # the stored paths of the other fields at this level
+    __slots__ = ()
 
     # -- walking --------------------------------------------------------------------------
 
@@ -139,49 +122,6 @@ class QField:
         children[name] = field
         return field
 
-    # -- values -----------------------------------------------------------------------------
-
-    @cached_property
-    def _adapter(self) -> TypeAdapter[Any]:
-        # The field's constraints (ge=0, max_length...) apply to query values too.
-        if self._field is not None and self._field.metadata:
-            return TypeAdapter(typing.Annotated[(self._annotation, *self._field.metadata)])  # pyright: ignore[reportInvalidTypeArguments]
-        return TypeAdapter(self._annotation)
-
-    @cached_property
-    def _element_adapter(self) -> TypeAdapter[Any] | None:
-        element = list_element(self._annotation)
-        return None if element is None else TypeAdapter(element)
-
-    def _check(self, adapter: TypeAdapter[Any], value: Any, what: str) -> Any:
-        try:
-            valid = adapter.validate_python(value)
-        except ValidationError as err:
-            detail = err.errors()[0]["msg"]
-            raise QueryError(
-                f"{self._label} expects {what}: {value!r} does not fit ({detail})"
-            ) from None
-        return adapter.dump_python(valid, mode="python", by_alias=True)
-
-    def _value(self, value: Any) -> Any:
-        """A value compared with this field: of the field's type, or for a list field, of its
-        elements (MongoDB matches arrays that contain it)."""
-        if isinstance(value, (QueryExpr, QField)):
-            raise QueryError(f"compare {self._label} with a value, not with {value!r}")
-        element = self._element_adapter
-        if element is not None and not isinstance(value, (list, tuple, set)):
-            return self._check(element, value, f"an element of {self._type_name()}")
-        return self._check(self._adapter, value, self._type_name())
-
-    def _element(self, value: Any) -> Any:
-        element = self._element_adapter
-        if element is None:
-            raise QueryError(f"{self._label} is not a list field ({self._type_name()})")
-        return self._check(element, value, f"an element of {self._type_name()}")
-
-    def _type_name(self) -> str:
-        return getattr(self._annotation, "__name__", None) or repr(self._annotation)
-
     # -- comparisons ------------------------------------------------------------------------
 
     def __eq__(self, value: object) -> QueryExpr:  # type: ignore[override]
@@ -210,13 +150,13 @@ class QField:
     def in_(self, values: Iterable[Any]) -> QueryExpr:
         """The field equals one of ``values`` (``$in``)."""
         return QueryExpr.compare(
-            self._path, "$in", [self._value(v) for v in _values("in_", values)]
+            self._path, "$in", [self._value(v) for v in collection("in_", values)]
         )
 
     def nin(self, values: Iterable[Any]) -> QueryExpr:
         """The field equals none of ``values`` (``$nin``)."""
         return QueryExpr.compare(
-            self._path, "$nin", [self._value(v) for v in _values("nin", values)]
+            self._path, "$nin", [self._value(v) for v in collection("nin", values)]
         )
 
     def exists(self, present: bool = True) -> QueryExpr:
@@ -265,7 +205,7 @@ class QField:
     def all_(self, values: Iterable[Any]) -> QueryExpr:
         """The list field holds every one of ``values`` (``$all``)."""
         return QueryExpr.compare(
-            self._path, "$all", [self._element(v) for v in _values("all_", values)]
+            self._path, "$all", [self._element(v) for v in collection("all_", values)]
         )
 
     def elem_match(self, condition: QueryExpr) -> QueryExpr:
@@ -412,15 +352,3 @@ class QueryProxy:
 
     def __repr__(self) -> str:
         return f"{self._model.__name__}.Q"
-
-
-def _values(method: str, values: Iterable[Any]) -> Iterable[Any]:
-    """A collection of values; a str, bytes or mapping is refused (``in_("abc")`` would
-    otherwise mean ``$in: ["a", "b", "c"]``)."""
-    shown: object = values
-    if isinstance(shown, (str, bytes, Mapping)):
-        raise QueryError(
-            f"{method}() takes a collection of values, such as {method}([{shown!r}]); "
-            f"got the {type(values).__name__} {values!r}"
-        )
-    return values

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..client import VellumClient
+from ..errors import QueryError
 from ..query import Filter, QueryExpr, SortKey, SortSpec, UpdateSpec
 from ..session import Session
 from . import ModelPlan, NativeClient, NativeCollection, NativeCursor, NativeSession, Pipeline
@@ -88,6 +89,11 @@ def projection_of(model: type[BaseModel] | None) -> dict[str, int] | None:
     """Fetch only ``model``'s fields (by their stored names)."""
     if model is None:
         return None
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise QueryError(
+            f"projection= takes a pydantic model class whose fields are fetched (such as "
+            f"projection=UserName), got {model!r}"
+        )
     spec = {(field.alias or name): 1 for name, field in model.model_fields.items()}
     if "_id" not in spec:
         spec["_id"] = 0
