@@ -20,6 +20,41 @@ use crate::uri::{redact, scrub};
 #[pyclass(module = "vellum._core", frozen)]
 pub struct Client {
     pub inner: Arc<ClientInner>,
+    /// The URI's `timeoutMS` (or, failing that, `socketTimeoutMS`): the default bound on each
+    /// operation, which the Python side enforces (the Rust driver supports neither option).
+    timeout_ms: Option<u64>,
+}
+
+/// Removes the options the Rust driver refuses but Vellum implements (`timeoutMS`,
+/// `socketTimeoutMS`) from `uri`; returns the rest and the operation bound they give.
+fn take_timeouts(uri: &str) -> Result<(String, Option<u64>), String> {
+    let Some((base, query)) = uri.split_once('?') else {
+        return Ok((uri.to_owned(), None));
+    };
+    let (mut timeout, mut socket) = (None, None);
+    let mut kept = Vec::new();
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let slot = match key.to_ascii_lowercase().as_str() {
+            "timeoutms" => &mut timeout,
+            "sockettimeoutms" => &mut socket,
+            _ => {
+                kept.push(pair);
+                continue;
+            }
+        };
+        let ms: u64 = value
+            .parse()
+            .map_err(|_| format!("{key} must be a whole number of milliseconds, got {value:?}"))?;
+        *slot = Some(ms);
+    }
+    let rest = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    // 0 means "no limit", as in MongoDB's drivers.
+    Ok((rest, timeout.or(socket).filter(|&ms| ms > 0)))
 }
 
 async fn connect(
@@ -28,13 +63,17 @@ async fn connect(
     server_selection_timeout_ms: Option<u64>,
 ) -> Result<Client, Error> {
     let redacted: Arc<str> = redact(&uri).into();
+    let (driver_uri, timeout_ms) = take_timeouts(&uri).map_err(|message| Error::InvalidUri {
+        uri: redacted.to_string(),
+        message,
+    })?;
     // The driver's messages may quote what it could not parse, secrets included.
     let invalid = |e: mongodb::error::Error| Error::InvalidUri {
         uri: redacted.to_string(),
         // The driver's own words, without its debugging frame (kind, labels, source...).
         message: scrub(&e.kind.to_string(), &uri),
     };
-    let mut options = ClientOptions::parse(&uri).await.map_err(|e| {
+    let mut options = ClientOptions::parse(&driver_uri).await.map_err(|e| {
         // Resolving a mongodb+srv host is reaching the deployment, not reading the URI.
         if matches!(
             e.kind.as_ref(),
@@ -60,6 +99,7 @@ async fn connect(
         .map_err(|e| Error::driver(e, &redacted))?;
     Ok(Client {
         inner: Arc::new(ClientInner::new(driver, redacted)),
+        timeout_ms,
     })
 }
 
@@ -81,6 +121,12 @@ impl Client {
     #[getter]
     fn uri(&self) -> &str {
         &self.inner.uri
+    }
+
+    /// The URI's operation bound in milliseconds (`timeoutMS`, else `socketTimeoutMS`).
+    #[getter]
+    fn timeout_ms(&self) -> Option<u64> {
+        self.timeout_ms
     }
 
     #[getter]

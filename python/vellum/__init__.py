@@ -14,6 +14,7 @@ from ._bridge import (
     decode_bson,
     encode_bson,
 )
+from ._bridge.timeouts import timeout
 from .aggregation import Accumulator, AggregationPipeline, acc, literal
 from .client import VellumClient, connect_to_mongodb, init_db_client
 from .errors import (
@@ -28,6 +29,7 @@ from .errors import (
     ForkedClientError,
     IndexConflictError,
     OperationFailure,
+    OperationTimeoutError,
     OptimisticLockError,
     QueryError,
     ServerSelectionTimeoutError,
@@ -78,6 +80,7 @@ __all__ = [
     "MinKey",
     "ObjectId",
     "OperationFailure",
+    "OperationTimeoutError",
     "OptimisticLockError",
     "QField",
     "QueryError",
@@ -120,4 +123,5 @@ __all__ = [
     "nor",
     "on_fetch",
     "raw",
+    "timeout",
 ]

@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._bridge import NativeClient
+from ._bridge.timeouts import bounded
 from .session import (
     DEFAULT_TIMEOUT_S,
     Session,
@@ -58,13 +59,16 @@ class VellumClient:
 
     async def command(self, command: dict[str, Any], database: str | None = None) -> dict[str, Any]:
         """Runs a database command (``{"ping": 1}``...) and returns the server's reply."""
-        return await self._core.command(self.database_name(database), command)
+        name = self.database_name(database)
+        return await bounded(lambda: self._core.command(name, command), self._core.timeout_ms)
 
     async def list_collection_names(self, database: str | None = None) -> list[str]:
-        return await self._core.list_collection_names(self.database_name(database))
+        name = self.database_name(database)
+        return await bounded(lambda: self._core.list_collection_names(name), self._core.timeout_ms)
 
     async def drop_database(self, database: str | None = None) -> None:
-        await self._core.drop_database(self.database_name(database))
+        name = self.database_name(database)
+        await bounded(lambda: self._core.drop_database(name), self._core.timeout_ms)
 
     def start_session(self, *, causal_consistency: bool = True) -> SessionContext:
         """A session for ``async with``: ``async with client.start_session() as s: ...``."""

@@ -24,6 +24,7 @@ __all__ = [
     "ForkedClientError",
     "IndexConflictError",
     "OperationFailure",
+    "OperationTimeoutError",
     "OptimisticLockError",
     "QueryError",
     "ServerSelectionTimeoutError",
@@ -71,6 +72,21 @@ class ServerSelectionTimeoutError(ConnectionError):
     Deliberately not a ``TimeoutError`` (which ``asyncio.TimeoutError`` is since Python 3.11):
     code that wraps calls in ``asyncio.wait_for`` or ``asyncio.timeout`` must be able to tell its
     own timeout from an unreachable server."""
+
+
+class OperationTimeoutError(VellumError):
+    """An operation did not complete within its time (the client's ``timeoutMS``, or a
+    ``vellum.timeout()`` block). Deliberately not a ``TimeoutError``, like
+    :class:`ServerSelectionTimeoutError`.
+
+    Attributes:
+        sent: whether the operation had been sent: it then finishes (or fails) on the server
+            regardless, and a write may have been applied.
+    """
+
+    def __init__(self, message: str, *, sent: bool) -> None:
+        super().__init__(message)
+        self.sent = sent
 
 
 class DocumentTooLargeError(VellumError, ValueError):

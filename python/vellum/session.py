@@ -18,7 +18,8 @@ from types import TracebackType
 from typing import Literal, TypedDict, TypeVar
 
 from ._bridge import NativeClient, NativeSession
-from .errors import OperationFailure, TransactionError, VellumError
+from ._bridge.timeouts import bounded, deadline
+from .errors import OperationFailure, OperationTimeoutError, TransactionError, VellumError
 
 __all__ = ["Session", "TransactionOptions"]
 
@@ -83,10 +84,11 @@ class Session:
     with the block, and using it afterwards raises :class:`~vellum.SessionError`.
     """
 
-    __slots__ = ("_core", "pending_commit")
+    __slots__ = ("_core", "_timeout_ms", "pending_commit")
 
-    def __init__(self, native: NativeSession) -> None:
+    def __init__(self, native: NativeSession, timeout_ms: int | None = None) -> None:
         self._core = native
+        self._timeout_ms = timeout_ms
         self.pending_commit: asyncio.Future[None] | None = None
         """The last commit this session sent, to await for its outcome when the task that
         sent it was cancelled before it completed (see :meth:`commit_transaction`)."""
@@ -95,7 +97,10 @@ class Session:
     async def start(cls, client: NativeClient, causal_consistency: bool = True) -> Session:
         """Starts a server session on the core ``client`` (use ``client.start_session()``,
         which also ends it)."""
-        return cls(await client.start_session(causal_consistency=causal_consistency))
+        native = await bounded(
+            lambda: client.start_session(causal_consistency=causal_consistency), client.timeout_ms
+        )
+        return cls(native, client.timeout_ms)
 
     @property
     def in_transaction(self) -> bool:
@@ -113,13 +118,16 @@ class Session:
                 "Commit or abort it first, or run the inner work in the same transaction"
             )
         o = options or TransactionOptions()
-        await self._core.start_transaction(
-            read_concern=o.read_concern,
-            w=o.w,
-            journal=o.journal,
-            wtimeout_ms=o.wtimeout_ms,
-            read_preference=o.read_preference,
-            max_commit_time_ms=o.max_commit_time_ms,
+        await bounded(
+            lambda: self._core.start_transaction(
+                read_concern=o.read_concern,
+                w=o.w,
+                journal=o.journal,
+                wtimeout_ms=o.wtimeout_ms,
+                read_preference=o.read_preference,
+                max_commit_time_ms=o.max_commit_time_ms,
+            ),
+            self._timeout_ms,
         )
 
     async def commit_transaction(self) -> None:
@@ -130,11 +138,13 @@ class Session:
         ``CancelledError`` (with a note saying the commit was sent, on Python 3.11+); the
         commit's outcome is ``session.pending_commit``, a future that completes with it (it
         raises the commit's error if it failed)."""
+        if (limit := deadline(self._timeout_ms)) is not None and limit <= time.monotonic():
+            raise OperationTimeoutError("the commit's time was up before it was sent", sent=False)
         commit = asyncio.ensure_future(self._core.commit_transaction())
         commit.add_done_callback(_retrieve)
         self.pending_commit = commit
         try:
-            await asyncio.shield(commit)
+            await _wait(commit, limit)
         except asyncio.CancelledError as cancelled:
             add_note = getattr(cancelled, "add_note", None)  # Python 3.11+
             if not commit.done() and add_note is not None:
@@ -146,7 +156,7 @@ class Session:
             raise
 
     async def abort_transaction(self) -> None:
-        await self._core.abort_transaction()
+        await bounded(self._core.abort_transaction, self._timeout_ms)
 
     async def end(self) -> None:
         """Ends the session, aborting an open transaction."""
@@ -235,6 +245,22 @@ class TransactionContext:
         finally:
             if self._own:
                 await session.end()
+
+
+async def _wait(commit: asyncio.Future[None], limit: float | None) -> None:
+    """Waits for a sent commit, until the monotonic deadline ``limit`` if there is one. The
+    commit is shielded: neither a cancellation nor the deadline can recall it."""
+    if limit is None:
+        await asyncio.shield(commit)
+        return
+    try:
+        await asyncio.wait_for(asyncio.shield(commit), limit - time.monotonic())
+    except asyncio.TimeoutError:
+        raise OperationTimeoutError(
+            "the commit did not complete within its time; it completes on the server "
+            "regardless: await session.pending_commit for its outcome",
+            sent=True,
+        ) from None
 
 
 def _retrieve(future: asyncio.Future[None]) -> None:

@@ -16,6 +16,7 @@ from ..errors import QueryError
 from ..query import Filter, QueryExpr, SortKey, SortSpec, UpdateSpec
 from ..session import Session
 from . import ModelPlan, NativeClient, NativeCollection, NativeCursor, NativeSession, Pipeline
+from .timeouts import bounded
 
 __all__ = ["Store", "UpdateResult", "Written", "core_session"]
 
@@ -100,11 +101,11 @@ def projection_of(model: type[BaseModel] | None) -> dict[str, int] | None:
     return spec
 
 
-async def batches(cursor: NativeCursor) -> AsyncIterator[list[Any]]:
-    """A core cursor's batches (documents, or models the core built); closes the cursor at the
-    end, or when the consumer stops early."""
+async def batches(cursor: NativeCursor, timeout_ms: int | None) -> AsyncIterator[list[Any]]:
+    """A core cursor's batches (documents, or models the core built), each fetched within the
+    operation bound; closes the cursor at the end, or when the consumer stops early."""
     try:
-        while batch := await cursor.next_batch():
+        while batch := await bounded(cursor.next_batch, timeout_ms):
             yield batch
     finally:
         await cursor.close()
@@ -113,10 +114,11 @@ async def batches(cursor: NativeCursor) -> AsyncIterator[list[Any]]:
 class Store:
     """One collection in one database of a client."""
 
-    __slots__ = ("_client", "collection", "database_name", "name")
+    __slots__ = ("_client", "_timeout_ms", "collection", "database_name", "name")
 
     def __init__(self, client: VellumClient, database_name: str, name: str) -> None:
         self._client: NativeClient = client._core  # pyright: ignore[reportPrivateUsage]
+        self._timeout_ms = self._client.timeout_ms
         self.database_name = database_name
         self.name = name
         self.collection: NativeCollection = self._client.collection(database_name, name)
@@ -134,14 +136,17 @@ class Store:
         session: Session | None = None,
         plan: Plan = None,
     ) -> list[Any]:
-        return await self.collection.find(
-            as_filter(filter),
-            sort=sort_document(sort),
-            skip=skip or None,
-            limit=limit or None,
-            projection=projection_of(projection),
-            session=core_session(session),
-            plan=plan,
+        return await bounded(
+            lambda: self.collection.find(
+                as_filter(filter),
+                sort=sort_document(sort),
+                skip=skip or None,
+                limit=limit or None,
+                projection=projection_of(projection),
+                session=core_session(session),
+                plan=plan,
+            ),
+            self._timeout_ms,
         )
 
     async def find_one(
@@ -154,13 +159,16 @@ class Store:
         session: Session | None = None,
         plan: Plan = None,
     ) -> Any:
-        return await self.collection.find_one(
-            as_filter(filter),
-            sort=sort_document(sort),
-            skip=skip or None,
-            projection=projection_of(projection),
-            session=core_session(session),
-            plan=plan,
+        return await bounded(
+            lambda: self.collection.find_one(
+                as_filter(filter),
+                sort=sort_document(sort),
+                skip=skip or None,
+                projection=projection_of(projection),
+                session=core_session(session),
+                plan=plan,
+            ),
+            self._timeout_ms,
         )
 
     async def iterate(
@@ -174,62 +182,88 @@ class Store:
         session: Session | None = None,
         plan: Plan = None,
     ) -> AsyncIterator[list[Any]]:
-        cursor = await self.collection.find_cursor(
-            as_filter(filter),
-            sort=sort_document(sort),
-            skip=skip or None,
-            limit=limit or None,
-            batch_size=batch_size,
-            session=core_session(session),
-            plan=plan,
+        cursor = await bounded(
+            lambda: self.collection.find_cursor(
+                as_filter(filter),
+                sort=sort_document(sort),
+                skip=skip or None,
+                limit=limit or None,
+                batch_size=batch_size,
+                session=core_session(session),
+                plan=plan,
+            ),
+            self._timeout_ms,
         )
-        return batches(cursor)
+        return batches(cursor, self._timeout_ms)
 
     async def count(self, filter: Filter, *, session: Session | None = None) -> int:
-        return await self.collection.count_documents(
-            as_filter(filter), session=core_session(session)
+        return await bounded(
+            lambda: self.collection.count_documents(
+                as_filter(filter), session=core_session(session)
+            ),
+            self._timeout_ms,
         )
 
     async def aggregate(
         self, pipeline: Pipeline, *, session: Session | None = None, plan: Plan = None
     ) -> list[Any]:
-        return await self.collection.aggregate(pipeline, session=core_session(session), plan=plan)
+        return await bounded(
+            lambda: self.collection.aggregate(pipeline, session=core_session(session), plan=plan),
+            self._timeout_ms,
+        )
 
     async def aggregate_iterate(
         self, pipeline: Pipeline, *, session: Session | None = None, plan: Plan = None
     ) -> AsyncIterator[list[Any]]:
-        cursor = await self.collection.aggregate_cursor(
-            pipeline, session=core_session(session), plan=plan
+        cursor = await bounded(
+            lambda: self.collection.aggregate_cursor(
+                pipeline, session=core_session(session), plan=plan
+            ),
+            self._timeout_ms,
         )
-        return batches(cursor)
+        return batches(cursor, self._timeout_ms)
 
     async def explain(self, pipeline: Pipeline, verbosity: str) -> dict[str, Any]:
         command: dict[str, Any] = {
             "explain": {"aggregate": self.name, "pipeline": pipeline, "cursor": {}},
             "verbosity": verbosity,
         }
-        return await self._client.command(self.database_name, command)
+        return await bounded(
+            lambda: self._client.command(self.database_name, command), self._timeout_ms
+        )
 
     # -- writes -----------------------------------------------------------------------------
 
     async def insert_one(self, document: Any, session: Session | None, plan: Plan) -> None:
         """Inserts a model (encoded by ``plan``) or a dict."""
-        await self.collection.insert_one(document, session=core_session(session), plan=plan)
+        await bounded(
+            lambda: self.collection.insert_one(document, session=core_session(session), plan=plan),
+            self._timeout_ms,
+        )
 
     async def insert_many(
         self, documents: list[Any], ordered: bool, session: Session | None, plan: Plan
     ) -> None:
         """Inserts models (encoded by ``plan``) or dicts, in as few batches as fit."""
-        await self.collection.insert_many(
-            documents, ordered=ordered, session=core_session(session), plan=plan
+        await bounded(
+            lambda: self.collection.insert_many(
+                documents, ordered=ordered, session=core_session(session), plan=plan
+            ),
+            self._timeout_ms,
         )
 
     async def set_one(
         self, target: Filter, values: Mapping[str, Any], session: Session | None
     ) -> Written:
         """``$set`` on the first document matching ``target``."""
-        raw = await self.collection.find_one_and_update(
-            as_filter(target), {"$set": values}, return_after=True, session=core_session(session)
+        raw = await bounded(
+            lambda: self.collection.find_one_and_update(
+                as_filter(target),
+                {"$set": values},
+                return_after=True,
+                session=core_session(session),
+            ),
+            self._timeout_ms,
         )
         return Written(raw, raw is not None)
 
@@ -243,8 +277,11 @@ class Store:
     ) -> Written:
         """``$set`` and increment ``version`` on the document matching ``target`` at version
         ``expected`` (any when None), by the core's optimistic concurrency control."""
-        outcome = await self.collection.versioned_update(
-            as_filter(target), values, expected, version=version, session=core_session(session)
+        outcome = await bounded(
+            lambda: self.collection.versioned_update(
+                as_filter(target), values, expected, version=version, session=core_session(session)
+            ),
+            self._timeout_ms,
         )
         return Written(outcome.document, outcome.exists, outcome.current_version)
 
@@ -258,23 +295,38 @@ class Store:
         session: Session | None,
     ) -> UpdateResult:
         run = self.collection.update_many if many else self.collection.update_one
-        outcome = await run(as_filter(filter), update, upsert=upsert, session=core_session(session))
+        outcome = await bounded(
+            lambda: run(as_filter(filter), update, upsert=upsert, session=core_session(session)),
+            self._timeout_ms,
+        )
         return UpdateResult(outcome.matched, outcome.modified, outcome.upserted_id)
 
     async def delete(self, filter: Filter, *, many: bool, session: Session | None) -> int:
         run = self.collection.delete_many if many else self.collection.delete_one
-        return await run(as_filter(filter), session=core_session(session))
+        return await bounded(
+            lambda: run(as_filter(filter), session=core_session(session)), self._timeout_ms
+        )
 
     # -- indexes ----------------------------------------------------------------------------
 
     async def list_indexes(self, session: Session | None) -> list[Raw]:
-        return await self.collection.list_indexes(session=core_session(session))
+        return await bounded(
+            lambda: self.collection.list_indexes(session=core_session(session)), self._timeout_ms
+        )
 
     async def create_indexes(self, specs: Iterable[Raw], session: Session | None) -> None:
-        await self.collection.create_indexes(list(specs), session=core_session(session))
+        await bounded(
+            lambda: self.collection.create_indexes(list(specs), session=core_session(session)),
+            self._timeout_ms,
+        )
 
     async def drop_index(self, name: str, session: Session | None) -> None:
-        await self.collection.drop_index(name, session=core_session(session))
+        await bounded(
+            lambda: self.collection.drop_index(name, session=core_session(session)),
+            self._timeout_ms,
+        )
 
     async def drop_indexes(self, session: Session | None) -> None:
-        await self.collection.drop_indexes(session=core_session(session))
+        await bounded(
+            lambda: self.collection.drop_indexes(session=core_session(session)), self._timeout_ms
+        )
