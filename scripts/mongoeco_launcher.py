@@ -72,8 +72,13 @@ _ERROR_CODES = (  # (substring of errmsg, code, codeName) as real MongoDB answer
 )
 
 
+# VELLUM_LAUNCHER_ERROR_CODES=0 leaves errors as mongoeco sends them (tests of how Vellum reports
+# a server error without a code).
+ERROR_CODES_ENABLED = os.environ.get("VELLUM_LAUNCHER_ERROR_CODES", "1") != "0"
+
+
 def _with_code(error):
-    if isinstance(error, dict) and "code" not in error:
+    if ERROR_CODES_ENABLED and isinstance(error, dict) and "code" not in error:
         message = str(error.get("errmsg", ""))
         code, name = 8, "UnknownError"
         for fragment, known_code, known_name in _ERROR_CODES:

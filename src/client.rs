@@ -91,21 +91,23 @@ async fn connect(
         options.server_selection_timeout = Some(std::time::Duration::from_millis(ms));
     }
     let driver = mongodb::Client::with_options(options).map_err(invalid)?;
-    // Fail at connect time, not at the first query, when the server cannot be reached.
-    driver
+    // Fail at connect time, not at the first query, when the server cannot be reached; and
+    // learn whether the deployment runs transactions (a replica set member, or mongos).
+    let hello = driver
         .database("admin")
-        .run_command(doc! { "ping": 1 })
+        .run_command(doc! { "hello": 1 })
         .await
         .map_err(|e| Error::driver(e, &redacted))?;
+    let transactions = hello.contains_key("setName") || hello.get_str("msg") == Ok("isdbgrid");
     Ok(Client {
-        inner: Arc::new(ClientInner::new(driver, redacted)),
+        inner: Arc::new(ClientInner::new(driver, redacted, transactions)),
         timeout_ms,
     })
 }
 
 #[pymethods]
 impl Client {
-    /// Connects and checks that the server answers a ping.
+    /// Connects and checks that the server answers.
     #[staticmethod]
     #[pyo3(signature = (uri, *, app_name = None, server_selection_timeout_ms = None))]
     fn connect(

@@ -13,6 +13,9 @@ pub struct ClientInner {
     pub uri: std::sync::Arc<str>,
     /// The process that connected: the driver's connections and monitors live there only.
     pid: u32,
+    /// Whether the deployment runs transactions (a replica set or a sharded cluster), from its
+    /// `hello` at connect time.
+    pub transactions: bool,
 }
 
 impl ClientInner {
@@ -33,11 +36,12 @@ impl ClientInner {
 }
 
 impl ClientInner {
-    pub fn new(driver: mongodb::Client, uri: std::sync::Arc<str>) -> Self {
+    pub fn new(driver: mongodb::Client, uri: std::sync::Arc<str>, transactions: bool) -> Self {
         ClientInner {
             driver: RwLock::new(Some(driver)),
             uri,
             pid: std::process::id(),
+            transactions,
         }
     }
 

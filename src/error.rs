@@ -59,6 +59,17 @@ pub enum Error {
     )]
     ForeignSession,
     #[error(
+        "the MongoDB deployment at {0} does not support transactions: they need a replica set \
+         or a sharded cluster. For development, start the single-node replica set in \
+         docker-compose.yml (docker compose up -d)"
+    )]
+    TransactionsUnsupported(std::sync::Arc<str>),
+    #[error(
+        "a transaction is already open on this session; transactions do not nest. Commit or \
+         abort it first, or run the inner work in the same transaction"
+    )]
+    TransactionOpen,
+    #[error(
         "this operation was issued in a transaction that ended (committed or aborted) before it \
          could run, so it was not run: nothing was read or written"
     )]
@@ -180,6 +191,30 @@ fn failure(
 
 const DUPLICATE_KEY: i32 = 11000;
 
+/// The error document the driver quotes (as hex BSON) when it cannot read a reply as a command
+/// error: its `errmsg`, and `code`/`codeName` if present.
+fn server_reply(message: &str) -> Option<(String, Option<i32>, Option<String>)> {
+    let start = message.find("data: \"")? + 7;
+    let hex = &message[start..start + message[start..].find('"')?];
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    let reply = bson::RawDocument::from_bytes(&bytes).ok()?;
+    let errmsg = reply.get_str("errmsg").ok()?.to_owned();
+    let code = reply.get_i32("code").ok();
+    let code_name = reply.get_str("codeName").ok().map(str::to_owned);
+    Some((errmsg, code, code_name))
+}
+
+/// At most 300 characters of a driver message, for an error nobody can read more of.
+fn clip(message: &str) -> String {
+    match message.char_indices().nth(300) {
+        Some((at, _)) => format!("{}...", &message[..at]),
+        None => message.to_owned(),
+    }
+}
+
 fn driver_to_py(err: &mongodb::error::Error, uri: &str) -> PyErr {
     let mut labels: Vec<String> = err.labels().iter().cloned().collect();
     labels.sort();
@@ -217,11 +252,22 @@ fn driver_to_py(err: &mongodb::error::Error, uri: &str) -> PyErr {
                 None => failure(err.to_string(), None, None, labels, None),
             }
         }
-        ErrorKind::BulkWrite(_) | ErrorKind::InvalidResponse { .. } => {
-            // A reply the driver could not read as a command error (no code, say): still the
-            // server's refusal, with what the driver made of it.
-            failure(err.to_string(), None, None, labels, None)
-        }
+        ErrorKind::InvalidResponse { message, .. } => match server_reply(&err.to_string()) {
+            // A reply the driver could not read as a command error (one without `code`): the
+            // server's refusal all the same, in its own words.
+            Some((errmsg, code, code_name)) => failure(errmsg, code, code_name, labels, None),
+            None => failure(
+                format!(
+                    "the server sent a reply the driver could not read: {}",
+                    clip(message)
+                ),
+                None,
+                None,
+                labels,
+                None,
+            ),
+        },
+        ErrorKind::BulkWrite(_) => failure(err.to_string(), None, None, labels, None),
         ErrorKind::ServerSelection { message, .. } => ServerSelectionTimeoutError::new_err((
             format!(
                 "no MongoDB server answered at {uri} before the server selection timeout. \
@@ -242,21 +288,6 @@ fn driver_to_py(err: &mongodb::error::Error, uri: &str) -> PyErr {
         )),
         ErrorKind::InvalidArgument { message, .. } => ConfigurationError::new_err(message.clone()),
         ErrorKind::Shutdown => ClientClosedError::new_err(Error::ClientClosed.to_string()),
-        ErrorKind::Transaction { message, .. }
-            if message.contains("not supported by this deployment") =>
-        {
-            TransactionsNotSupportedError::new_err(format!(
-                "the MongoDB deployment at {uri} does not support transactions: they need a \
-                 replica set or a sharded cluster. For development, start the single-node \
-                 replica set in docker-compose.yml (docker compose up -d)"
-            ))
-        }
-        ErrorKind::Transaction { message, .. } if message.contains("already in progress") => {
-            TransactionError::new_err(
-                "a transaction is already open on this session; transactions do not nest. \
-                 Commit or abort it first, or run the inner work in the same transaction",
-            )
-        }
         ErrorKind::Transaction { message, .. } => {
             TransactionError::new_err(format!("transaction error: {message}"))
         }
@@ -275,7 +306,12 @@ impl From<Error> for PyErr {
             Error::InvalidUri { .. } => ConfigurationError::new_err(err.to_string()),
             Error::InvalidBson(_) => VellumError::new_err(err.to_string()),
             Error::SessionEnded | Error::ForeignSession => SessionError::new_err(err.to_string()),
-            Error::TransactionMoved => TransactionError::new_err(err.to_string()),
+            Error::TransactionMoved | Error::TransactionOpen => {
+                TransactionError::new_err(err.to_string())
+            }
+            Error::TransactionsUnsupported(_) => {
+                TransactionsNotSupportedError::new_err(err.to_string())
+            }
             Error::Panic(_) => VellumError::new_err(err.to_string()),
             Error::ForkedClient => ForkedClientError::new_err(err.to_string()),
             Error::TooLarge(too_large) => Python::attach(|py| too_large.to_pyerr(py)),

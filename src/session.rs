@@ -215,6 +215,12 @@ impl Session {
         max_commit_time_ms: Option<u64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let handle = self.handle_for(&self.client)?;
+        if !self.client.transactions {
+            return Err(Error::TransactionsUnsupported(self.client.uri.clone()).into());
+        }
+        if handle.state.in_transaction.load(Ordering::Acquire) {
+            return Err(Error::TransactionOpen.into());
+        }
         let mut options = TransactionOptions::default();
         options.read_concern = read_concern.map(self::read_concern).transpose()?;
         options.write_concern = write_concern(w, journal, wtimeout_ms)?;

@@ -22,6 +22,7 @@ from conftest import ROOT
 from models import User
 from test_codec import documents
 from vellum import (
+    OperationFailure,
     Session,
     VellumBaseModel,
     VellumClient,
@@ -46,8 +47,9 @@ class PrivateServer:
     """An embedded server of the test's own, which it can kill and start again on the same
     port (a new, empty in-memory server, as after a crash)."""
 
-    def __init__(self, python: str) -> None:
+    def __init__(self, python: str, **env: str) -> None:
         self.python = python
+        self.env = {**os.environ, **env}
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port: int = sock.getsockname()[1]
@@ -64,6 +66,7 @@ class PrivateServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            env=self.env,
         )
         deadline = time.monotonic() + BOUND_S
         while time.monotonic() < deadline:
@@ -267,3 +270,19 @@ def test_corrupted_bson_is_refused_or_decoded_never_a_crash(
         # A clear refusal is fine; anything else (a crash, a SystemError) fails the test.
         with contextlib.suppress(VellumError, ValueError):
             decode_bson(data, plan=use_plan)
+
+
+async def test_a_server_error_without_a_code_is_an_operation_failure(mongoeco_python: str) -> None:
+    """An error reply without `code` (which no MongoDB sends, but proxies and emulators do):
+    a typed OperationFailure that quotes the server, not the driver's parse failure."""
+    server = PrivateServer(mongoeco_python, VELLUM_LAUNCHER_ERROR_CODES="0")
+    server.start()
+    try:
+        async with await connect_to_mongodb(server.uri, "faults") as client:
+            with pytest.raises(OperationFailure) as refused:
+                await bounded(client.command({"noSuchCommand": 1}))
+            assert refused.value.code is None
+            assert "noSuchCommand" in str(refused.value)
+            assert "\\x" not in str(refused.value) and len(str(refused.value)) < 500
+    finally:
+        server.kill()

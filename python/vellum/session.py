@@ -19,7 +19,7 @@ from typing import Literal, TypedDict, TypeVar
 
 from ._bridge import NativeClient, NativeSession
 from ._bridge.timeouts import bounded, deadline
-from .errors import OperationFailure, OperationTimeoutError, TransactionError, VellumError
+from .errors import OperationFailure, OperationTimeoutError, VellumError
 
 __all__ = ["Session", "TransactionOptions"]
 
@@ -111,12 +111,8 @@ class Session:
         return self._core.ended
 
     async def start_transaction(self, options: TransactionOptions | None = None) -> None:
-        """Starts a transaction; raises :class:`~vellum.TransactionError` if one is open."""
-        if self._core.in_transaction:
-            raise TransactionError(
-                "a transaction is already open on this session; transactions do not nest. "
-                "Commit or abort it first, or run the inner work in the same transaction"
-            )
+        """Starts a transaction; raises :class:`~vellum.TransactionError` if one is open, and
+        :class:`~vellum.TransactionsNotSupportedError` on a deployment without transactions."""
         o = options or TransactionOptions()
         await bounded(
             lambda: self._core.start_transaction(
