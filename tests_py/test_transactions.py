@@ -86,10 +86,9 @@ async def test_with_transaction_commits_and_returns(
     assert await users.count() == 1
 
 
-async def test_transient_error_is_retried_and_writes_land_once(
-    client: VellumClient, users: VellumRepository[User], fail_point: Any
-) -> None:
-    await fail_point(1, ["insert"], errorCode=112, errorLabels=["TransientTransactionError"])
+async def retried_once(client: VellumClient, users: VellumRepository[User]) -> None:
+    """with_transaction of a callback that inserts one document: after one failed attempt the
+    whole callback ran again, and only the second attempt's document is stored."""
     attempts = 0
 
     async def callback(session: Session) -> None:
@@ -100,6 +99,13 @@ async def test_transient_error_is_retried_and_writes_land_once(
     await client.with_transaction(callback)
     assert attempts == 2
     assert [u.name for u in await users.find()] == ["try2"]
+
+
+async def test_transient_error_is_retried_and_writes_land_once(
+    client: VellumClient, users: VellumRepository[User], fail_point: Any
+) -> None:
+    await fail_point(1, ["insert"], errorCode=112, errorLabels=["TransientTransactionError"])
+    await retried_once(client, users)
 
 
 async def test_unknown_commit_result_is_retried(
@@ -133,16 +139,7 @@ async def test_a_connection_closed_in_a_transaction_is_retried(
     assert raised.value.has_error_label("TransientTransactionError")
     assert await users.count() == 0
     await fail_point(1, ["insert"], closeConnection=True)
-    attempts = 0
-
-    async def callback(session: Session) -> None:
-        nonlocal attempts
-        attempts += 1
-        await users.create(User(name=f"try{attempts}", email="b@x"), session=session)
-
-    await client.with_transaction(callback)
-    assert attempts == 2
-    assert [u.name for u in await users.find()] == ["try2"]
+    await retried_once(client, users)
 
 
 async def test_a_connection_closed_at_commit_is_retried(
