@@ -437,14 +437,26 @@ fn as_stored<'py>(
         return Ok(None);
     };
     let py = value.py();
+    // A batch's timestamps are one object (the repository stamps every document with it):
+    // remember the last datetime found in stored form, held so its address cannot be reused.
+    let known = LAST_STORED.with(|last| last.borrow().as_ref().is_some_and(|d| d.is(value)));
+    if known {
+        return Ok(None);
+    }
     let utc = value
         .getattr(pyo3::intern!(py, "tzinfo"))?
         .is(t.utc.bind(py));
     let micros: u32 = value.getattr(pyo3::intern!(py, "microsecond"))?.extract()?;
     if utc && micros.is_multiple_of(1000) {
+        LAST_STORED.with(|last| *last.borrow_mut() = Some(value.clone().unbind()));
         return Ok(None);
     }
     super::datetime::py_datetime(py, stored.timestamp_millis(), t).map(Some)
+}
+
+thread_local! {
+    /// The last datetime `as_stored` found already in stored form (datetimes are immutable).
+    static LAST_STORED: std::cell::RefCell<Option<Py<PyAny>>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Whether `v` has exactly the type the plan stores for its field (None where it is nullable):

@@ -66,12 +66,16 @@ def deadline(default_ms: int | None) -> float | None:
     return None if limit == _NO_LIMIT else limit
 
 
-async def bounded(call: Callable[[], Awaitable[T]], default_ms: int | None) -> T:
-    """Starts ``call()`` (one core operation) and awaits it within the current bound; with no
-    bound, just awaits it."""
+def bounded(call: Callable[[], Awaitable[T]], default_ms: int | None) -> Awaitable[T]:
+    """Starts ``call()`` (one core operation) for awaiting within the current bound. With no
+    bound it is the core's own awaitable: an unbounded call costs one context-variable read."""
     limit = deadline(default_ms)
     if limit is None:
-        return await call()
+        return call()
+    return _within(call, limit)
+
+
+async def _within(call: Callable[[], Awaitable[T]], limit: float) -> T:
     remaining = limit - time.monotonic()
     if remaining <= 0:
         raise OperationTimeoutError("the operation's time was up before it started", sent=False)
