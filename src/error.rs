@@ -279,7 +279,7 @@ fn driver_to_py(err: &mongodb::error::Error, uri: &str) -> PyErr {
         ErrorKind::Io(_)
         | ErrorKind::ConnectionPoolCleared { .. }
         | ErrorKind::DnsResolve { .. } => ConnectionError::new_err((
-            format!("connection to MongoDB at {uri} failed: {err}"),
+            format!("connection to MongoDB at {uri} failed: {}", err.kind),
             labels,
         )),
         ErrorKind::Authentication { message, .. } => AuthenticationError::new_err(format!(

@@ -181,3 +181,11 @@ async def test_options_and_arguments_that_do_not_fit_are_vellum_errors(
             "mongodb://127.0.0.1:9/?tls=true&tlsCAFile=/nonexistent/ca.pem", "app"
         )
     assert "labels" not in str(missing.value)  # the driver's message, not its debugging frame
+
+
+async def test_an_srv_name_that_does_not_resolve_is_a_connection_error() -> None:
+    with pytest.raises(ConnectionError) as unreachable:
+        await connect_to_mongodb("mongodb+srv://ada:hunter2@cluster0.nonexistent.invalid/app", "x")
+    message = str(unreachable.value)
+    assert "DNS" in message and "hunter2" not in message and "ada:***@" in message
+    assert "labels:" not in message  # the driver's words, not its debugging frame
