@@ -408,3 +408,18 @@ async def test_pipeline_in_a_transaction(
         assert [u.name for u in inside] == ["eve"]
         assert await users.aggregate_pipeline().match(Q.age > 90).execute() == []
         await s.abort_transaction()
+
+
+@pytest.mark.parametrize("levels", [101, 100_000])
+def test_stage_arguments_nest_at_most_100_levels(
+    users: VellumRepository[User], levels: int
+) -> None:
+    nested: Any = 1
+    for _ in range(levels):
+        nested = {"a": nested}
+    with pytest.raises(QueryError, match="nests deeper than 100 levels"):
+        users.aggregate_pipeline().set(deep=nested)
+    fine: Any = 1
+    for _ in range(99):
+        fine = {"a": fine}
+    assert users.aggregate_pipeline().set(deep=fine).stages
