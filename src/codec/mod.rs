@@ -16,6 +16,7 @@ pub mod objectid;
 pub mod plan;
 mod raw;
 pub mod types;
+pub mod write;
 
 pub use decode::{decode_document, Batch, DecodedDocument, KeyCache};
 pub use encode::{encode_document, encode_filter, encode_value_for_filter};

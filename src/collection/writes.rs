@@ -4,7 +4,8 @@ use bson::doc;
 use mongodb::options::{FindOneAndUpdateOptions, ReturnDocument, UpdateOptions};
 use pyo3::prelude::*;
 
-use crate::codec::plan::{encode_with_plan, ModelPlan};
+use crate::codec::plan::ModelPlan;
+use crate::codec::write::encode_with_plan;
 use crate::codec::{encode_document, encode_filter, DecodedDocument};
 use crate::error::{Error, TooLarge, MAX_DOCUMENT_BYTES};
 use crate::options::{optional_document, update_modifications};
