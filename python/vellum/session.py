@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Literal, TypedDict, TypeVar
 
 from ._bridge import NativeClient, NativeSession
-from ._bridge.timeouts import bounded, deadline
+from ._bridge.timeouts import bounded
 from .errors import OperationFailure, OperationTimeoutError, VellumError
 
 __all__ = ["Session", "TransactionOptions"]
@@ -134,16 +134,27 @@ class Session:
         ``CancelledError`` (with a note saying the commit was sent, on Python 3.11+); the
         commit's outcome is ``session.pending_commit``, a future that completes with it (it
         raises the commit's error if it failed)."""
-        if (limit := deadline(self._timeout_ms)) is not None and limit <= time.monotonic():
-            raise OperationTimeoutError("the commit's time was up before it was sent", sent=False)
-        commit = asyncio.ensure_future(self._core.commit_transaction())
-        commit.add_done_callback(_retrieve)
-        self.pending_commit = commit
+
+        def send() -> Awaitable[None]:
+            commit = asyncio.ensure_future(self._core.commit_transaction())
+            commit.add_done_callback(_retrieve)
+            self.pending_commit = commit
+            return asyncio.shield(commit)  # neither a cancellation nor a deadline recalls it
+
         try:
-            await _wait(commit, limit)
+            await bounded(send, self._timeout_ms)
+        except OperationTimeoutError as late:
+            if not late.sent:
+                raise
+            raise OperationTimeoutError(
+                "the commit did not complete within its time; it completes on the server "
+                "regardless: await session.pending_commit for its outcome",
+                sent=True,
+            ) from None
         except asyncio.CancelledError as cancelled:
             add_note = getattr(cancelled, "add_note", None)  # Python 3.11+
-            if not commit.done() and add_note is not None:
+            commit = self.pending_commit
+            if commit is not None and not commit.done() and add_note is not None:
                 add_note(
                     "vellum: the transaction's commit had been sent when this task was "
                     "cancelled; it completes on the server regardless (a commit cannot be "
@@ -241,22 +252,6 @@ class TransactionContext:
         finally:
             if self._own:
                 await session.end()
-
-
-async def _wait(commit: asyncio.Future[None], limit: float | None) -> None:
-    """Waits for a sent commit, until the monotonic deadline ``limit`` if there is one. The
-    commit is shielded: neither a cancellation nor the deadline can recall it."""
-    if limit is None:
-        await asyncio.shield(commit)
-        return
-    try:
-        await asyncio.wait_for(asyncio.shield(commit), limit - time.monotonic())
-    except asyncio.TimeoutError:
-        raise OperationTimeoutError(
-            "the commit did not complete within its time; it completes on the server "
-            "regardless: await session.pending_commit for its outcome",
-            sent=True,
-        ) from None
 
 
 def _retrieve(future: asyncio.Future[None]) -> None:
