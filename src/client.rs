@@ -1,8 +1,11 @@
 //! `Client`: one connection pool to a MongoDB deployment.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use bson::doc;
+use mongodb::event::command::CommandEvent;
+use mongodb::event::EventHandler;
 use mongodb::options::ClientOptions;
 use pyo3::prelude::*;
 
@@ -10,7 +13,7 @@ use crate::codec::decode::DecodedDocument;
 use crate::codec::encode_document;
 use crate::collection::Collection;
 use crate::driver::ClientInner;
-use crate::error::Error;
+use crate::error::{ConfigurationError, Error};
 use crate::runtime::{spawn, Done};
 use crate::session::Session;
 use crate::uri::{redact, scrub};
@@ -23,6 +26,48 @@ pub struct Client {
     /// The URI's `timeoutMS` (or, failing that, `socketTimeoutMS`): the default bound on each
     /// operation, which the Python side enforces (the Rust driver supports neither option).
     timeout_ms: Option<u64>,
+    /// How many commands of each name the driver started, when connected with
+    /// `count_commands=True`.
+    counts: Option<CommandCounts>,
+}
+
+/// Commands the driver sends for its own upkeep (handshakes, authentication, monitoring,
+/// session cleanup) rather than for one of the user's operations: not counted.
+const UPKEEP_COMMANDS: [&str; 7] = [
+    "hello",
+    "isMaster",
+    "ismaster",
+    "saslStart",
+    "saslContinue",
+    "ping",
+    "endSessions",
+];
+
+/// Counts of started commands by name, shared between the client and the driver's command event
+/// handler (which runs on the driver's tasks and never touches Python).
+#[derive(Clone, Default)]
+struct CommandCounts(Arc<Mutex<HashMap<String, u64>>>);
+
+impl CommandCounts {
+    /// The handler to install in the driver's options. Only installed when counting: without a
+    /// handler the driver builds no command events at all.
+    fn handler(&self) -> EventHandler<CommandEvent> {
+        let counts = self.clone();
+        EventHandler::callback(move |event| {
+            if let CommandEvent::Started(started) = event {
+                if !UPKEEP_COMMANDS.contains(&started.command_name.as_str()) {
+                    *counts.lock().entry(started.command_name).or_insert(0) += 1;
+                }
+            }
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        // A panic while holding the lock cannot leave a count half-written: keep counting.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// Removes the options the Rust driver refuses but Vellum implements (`timeoutMS`,
@@ -61,6 +106,7 @@ async fn connect(
     uri: String,
     app_name: Option<String>,
     server_selection_timeout_ms: Option<u64>,
+    count_commands: bool,
 ) -> Result<Client, Error> {
     let redacted: Arc<str> = redact(&uri).into();
     let (driver_uri, timeout_ms) = take_timeouts(&uri).map_err(|message| Error::InvalidUri {
@@ -90,6 +136,10 @@ async fn connect(
     if let Some(ms) = server_selection_timeout_ms {
         options.server_selection_timeout = Some(std::time::Duration::from_millis(ms));
     }
+    let counts = count_commands.then(CommandCounts::default);
+    if let Some(counts) = &counts {
+        options.command_event_handler = Some(counts.handler());
+    }
     let driver = mongodb::Client::with_options(options).map_err(invalid)?;
     // Fail at connect time, not at the first query, when the server cannot be reached; and
     // learn whether the deployment runs transactions (a replica set member, or mongos).
@@ -102,21 +152,42 @@ async fn connect(
     Ok(Client {
         inner: Arc::new(ClientInner::new(driver, redacted, transactions)),
         timeout_ms,
+        counts,
     })
 }
 
 #[pymethods]
 impl Client {
-    /// Connects and checks that the server answers.
+    /// Connects and checks that the server answers. With `count_commands`, counts the commands
+    /// it sends by name (see `command_counts`).
     #[staticmethod]
-    #[pyo3(signature = (uri, *, app_name = None, server_selection_timeout_ms = None))]
+    #[pyo3(signature = (
+        uri, *, app_name = None, server_selection_timeout_ms = None, count_commands = false
+    ))]
     fn connect(
         py: Python<'_>,
         uri: String,
         app_name: Option<String>,
         server_selection_timeout_ms: Option<u64>,
+        count_commands: bool,
     ) -> PyResult<Bound<'_, PyAny>> {
-        spawn(py, connect(uri, app_name, server_selection_timeout_ms))
+        spawn(
+            py,
+            connect(uri, app_name, server_selection_timeout_ms, count_commands),
+        )
+    }
+
+    /// How many commands of each name this client sent since it connected or since the last
+    /// `reset_command_counts()` (a copy). Raises `ConfigurationError` unless it was connected
+    /// with `count_commands=True`.
+    fn command_counts(&self) -> PyResult<HashMap<String, u64>> {
+        Ok(self.counting()?.lock().clone())
+    }
+
+    /// Sets every command count back to zero.
+    fn reset_command_counts(&self) -> PyResult<()> {
+        self.counting()?.lock().clear();
+        Ok(())
     }
 
     /// The connection string with any password replaced by `***`.
@@ -217,5 +288,16 @@ impl Client {
 
     fn __repr__(&self) -> String {
         format!("Client('{}')", self.inner.uri)
+    }
+}
+
+impl Client {
+    fn counting(&self) -> PyResult<&CommandCounts> {
+        self.counts.as_ref().ok_or_else(|| {
+            ConfigurationError::new_err(
+                "this client does not count commands: connect with count_commands=True \
+                 (connect_to_mongodb(uri, count_commands=True)) to read or reset command counts",
+            )
+        })
     }
 }

@@ -213,8 +213,14 @@ def panic_probe(at: str) -> Awaitable[None]:
 class Client:
     @staticmethod
     def connect(
-        uri: str, *, app_name: str | None = None, server_selection_timeout_ms: int | None = None
-    ) -> Awaitable[Client]: ...
+        uri: str,
+        *,
+        app_name: str | None = None,
+        server_selection_timeout_ms: int | None = None,
+        count_commands: bool = False,
+    ) -> Awaitable[Client]:
+        """Connects and checks that the server answers. With ``count_commands``, counts the
+        commands it sends by name (see ``command_counts``)."""
     @property
     def uri(self) -> str: ...
     @property
@@ -227,6 +233,12 @@ class Client:
     def drop_database(self, database: str) -> Awaitable[None]: ...
     def start_session(self, *, causal_consistency: bool | None = None) -> Awaitable[Session]: ...
     def close(self) -> Awaitable[None]: ...
+    def command_counts(self) -> dict[str, int]:
+        """How many commands of each name this client sent since it connected or since the last
+        ``reset_command_counts()`` (a copy). Raises ``ConfigurationError`` unless it was
+        connected with ``count_commands=True``."""
+    def reset_command_counts(self) -> None:
+        """Sets every command count back to zero."""
 
 @final
 class Session:

@@ -101,6 +101,27 @@ class VellumClient:
                 session, callback, TransactionOptions(**options), timeout_s
             )
 
+    def command_counts(self) -> dict[str, int]:
+        """For tests and diagnostics: how many commands of each name (``"find"``,
+        ``"getMore"``, ``"insert"``...) this client sent since it connected or since the last
+        :meth:`reset_command_counts`, as a copy. Handshake, authentication and monitoring
+        commands (``hello``, ``saslStart``, ``ping``, ``endSessions``...) are not counted.
+
+        Counting costs a little per command, so it is off by default: connect with
+        ``count_commands=True``, otherwise this raises ``ConfigurationError``.
+
+        >>> client = await connect_to_mongodb(uri, "app", count_commands=True)  # doctest: +SKIP
+        >>> books = await repository.find()  # doctest: +SKIP
+        >>> client.command_counts()  # doctest: +SKIP
+        {'find': 1, 'getMore': 2}
+        """
+        return self._core.command_counts()
+
+    def reset_command_counts(self) -> None:
+        """Sets every command count back to zero (see :meth:`command_counts`); raises
+        ``ConfigurationError`` unless the client was connected with ``count_commands=True``."""
+        self._core.reset_command_counts()
+
     async def close(self) -> None:
         """Closes the pool; later operations raise ``ClientClosedError``."""
         await self._core.close()
@@ -126,14 +147,22 @@ async def init_db_client(
     default_database: str | None = None,
     app_name: str | None = None,
     server_selection_timeout_ms: int | None = None,
+    count_commands: bool = False,
 ) -> VellumClient:
     """Connects to ``uri`` and checks that the server answers.
 
     Raises ``ConfigurationError`` for a malformed URI and ``ServerSelectionTimeoutError`` when no
     server answers in time (``serverSelectionTimeoutMS`` in the URI, or the argument here).
+
+    ``count_commands=True`` counts the commands the client sends, by name, for tests and
+    diagnostics (:meth:`VellumClient.command_counts`); counting costs a little per command, so
+    it is off by default.
     """
     native = await NativeClient.connect(
-        uri, app_name=app_name, server_selection_timeout_ms=server_selection_timeout_ms
+        uri,
+        app_name=app_name,
+        server_selection_timeout_ms=server_selection_timeout_ms,
+        count_commands=count_commands,
     )
     return VellumClient(native, default_database)
 
@@ -144,11 +173,14 @@ async def connect_to_mongodb(
     *,
     app_name: str | None = None,
     server_selection_timeout_ms: int | None = None,
+    count_commands: bool = False,
 ) -> VellumClient:
-    """Connects to ``uri`` with ``db_name`` as the default database of repositories."""
+    """Connects to ``uri`` with ``db_name`` as the default database of repositories. Takes the
+    options of :func:`init_db_client` (``count_commands=True`` to count commands for tests)."""
     return await init_db_client(
         uri,
         default_database=db_name,
         app_name=app_name,
         server_selection_timeout_ms=server_selection_timeout_ms,
+        count_commands=count_commands,
     )
