@@ -3,22 +3,27 @@ writes are in :mod:`vellum.repository`)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Generic, overload
 
 from pydantic import BaseModel
 
 from ._bridge.documents import Store, Written, as_filter
+from ._links import FetchLinks, LinkLoader, link_paths
 from ._models import M, ModelDocuments, P
 from ._policies.timestamps import utc_now
 from ._policies.versioning import Versioning
 from .client import VellumClient
 from .errors import DuplicateKeyError
+from .links import loading_source
 from .model import VellumBaseModel
 from .query import Filter, QueryProxy, SortSpec
 from .session import Session
 
 __all__ = ["RepositoryReads"]
+
+_LINK_BATCH = 100_000
+"""The batch size asked for when loading links: the server still caps a reply at 16 MiB."""
 
 
 class RepositoryReads(Generic[M]):
@@ -37,6 +42,10 @@ class RepositoryReads(Generic[M]):
         self._policies = policies = model.__vellum_settings__.policies
         self._managed = policies.fields | {"_id"}
         self._versioning = policies.get(Versioning)
+        self._links = LinkLoader(self._linked)
+        self._linked_reads: dict[type[Any], RepositoryReads[Any]] = {}
+        # Links read from documents remember this repository, to fetch their documents later.
+        self._links_in = bool(link_paths(model))
 
     @property
     def Q(self) -> QueryProxy:
@@ -59,12 +68,62 @@ class RepositoryReads(Generic[M]):
         if self._policies.handles(event):
             await self._policies.on(event, document, session)
 
-    async def _fetched(self, documents: list[M], session: Session | None) -> list[M]:
+    def _load_all(self, raws: list[Any]) -> list[M]:
+        if not self._links_in:
+            return self._documents.load_all(raws)
+        token = loading_source.set(self)
+        try:
+            return self._documents.load_all(raws)
+        finally:
+            loading_source.reset(token)
+
+    async def _fetched(
+        self,
+        documents: list[M],
+        session: Session | None,
+        fetch_links: FetchLinks = None,
+        include_deleted: bool = False,
+    ) -> list[M]:
+        """Documents just read: checked by the policies, handed to the ``on_fetch`` hooks
+        (once each), and their links loaded as ``fetch_links`` asks."""
         self._policies.loaded(documents)
         if self._policies.handles("on_fetch"):
             for document in documents:
                 await self._policies.on("on_fetch", document, session)
+        if fetch_links:
+            await self._links.load(documents, self.model, fetch_links, include_deleted, session)
         return documents
+
+    # -- links ------------------------------------------------------------------------------
+
+    def _linked(self, model: type[Any]) -> RepositoryReads[Any]:
+        """The reads of a linked model, in this repository's database."""
+        reads = self._linked_reads.get(model)
+        if reads is None:
+            reads = RepositoryReads(model, self.client, self.database_name)
+            self._linked_reads[model] = reads
+        return reads
+
+    async def find_linked(
+        self,
+        filter: Mapping[str, Any],
+        fetch_links: FetchLinks,
+        include_deleted: bool,
+        session: Session | None,
+    ) -> list[M]:
+        """The documents a link path of another model points to (one ``$in`` query, read in
+        as few batches as the server allows)."""
+        raws = await self._store.find(
+            self._scope(filter, include_deleted),
+            session=session,
+            plan=self._documents.read_plan,
+            batch_size=_LINK_BATCH,
+        )
+        return await self._fetched(self._load_all(raws), session, fetch_links, include_deleted)
+
+    async def fetch_one(self, model: type[Any], doc_id: Any, session: Session | None) -> Any:
+        """A link's document, for ``await link.fetch()``."""
+        return await self._linked(model).get(doc_id, session=session)
 
     async def _write_one(
         self,
@@ -91,15 +150,21 @@ class RepositoryReads(Generic[M]):
     # -- reads ------------------------------------------------------------------------------
 
     async def get(
-        self, doc_id: Any, *, include_deleted: bool = False, session: Session | None = None
+        self,
+        doc_id: Any,
+        *,
+        fetch_links: FetchLinks = None,
+        include_deleted: bool = False,
+        session: Session | None = None,
     ) -> M | None:
         """The document with this id, or None (also None when soft-deleted, unless
-        ``include_deleted=True``)."""
+        ``include_deleted=True``). ``fetch_links``: see :meth:`find`."""
         by_id = self._by_id(doc_id, include_deleted)
         raw = await self._store.find_one(by_id, session=session, plan=self._documents.read_plan)
         if raw is None:
             return None
-        return (await self._fetched([self._documents.load(raw)], session))[0]
+        loaded = self._load_all([raw])
+        return (await self._fetched(loaded, session, fetch_links, include_deleted))[0]
 
     @overload
     async def find(
@@ -110,6 +175,7 @@ class RepositoryReads(Generic[M]):
         limit: int = 0,
         sort: SortSpec | None = None,
         projection: None = None,
+        fetch_links: FetchLinks = None,
         include_deleted: bool = False,
         session: Session | None = None,
     ) -> list[M]: ...
@@ -122,6 +188,7 @@ class RepositoryReads(Generic[M]):
         limit: int = 0,
         sort: SortSpec | None = None,
         projection: type[P],
+        fetch_links: FetchLinks = None,
         include_deleted: bool = False,
         session: Session | None = None,
     ) -> list[P]: ...
@@ -133,11 +200,19 @@ class RepositoryReads(Generic[M]):
         limit: int = 0,
         sort: SortSpec | None = None,
         projection: type[BaseModel] | None = None,
+        fetch_links: FetchLinks = None,
         include_deleted: bool = False,
         session: Session | None = None,
     ) -> list[M] | list[Any]:
         """Every matching document (``limit=0``: no limit). With ``projection=SubModel`` only
-        that model's fields are fetched, and SubModel instances come back."""
+        that model's fields are fetched, and SubModel instances come back.
+
+        ``fetch_links`` loads the documents the results link to: True for every link field
+        (one level), a depth (links of the linked documents too, up to 10), or the paths to
+        load (``["author", "author.publisher", "chapters.reviewer"]``). Each link path costs
+        one ``$in`` query for the whole result (the paths of a level run concurrently); a
+        target that is gone (or soft-deleted, unless ``include_deleted=True``) loads as a
+        missing link."""
         raws = await self._store.find(
             self._scope(filter, include_deleted),
             sort=sort,
@@ -148,8 +223,11 @@ class RepositoryReads(Generic[M]):
             plan=self._documents.read_plan if projection is None else None,
         )
         if projection is not None:
-            return [self._documents.load_as(projection, raw) for raw in raws]
-        return await self._fetched(self._documents.load_all(raws), session)
+            projected = [self._documents.load_as(projection, raw) for raw in raws]
+            if fetch_links:
+                await self._links.load(projected, projection, fetch_links, include_deleted, session)
+            return projected
+        return await self._fetched(self._load_all(raws), session, fetch_links, include_deleted)
 
     @overload
     async def find_one(
@@ -159,6 +237,7 @@ class RepositoryReads(Generic[M]):
         sort: SortSpec | None = None,
         skip: int = 0,
         projection: None = None,
+        fetch_links: FetchLinks = None,
         include_deleted: bool = False,
         session: Session | None = None,
     ) -> M | None: ...
@@ -170,6 +249,7 @@ class RepositoryReads(Generic[M]):
         sort: SortSpec | None = None,
         skip: int = 0,
         projection: type[P],
+        fetch_links: FetchLinks = None,
         include_deleted: bool = False,
         session: Session | None = None,
     ) -> P | None: ...
@@ -180,10 +260,11 @@ class RepositoryReads(Generic[M]):
         sort: SortSpec | None = None,
         skip: int = 0,
         projection: type[BaseModel] | None = None,
+        fetch_links: FetchLinks = None,
         include_deleted: bool = False,
         session: Session | None = None,
     ) -> M | Any | None:
-        """The first matching document, or None."""
+        """The first matching document, or None. ``fetch_links``: see :meth:`find`."""
         raw = await self._store.find_one(
             self._scope(filter, include_deleted),
             sort=sort,
@@ -195,8 +276,14 @@ class RepositoryReads(Generic[M]):
         if raw is None:
             return None
         if projection is not None:
-            return self._documents.load_as(projection, raw)
-        return (await self._fetched([self._documents.load(raw)], session))[0]
+            projected = self._documents.load_as(projection, raw)
+            if fetch_links:
+                await self._links.load(
+                    [projected], projection, fetch_links, include_deleted, session
+                )
+            return projected
+        loaded = self._load_all([raw])
+        return (await self._fetched(loaded, session, fetch_links, include_deleted))[0]
 
     async def iter(
         self,
@@ -206,10 +293,13 @@ class RepositoryReads(Generic[M]):
         limit: int = 0,
         sort: SortSpec | None = None,
         batch_size: int = 1000,
+        fetch_links: FetchLinks = None,
         include_deleted: bool = False,
         session: Session | None = None,
     ) -> AsyncIterator[M]:
-        """Streams matching documents batch by batch, never holding more than one batch."""
+        """Streams matching documents batch by batch, never holding more than one batch.
+        ``fetch_links`` (see :meth:`find`) loads the links of each batch with one query per
+        link path."""
         batches = await self._store.iterate(
             self._scope(filter, include_deleted),
             sort=sort,
@@ -219,13 +309,12 @@ class RepositoryReads(Generic[M]):
             session=session,
             plan=self._documents.read_plan,
         )
-        checked = self._policies.checks_loaded or self._policies.handles("on_fetch")
-        load = self._documents.load
+        checked = self._policies.checks_loaded or self._policies.handles("on_fetch") or fetch_links
         async for batch in batches:
-            for raw in batch:
-                document = load(raw)
-                if checked:
-                    await self._fetched([document], session)
+            documents = self._load_all(batch)
+            if checked:
+                await self._fetched(documents, session, fetch_links, include_deleted)
+            for document in documents:
                 yield document
 
     async def count(

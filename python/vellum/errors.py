@@ -17,12 +17,15 @@ __all__ = [
     "ClientClosedError",
     "ConfigurationError",
     "ConnectionError",
+    "DanglingLinkError",
     "DocumentNotFoundError",
     "DocumentTooLargeError",
     "DocumentValidationError",
     "DuplicateKeyError",
     "ForkedClientError",
     "IndexConflictError",
+    "LinkError",
+    "LinkNotLoadedError",
     "OperationFailure",
     "OperationTimeoutError",
     "OptimisticLockError",
@@ -31,6 +34,7 @@ __all__ = [
     "SessionError",
     "TransactionError",
     "TransactionsNotSupportedError",
+    "UnsavedLinkError",
     "UnsupportedTypeError",
     "UnvouchedDocumentError",
     "ValueOutOfRangeError",
@@ -317,3 +321,36 @@ class OptimisticLockError(VellumError):
             f"document {document_id!r} was changed by someone else: expected version "
             f"{expected_version}, but {now}. Nothing was written; reload it and retry."
         )
+
+
+class LinkError(VellumError):
+    """A link between documents was used in a way its state does not allow (see
+    :class:`~vellum.Link`)."""
+
+
+class LinkNotLoadedError(LinkError, LookupError):
+    """A link's document was asked for before it was loaded: load it with ``fetch_links=`` on
+    the read, or ``await link.fetch()``."""
+
+
+class DanglingLinkError(LinkError, LookupError):
+    """A link points to a document that is not there (deleted, soft-deleted, or never stored).
+
+    Attributes:
+        model: the target model's name.
+        document_id: the ``_id`` the link holds.
+    """
+
+    def __init__(self, model: str, document_id: Any) -> None:
+        self.model = model
+        self.document_id = document_id
+        super().__init__(
+            f"the link points to {model} {document_id!r}, which is not stored (deleted, "
+            "soft-deleted, or never created); check `link.missing` before using `link.doc`"
+        )
+
+
+class UnsavedLinkError(LinkError, ValueError):
+    """A write would store a link to a document that was never stored. Nothing was written:
+    create the linked document first, or pass ``link_rule=LinkRule.WRITE`` to insert it in the
+    same write (and session)."""

@@ -90,7 +90,9 @@ def collect_hooks(cls: type) -> HookTable:
     """The hooks of ``cls`` by event, base classes first, in definition order."""
     ordered: dict[str, tuple[Callable[..., Any], frozenset[str]]] = {}
     for klass in reversed(cls.__mro__):
-        for name, value in vars(klass).items():
+        # A copy: reading an attribute of a model not fully defined yet (a forward reference)
+        # makes Pydantic try to finish it, which sets class attributes.
+        for name, value in list(vars(klass).items()):
             function: Any = value
             events: frozenset[str] | None = getattr(function, _MARK, None)
             if events is None:

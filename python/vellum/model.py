@@ -16,6 +16,7 @@ from ._policies.timestamps import Timestamped
 from ._policies.versioning import Versioned, Versioning
 from .hooks import HookTable
 from .indexes import Index
+from .links import back_link_fields
 from .query import QueryProxy
 
 __all__ = [
@@ -166,6 +167,7 @@ class VellumBaseModel(Timestamped, _Identified):
             )
         cls.__vellum_settings__ = _resolve_settings(cls)
         cls.Q = QueryProxy(cls)
+        back_link_fields(cls)  # a back-link without its field is refused here
 
 
 VellumBaseModel.__vellum_settings__ = DocumentSettings("vellum_base_model", ())

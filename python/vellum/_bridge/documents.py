@@ -135,6 +135,7 @@ class Store:
         projection: type[BaseModel] | None = None,
         session: Session | None = None,
         plan: Plan = None,
+        batch_size: int | None = None,
     ) -> list[Any]:
         return await bounded(
             lambda: self.collection.find(
@@ -143,6 +144,7 @@ class Store:
                 skip=skip or None,
                 limit=limit or None,
                 projection=projection_of(projection),
+                batch_size=batch_size,
                 session=core_session(session),
                 plan=plan,
             ),

@@ -1,0 +1,308 @@
+"""Links between documents: declaring, storing (ids and DBRefs, Beanie's included), loading in
+batches (round trips counted), back-links, missing targets, and the typed API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import pytest
+from pydantic import BaseModel
+
+from conftest import Server
+from vellum import (
+    AsDBRef,
+    BackLink,
+    DanglingLinkError,
+    Link,
+    LinkNotLoadedError,
+    ObjectId,
+    QueryError,
+    SoftDeletable,
+    VellumBaseModel,
+    VellumClient,
+    VellumRepository,
+    connect_to_mongodb,
+    on_fetch,
+)
+
+
+class Publisher(VellumBaseModel):
+    name: str
+
+
+class Author(VellumBaseModel, SoftDeletable):
+    name: str
+    publisher: Link[Publisher] | None = None
+    books: BackLink[Book] = BackLink(field="author")
+    reviewed: BackLink[Book] = BackLink(field="chapters.reviewer")
+
+    fetched: int = 0
+
+    @on_fetch
+    def count_fetch(self) -> None:
+        self.fetched += 1
+
+
+class Chapter(BaseModel):
+    title: str
+    reviewer: Link[Author] | None = None
+
+
+class Book(VellumBaseModel):
+    title: str
+    author: Link[Author]
+    editors: list[Annotated[Link[Author], AsDBRef()]] = []
+    chapters: list[Chapter] = []
+
+
+Author.model_rebuild()
+
+
+@pytest.fixture
+async def counting(server: Server, db_name: str) -> AsyncIterator[VellumClient]:
+    client = await connect_to_mongodb(server.uri, db_name, count_commands=True)
+    yield client
+    await client.close()
+
+
+class Repos:
+    def __init__(self, client: VellumClient) -> None:
+        self.publishers = VellumRepository(Publisher, client)
+        self.authors = VellumRepository(Author, client)
+        self.books = VellumRepository(Book, client)
+
+
+@pytest.fixture
+def repos(counting: VellumClient) -> Repos:
+    return Repos(counting)
+
+
+async def test_a_link_is_stored_as_the_id_and_loads_on_request(repos: Repos) -> None:
+    ada = await repos.authors.create(Author(name="Ada"))
+    book = await repos.books.create(Book(title="Notes", author=Link(ada)))
+    stored = await repos.books.collection.find_one({"_id": book.id})
+    assert stored["author"] == ada.id
+
+    plain = await repos.books.get(book.id)
+    assert plain is not None
+    assert plain.author.id == ada.id and not plain.author.fetched
+    with pytest.raises(LinkNotLoadedError, match="fetch_links"):
+        _ = plain.author.doc
+
+    loaded = await repos.books.get(book.id, fetch_links=True)
+    assert loaded is not None
+    assert loaded.author.doc.name == "Ada"
+    assert (await plain.author.fetch()).name == "Ada"
+    assert plain.author.doc.name == "Ada"
+
+
+async def test_links_inside_embedded_models_and_lists_load_in_one_query_per_path(
+    repos: Repos, counting: VellumClient
+) -> None:
+    ada, bob, cy = await repos.authors.create_many(Author(name=n) for n in ("Ada", "Bob", "Cy"))
+    book = await repos.books.create(
+        Book(
+            title="Notes",
+            author=Link(ada),
+            editors=[Link(bob), Link(cy)],
+            chapters=[Chapter(title="1", reviewer=Link(cy)), Chapter(title="2")],
+        )
+    )
+    stored = await repos.books.collection.find_one({"_id": book.id})
+    assert stored["editors"] == [
+        {"$ref": "author", "$id": bob.id},
+        {"$ref": "author", "$id": cy.id},
+    ]
+    assert stored["chapters"] == [
+        {"title": "1", "reviewer": cy.id},
+        {"title": "2", "reviewer": None},
+    ]
+
+    counting.reset_command_counts()
+    loaded = await repos.books.find_one(Book.Q.id == book.id, fetch_links=True)
+    assert counting.command_counts() == {"find": 4}  # the book, then one per link path
+    assert loaded is not None
+    assert loaded.author.doc.name == "Ada"
+    assert [e.doc.name for e in loaded.editors] == ["Bob", "Cy"]
+    reviewer = loaded.chapters[0].reviewer
+    assert reviewer is not None and reviewer.doc.name == "Cy"
+    assert loaded.chapters[1].reviewer is None
+    # One document per id and load: the editor and the reviewer are the same Cy only when
+    # read by the same path; each loaded document ran its on_fetch hook once.
+    assert loaded.editors[1].doc.fetched == 1 and reviewer.doc.fetched == 1
+
+
+async def test_dbrefs_written_by_beanie_read_as_links(repos: Repos) -> None:
+    ada = await repos.authors.create(Author(name="Ada"))
+    # Beanie stores every link as a DBRef: {"$ref": <collection>, "$id": <id>}.
+    beanie_book = {
+        "_id": ObjectId(),
+        "title": "Old",
+        "author": {"$ref": "author", "$id": ada.id},
+        "editors": [{"$ref": "author", "$id": ada.id}],
+        "chapters": [{"title": "1", "reviewer": {"$ref": "author", "$id": ada.id, "$db": "x"}}],
+    }
+    await repos.books.collection.insert_one(beanie_book)
+    (loaded,) = await repos.books.find({"title": "Old"}, fetch_links=True)
+    assert loaded.author.id == ada.id and loaded.author.doc.name == "Ada"
+    assert loaded.editors[0].doc.name == "Ada"
+    reviewer = loaded.chapters[0].reviewer
+    assert reviewer is not None and reviewer.doc.name == "Ada"
+
+
+async def test_a_dbref_to_another_collection_is_refused_with_the_fix(repos: Repos) -> None:
+    from vellum import DocumentValidationError
+
+    await repos.books.collection.insert_one(
+        {"_id": ObjectId(), "title": "X", "author": {"$ref": "Author", "$id": ObjectId()}}
+    )
+    with pytest.raises(DocumentValidationError, match="collection_name"):
+        await repos.books.find({"title": "X"})
+
+
+async def test_finding_a_thousand_books_costs_one_query_per_link_path(
+    repos: Repos, counting: VellumClient
+) -> None:
+    authors = await repos.authors.create_many(Author(name=f"a{i}") for i in range(100))
+    await repos.books.create_many(
+        Book(title=f"b{i}", author=Link(authors[i % 100])) for i in range(1000)
+    )
+    counting.reset_command_counts()
+    await repos.books.find()
+    plain = counting.command_counts()
+    counting.reset_command_counts()
+    books = await repos.books.find(fetch_links=["author"])
+    with_links = counting.command_counts()
+    batches = plain["find"] + plain.get("getMore", 0)
+    assert with_links == {**plain, "find": plain["find"] + 1}
+    assert sum(with_links.values()) <= 2 * batches
+    assert {b.author.doc.name for b in books} == {f"a{i}" for i in range(100)}
+    # Books by one author share the one loaded document.
+    assert books[0].author.doc is books[100].author.doc
+
+
+async def test_iter_loads_links_per_batch(repos: Repos, counting: VellumClient) -> None:
+    ada = await repos.authors.create(Author(name="Ada"))
+    await repos.books.create_many(Book(title=f"b{i}", author=Link(ada)) for i in range(10))
+    counting.reset_command_counts()
+    titles = [b.title async for b in repos.books.iter(batch_size=4, fetch_links=True)]
+    counts = counting.command_counts()
+    assert len(titles) == 10
+    # 3 batches of books (find + 2 getMore), each with one author query.
+    assert counts == {"find": 1 + 3, "getMore": 2}
+
+
+async def test_missing_and_soft_deleted_targets_load_as_missing(repos: Repos) -> None:
+    ada, bob = await repos.authors.create_many([Author(name="Ada"), Author(name="Bob")])
+    gone = await repos.books.create(Book(title="gone", author=Link(ada)))
+    hidden = await repos.books.create(Book(title="hidden", author=Link(bob)))
+    await repos.authors.delete(ada.id)
+    await repos.authors.soft_delete(bob.id)
+
+    loaded = await repos.books.get(gone.id, fetch_links=True)
+    assert loaded is not None and loaded.author.fetched and loaded.author.missing
+    with pytest.raises(DanglingLinkError) as caught:
+        _ = loaded.author.doc
+    assert caught.value.document_id == ada.id and caught.value.model == "Author"
+
+    soft = await repos.books.get(hidden.id, fetch_links=True)
+    assert soft is not None and soft.author.missing
+    shown = await repos.books.get(hidden.id, fetch_links=True, include_deleted=True)
+    assert shown is not None and shown.author.doc.name == "Bob"
+    with pytest.raises(DanglingLinkError):
+        await (await repos.books.get(gone.id)).author.fetch()  # type: ignore[union-attr]
+
+
+async def test_back_links_and_nested_paths(repos: Repos, counting: VellumClient) -> None:
+    house = await repos.publishers.create(Publisher(name="House"))
+    ada = await repos.authors.create(Author(name="Ada", publisher=Link(house)))
+    bob = await repos.authors.create(Author(name="Bob"))
+    await repos.books.create_many(
+        [
+            Book(title="one", author=Link(ada)),
+            Book(title="two", author=Link(ada), chapters=[Chapter(title="c", reviewer=Link(bob))]),
+            Book(title="three", author=Link(bob)),
+        ]
+    )
+    counting.reset_command_counts()
+    authors = await repos.authors.find(sort=[("name", 1)], fetch_links=True)
+    assert counting.command_counts() == {"find": 1 + 3}  # publisher, books, reviewed
+    by_name = {a.name: a for a in authors}
+    assert sorted(b.title for b in by_name["Ada"].books) == ["one", "two"]
+    assert [b.title for b in by_name["Bob"].reviewed] == ["two"]
+    assert [b.title for b in by_name["Bob"].books] == ["three"]
+    assert by_name["Ada"].publisher is not None and by_name["Ada"].publisher.doc.name == "House"
+    # One level: the books' own links are not loaded.
+    assert not by_name["Ada"].books.docs[0].author.fetched
+    # A back-link is stored nowhere.
+    stored = await repos.authors.collection.find_one({"_id": ada.id})
+    assert "books" not in stored and "reviewed" not in stored
+
+    counting.reset_command_counts()
+    book = await repos.books.find_one({"title": "one"}, fetch_links=["author.publisher"])
+    assert counting.command_counts() == {"find": 3}
+    assert book is not None
+    publisher = book.author.doc.publisher
+    assert publisher is not None and publisher.doc.name == "House"
+    assert not book.author.doc.books.fetched
+
+    deep = await repos.books.find_one({"title": "one"}, fetch_links=2)
+    assert deep is not None
+    assert sorted(b.title for b in deep.author.doc.books) == ["one", "two"]
+
+
+async def test_cycles_stop_at_the_depth_asked_for(repos: Repos) -> None:
+    ada = await repos.authors.create(Author(name="Ada"))
+    await repos.books.create(Book(title="one", author=Link(ada)))
+    author = await repos.authors.get(ada.id, fetch_links=3)
+    assert author is not None
+    book = author.books.docs[0]
+    assert book.author.doc.books.fetched  # author -> books -> author -> books
+    assert not book.author.doc.books.docs[0].author.fetched
+
+
+async def test_fetch_links_refuses_what_it_cannot_load(repos: Repos) -> None:
+    with pytest.raises(QueryError, match="list of paths"):
+        await repos.books.find(fetch_links="author")
+    with pytest.raises(QueryError, match="no link at 'title'.*'author'"):
+        await repos.books.find(fetch_links=["title"])
+    with pytest.raises(QueryError, match="depth from 0 to 10"):
+        await repos.books.find(fetch_links=11)
+
+
+async def test_links_load_in_the_session_of_the_read(repos: Repos, counting: VellumClient) -> None:
+    async with counting.transaction() as session:
+        ada = await repos.authors.create(Author(name="Ada"), session=session)
+        book = await repos.books.create(Book(title="t", author=Link(ada)), session=session)
+        inside = await repos.books.get(book.id, fetch_links=True, session=session)
+        assert inside is not None and inside.author.doc.name == "Ada"
+
+
+def test_link_fields_take_documents_ids_links_and_dbrefs() -> None:
+    ada = Author(name="Ada")
+    assert Book(title="t", author=ada).author.doc is ada  # type: ignore[arg-type]
+    assert Book(title="t", author=ada.id).author == Link(ada)  # type: ignore[arg-type]
+    as_ref: Any = {"$ref": "author", "$id": str(ada.id)}
+    assert Book(title="t", author=as_ref).author.id == ada.id
+    book = Book(title="t", author=Link(ada))
+    book.author = Author(name="Bob")  # type: ignore[assignment]
+    assert book.author.doc.name == "Bob"
+    with pytest.raises(ValueError, match="not an id of Author"):
+        Book(title="t", author="nope")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="expected a Author"):
+        Book(title="t", author=Publisher(name="p"))  # type: ignore[arg-type]
+    assert Book(title="t", author=ada).model_dump(mode="json")["author"] == str(ada.id)  # type: ignore[arg-type]
+    assert "books" not in ada.model_dump()
+
+
+def test_a_link_needs_its_model_and_a_back_link_its_field() -> None:
+    with pytest.raises(TypeError, match=r"Link\[User\]"):
+
+        class Bad(VellumBaseModel):
+            other: Link  # type: ignore[type-arg]
+
+    with pytest.raises(TypeError, match="BackLink"):
+
+        class Lost(VellumBaseModel):
+            books: BackLink[Book]
