@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
+from uuid import uuid4
 
 import pytest
 from pydantic import BaseModel
@@ -73,6 +74,13 @@ class Repos:
         self.books = VellumRepository(Book, client)
 
 
+async def stored_document(repository: VellumRepository[Any], doc_id: Any) -> dict[str, Any]:
+    """The document as stored, read past the model."""
+    found = await repository.collection.find_one({"_id": doc_id})
+    assert found is not None
+    return found
+
+
 @pytest.fixture
 def repos(counting: VellumClient) -> Repos:
     return Repos(counting)
@@ -81,7 +89,7 @@ def repos(counting: VellumClient) -> Repos:
 async def test_a_link_is_stored_as_the_id_and_loads_on_request(repos: Repos) -> None:
     ada = await repos.authors.create(Author(name="Ada"))
     book = await repos.books.create(Book(title="Notes", author=Link(ada)))
-    stored = await repos.books.collection.find_one({"_id": book.id})
+    stored = await stored_document(repos.books, book.id)
     assert stored["author"] == ada.id
 
     plain = await repos.books.get(book.id)
@@ -109,7 +117,7 @@ async def test_links_inside_embedded_models_and_lists_load_in_one_query_per_path
             chapters=[Chapter(title="1", reviewer=Link(cy)), Chapter(title="2")],
         )
     )
-    stored = await repos.books.collection.find_one({"_id": book.id})
+    stored = await stored_document(repos.books, book.id)
     assert stored["editors"] == [
         {"$ref": "author", "$id": bob.id},
         {"$ref": "author", "$id": cy.id},
@@ -137,7 +145,7 @@ async def test_dbrefs_written_by_beanie_read_as_links(repos: Repos) -> None:
     ada = await repos.authors.create(Author(name="Ada"))
     # Beanie stores every link as a DBRef: {"$ref": <collection>, "$id": <id>}.
     beanie_book = {
-        "_id": ObjectId(),
+        "_id": uuid4(),
         "title": "Old",
         "author": {"$ref": "author", "$id": ada.id},
         "editors": [{"$ref": "author", "$id": ada.id}],
@@ -155,7 +163,7 @@ async def test_a_dbref_to_another_collection_is_refused_with_the_fix(repos: Repo
     from vellum import DocumentValidationError
 
     await repos.books.collection.insert_one(
-        {"_id": ObjectId(), "title": "X", "author": {"$ref": "Author", "$id": ObjectId()}}
+        {"_id": uuid4(), "title": "X", "author": {"$ref": "Author", "$id": ObjectId()}}
     )
     with pytest.raises(DocumentValidationError, match="collection_name"):
         await repos.books.find({"title": "X"})
@@ -236,7 +244,7 @@ async def test_back_links_and_nested_paths(repos: Repos, counting: VellumClient)
     # One level: the books' own links are not loaded.
     assert not by_name["Ada"].books.docs[0].author.fetched
     # A back-link is stored nowhere.
-    stored = await repos.authors.collection.find_one({"_id": ada.id})
+    stored = await stored_document(repos.authors, ada.id)
     assert "books" not in stored and "reviewed" not in stored
 
     counting.reset_command_counts()
@@ -265,7 +273,7 @@ async def test_cycles_stop_at_the_depth_asked_for(repos: Repos) -> None:
 async def test_fetch_links_refuses_what_it_cannot_load(repos: Repos) -> None:
     with pytest.raises(QueryError, match="list of paths"):
         await repos.books.find(fetch_links="author")
-    with pytest.raises(QueryError, match="no link at 'title'.*'author'"):
+    with pytest.raises(QueryError, match=r"no link at 'title'.*'author'"):
         await repos.books.find(fetch_links=["title"])
     with pytest.raises(QueryError, match="depth from 0 to 10"):
         await repos.books.find(fetch_links=11)
@@ -299,10 +307,82 @@ def test_link_fields_take_documents_ids_links_and_dbrefs() -> None:
 def test_a_link_needs_its_model_and_a_back_link_its_field() -> None:
     with pytest.raises(TypeError, match=r"Link\[User\]"):
 
-        class Bad(VellumBaseModel):
+        class Bad(VellumBaseModel):  # pyright: ignore[reportUnusedClass]
             other: Link  # type: ignore[type-arg]
 
     with pytest.raises(TypeError, match="BackLink"):
 
-        class Lost(VellumBaseModel):
+        class Lost(VellumBaseModel):  # pyright: ignore[reportUnusedClass]
             books: BackLink[Book]
+
+
+async def test_filters_across_links_and_by_link_id(repos: Repos) -> None:
+    house = await repos.publishers.create(Publisher(name="House"))
+    ada = await repos.authors.create(Author(name="Ada", publisher=Link(house)))
+    bob = await repos.authors.create(Author(name="Bob"))
+    await repos.books.create_many(
+        [
+            Book(title="one", author=Link(ada), editors=[Link(bob)]),
+            Book(title="two", author=Link(ada)),
+            Book(
+                title="three", author=Link(bob), chapters=[Chapter(title="c", reviewer=Link(ada))]
+            ),
+        ]
+    )
+    by_ada = await repos.books.find(Book.Q.author.name == "Ada", sort=[("title", 1)])
+    assert [b.title for b in by_ada] == ["one", "two"]
+    # Fetched too, and with the rest of the read's options.
+    (first,) = await repos.books.find(
+        (Book.Q.author.name == "Ada") & (Book.Q.title != "two"), fetch_links=True, limit=1
+    )
+    assert first.title == "one" and first.author.doc.name == "Ada"
+    # Two hops, a list of DBRefs, a link inside a list of embedded models.
+    assert [b.title for b in await repos.books.find(Book.Q.author.publisher.name == "House")] == [
+        "one",
+        "two",
+    ] or sorted(
+        b.title for b in await repos.books.find(Book.Q.author.publisher.name == "House")
+    ) == ["one", "two"]
+    assert [b.title for b in await repos.books.find(Book.Q.chapters.reviewer.name == "Ada")] == [
+        "three"
+    ]
+    assert await repos.books.count(Book.Q.author.name == "Bob") == 1
+    found = await repos.books.find_one(Book.Q.author.name == "Bob")
+    assert found is not None and found.title == "three"
+    assert [b.title async for b in repos.books.iter(Book.Q.author.name == "Bob")] == ["three"]
+    # The looked-up documents are not left in the results.
+    stored = await repos.books.find(Book.Q.author.name == "Bob", projection=None)
+    assert "_vellum_author" not in stored[0].model_dump()
+
+    # By the link's id: a plain filter, no lookup.
+    assert (Book.Q.author.id == ada.id).to_filter() == {"author": ada.id}
+    assert (Book.Q.author == ada).to_filter() == {"author": ada.id}
+    assert (Book.Q.editors.contains(bob)).to_filter() == {"editors.$id": bob.id}
+    assert sorted(b.title for b in await repos.books.find(Book.Q.author.id == ada.id)) == [
+        "one",
+        "two",
+    ]
+    assert [b.title for b in await repos.books.find(Book.Q.editors.id == bob.id)] == ["one"]
+
+
+async def test_filters_across_links_leave_soft_deleted_targets_out(repos: Repos) -> None:
+    ada = await repos.authors.create(Author(name="Ada"))
+    await repos.books.create(Book(title="one", author=Link(ada)))
+    await repos.authors.soft_delete(ada.id)
+    assert await repos.books.find(Book.Q.author.name == "Ada") == []
+
+
+def test_links_are_read_across_in_filters_only() -> None:
+    with pytest.raises(QueryError, match="linked document"):
+        Book.Q.author.name.set("x")
+    with pytest.raises(QueryError, match="linked document"):
+        Book.Q.author.name.asc()
+    assert Book.Q.author.asc().path == "author"
+    assert Book.Q.author.set(Author(name="A")).to_update()["$set"]["author"] is not None
+
+
+async def test_updates_and_deletes_refuse_filters_across_links(repos: Repos) -> None:
+    with pytest.raises(QueryError, match=r"link's id"):
+        await repos.books.delete_many(Book.Q.author.name == "Ada")
+    with pytest.raises(QueryError, match=r"link's id"):
+        await repos.books.update_many(Book.Q.author.name == "Ada", Book.Q.title.set("x"))

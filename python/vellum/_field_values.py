@@ -4,6 +4,7 @@ element by element for list fields."""
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Iterable, Mapping
 from functools import cached_property
 from typing import Annotated, Any
@@ -12,8 +13,9 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
 from ._bridge import QueryExpr
-from ._fields import list_element
+from ._fields import Lookup, link_of, list_element
 from .errors import QueryError
+from .links import Link
 
 __all__ = ["FieldValues", "collection"]
 
@@ -42,7 +44,17 @@ class FieldValues:
     """A field's place in its model and the checks of the values given to it; the operators
     are :class:`~vellum.QField`'s."""
 
-    __slots__ = ("__dict__", "_annotation", "_field", "_in_array", "_label", "_path", "_siblings")
+    __slots__ = (
+        "__dict__",
+        "_annotation",
+        "_field",
+        "_id_path",
+        "_in_array",
+        "_label",
+        "_lookups",
+        "_path",
+        "_siblings",
+    )
 
     def __init__(
         self,
@@ -52,6 +64,7 @@ class FieldValues:
         field: FieldInfo | None,
         in_array: bool,
         siblings: frozenset[str] = frozenset(),
+        lookups: tuple[Lookup, ...] = (),
     ) -> None:
         self._path = path
         self._label = label
@@ -59,6 +72,30 @@ class FieldValues:
         self._field = field
         self._in_array = in_array
         self._siblings = siblings  # the stored paths of the other fields at this level
+        # The $lookup stages a filter on this field needs (a field of a linked document).
+        self._lookups = lookups
+        # For a link field: where its target's id is stored (``author``, ``author.$id``).
+        found = link_of(annotation)
+        self._id_path: str | None = None if found is None else found.id_path(path)
+
+    # -- where ------------------------------------------------------------------------------
+
+    @property
+    def _where(self) -> str:
+        """The path comparisons use: a link field compares its target's id."""
+        return self._id_path or self._path
+
+    def _compare(self, op: str, value: Any, *, at: str | None = None) -> QueryExpr:
+        return QueryExpr.compare(at or self._where, op, value, self._lookups or None)
+
+    def _own(self, what: str) -> str:
+        """The path of an update or sort, which only the collection's own fields take."""
+        if self._lookups:
+            raise QueryError(
+                f"{self._label} is a field of a linked document: filters can read it, but "
+                f"{what} it only through its own model's repository"
+            )
+        return self._where if what == "sort on" else self._path
 
     # -- values -----------------------------------------------------------------------------
 
@@ -91,6 +128,8 @@ class FieldValues:
             raise QueryError(
                 f"{self._label} expects {what}: {value!r} does not fit ({errors[0]['msg']})"
             ) from None
+        if self._id_path is not None and compared:
+            return _link_ids(valid)
         return adapter.dump_python(valid, mode="python", by_alias=True)
 
     @cached_property
@@ -104,17 +143,26 @@ class FieldValues:
             raise QueryError(f"compare {self._label} with a value, not with {value!r}")
         element = self._element_adapter
         if element is not None and not isinstance(value, (list, tuple, set)):
-            return self._check(element, value, f"an element of {self._type_name()}")
+            return self._check(element, value, f"an element of {self._type_name()}", compared=True)
         return self._check(self._adapter, value, self._type_name(), compared=True)
 
-    def _element(self, value: Any) -> Any:
+    def _element(self, value: Any, *, compared: bool = False) -> Any:
         element = self._element_adapter
         if element is None:
             raise QueryError(f"{self._label} is not a list field ({self._type_name()})")
-        return self._check(element, value, f"an element of {self._type_name()}")
+        return self._check(element, value, f"an element of {self._type_name()}", compared=compared)
 
     def _type_name(self) -> str:
         return getattr(self._annotation, "__name__", None) or repr(self._annotation)
+
+
+def _link_ids(value: Any) -> Any:
+    """What a link field is compared by: its target's id (lists: element by element)."""
+    if isinstance(value, Link):
+        return typing.cast("Link[Any]", value).id
+    if isinstance(value, list):
+        return [_link_ids(item) for item in typing.cast("list[Any]", value)]
+    return value
 
 
 def collection(method: str, values: Iterable[Any]) -> Iterable[Any]:

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from ._bridge import ObjectId
+from .links import AsDBRef, Link
 
 TYPE_ALIASES: dict[type, list[str]] = {
     bool: ["bool"],
@@ -30,6 +31,55 @@ TYPE_ALIASES: dict[type, list[str]] = {
     ObjectId: ["objectId"],
     type(None): ["null"],
 }
+
+
+Lookup = tuple[str, str, str, dict[str, Any] | None]
+"""A ``$lookup`` a filter across a link needs: (collection, local path, as name, the target's
+scope filter or None); compiled by the core (``QueryExpr.lookup_pipeline``)."""
+
+
+class LinkField:
+    """What a ``Link[T]`` field (or a list of them) refers to."""
+
+    __slots__ = ("dbref", "target")
+
+    def __init__(self, target: type[Any], dbref: bool) -> None:
+        self.target = target
+        self.dbref = dbref
+
+    def id_path(self, path: str) -> str:
+        """Where the target's id is stored under the field's ``path``."""
+        return f"{path}.$id" if self.dbref else path
+
+    def lookup(self, path: str) -> Lookup:
+        """The ``$lookup`` that brings the linked documents next to the field at ``path``."""
+        settings = self.target.__vellum_settings__
+        scope = settings.policies.scope({}, False)
+        as_name = "_vellum_" + path.replace(".", "_")
+        return (settings.collection_name, self.id_path(path), as_name, dict(scope) or None)
+
+
+def link_of(annotation: Any) -> LinkField | None:
+    """The link a field's annotation declares (``Link[T]``, optional, in a list), or None."""
+    annotation, outer = _annotated(annotation)
+    element = list_element(annotation)
+    if element is not None:
+        annotation, outer = _annotated(element)
+    for option in strip_optional(annotation):
+        option, metadata = _annotated(option)
+        if typing.get_origin(option) is Link:
+            dbref = any(isinstance(m, AsDBRef) for m in (*outer, *metadata))
+            return LinkField(typing.get_args(option)[0], dbref)
+    return None
+
+
+def _annotated(annotation: Any) -> tuple[Any, tuple[Any, ...]]:
+    """``Annotated[X, ...]`` as X and its metadata (nested ones merged)."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        inner, *metadata = typing.get_args(annotation)
+        found, more = _annotated(inner)
+        return found, (*metadata, *more)
+    return annotation, ()
 
 
 def strip_optional(annotation: Any) -> list[Any]:

@@ -16,9 +16,9 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from ._fields import list_element, strip_optional
+from ._fields import link_of, nested_model
 from .errors import QueryError
-from .links import AsDBRef, BackLink, Link
+from .links import BackLink, Link
 from .session import Session
 
 __all__ = ["FetchLinks", "LinkLoader", "LinkPath", "link_paths"]
@@ -79,36 +79,26 @@ def _walk(
                     "own fields, not in an embedded model (it finds documents that link to "
                     "the document's _id)"
                 )
-            target = typing.get_args(_unwrap(field.annotation)[0])[0]
+            declared: Any = field.annotation
+            if typing.get_origin(declared) is typing.Annotated:
+                declared = typing.get_args(declared)[0]
+            target = typing.get_args(declared)[0]
             back = typing.cast("BackLink[Any]", default)
             yield LinkPath(at, "_id", target, back=back.field)
             continue
         yield from _annotation(field.annotation, at, at_stored, depth, open)
 
 
-def _unwrap(annotation: Any) -> tuple[Any, tuple[Any, ...]]:
-    if typing.get_origin(annotation) is typing.Annotated:
-        inner, *metadata = typing.get_args(annotation)
-        found, more = _unwrap(inner)
-        return found, (*metadata, *more)
-    return annotation, ()
-
-
 def _annotation(
     annotation: Any, name: str, stored: str, depth: int, open: tuple[type, ...]
 ) -> Iterator[LinkPath]:
-    annotation, outer = _unwrap(annotation)
-    element = list_element(annotation)
-    if element is not None:
-        annotation, outer = _unwrap(element)
-    for option in strip_optional(annotation):
-        option, metadata = _unwrap(option)
-        if typing.get_origin(option) is Link:
-            dbref = any(isinstance(m, AsDBRef) for m in (*outer, *metadata))
-            target = typing.get_args(option)[0]
-            yield LinkPath(name, f"{stored}.$id" if dbref else stored, target, dbref)
-        elif isinstance(option, type) and issubclass(option, BaseModel) and option not in open:
-            yield from _walk(option, f"{name}.", f"{stored}.", depth + 1, (*open, option))
+    link = link_of(annotation)
+    if link is not None:
+        yield LinkPath(name, link.id_path(stored), link.target, link.dbref)
+        return
+    nested = nested_model(annotation)
+    if nested is not None and nested not in open:
+        yield from _walk(nested, f"{name}.", f"{stored}.", depth + 1, (*open, nested))
 
 
 def values_at(documents: Iterable[Any], steps: Sequence[str]) -> Iterator[Any]:
@@ -239,7 +229,7 @@ class LinkLoader:
         owner = type(documents[0])
         pointing = back_path(owner, path)
         holders: list[tuple[Any, BackLink[Any]]] = [
-            (doc.id, getattr(doc, path.name)) for doc in documents
+            (typing.cast("Any", doc).id, getattr(doc, path.name)) for doc in documents
         ]
         ids = list(dict.fromkeys(doc_id for doc_id, _ in holders))
         reads = self._reads(path.target)

@@ -24,6 +24,8 @@ from ._bridge import QueryExpr, Regex, UpdateSpec
 from ._field_values import FieldValues, collection
 from ._fields import (
     TYPE_ALIASES,
+    LinkField,
+    link_of,
     list_element,
     nested_model,
     resolve,
@@ -106,6 +108,11 @@ class QField(FieldValues):
         cached = children.get(name)
         if cached is not None:
             return cached
+        link = link_of(self._annotation)
+        if link is not None:
+            field = self._across(link, name)
+            children[name] = field
+            return field
         model = nested_model(self._annotation)
         if model is None:
             raise AttributeError(f"{self._label} is not a model, so it has no field {name!r}")
@@ -122,25 +129,54 @@ class QField(FieldValues):
         children[name] = field
         return field
 
+    def _across(self, link: LinkField, name: str) -> QField:
+        """A field of the linked document: ``id`` is the link's own stored id (no lookup);
+        any other field is read through a ``$lookup`` of the target's collection."""
+        target = link.target
+        in_array = self._in_array or list_element(self._annotation) is not None
+        if name in ("id", "_id"):
+            info = target.model_fields["id"]
+            return QField(
+                link.id_path(self._path),
+                f"{self._label}.id",
+                info.annotation,
+                info,
+                in_array,
+                frozenset(),
+                self._lookups,
+            )
+        lookup = link.lookup(self._path)
+        under = lookup[2]
+        stored, annotation, info = resolve(target, name, self._label)
+        return QField(
+            f"{under}.{stored}",
+            f"{self._label}.{name}",
+            annotation,
+            info,
+            True,
+            frozenset(f"{under}.{s}" for s in stored_names(target)),
+            (*self._lookups, lookup),
+        )
+
     # -- comparisons ------------------------------------------------------------------------
 
     def __eq__(self, value: object) -> QueryExpr:  # type: ignore[override]
-        return QueryExpr.compare(self._path, "$eq", self._value(value))
+        return self._compare("$eq", self._value(value))
 
     def __ne__(self, value: object) -> QueryExpr:  # type: ignore[override]
-        return QueryExpr.compare(self._path, "$ne", self._value(value))
+        return self._compare("$ne", self._value(value))
 
     def __gt__(self, value: Any) -> QueryExpr:
-        return QueryExpr.compare(self._path, "$gt", self._value(value))
+        return self._compare("$gt", self._value(value))
 
     def __ge__(self, value: Any) -> QueryExpr:
-        return QueryExpr.compare(self._path, "$gte", self._value(value))
+        return self._compare("$gte", self._value(value))
 
     def __lt__(self, value: Any) -> QueryExpr:
-        return QueryExpr.compare(self._path, "$lt", self._value(value))
+        return self._compare("$lt", self._value(value))
 
     def __le__(self, value: Any) -> QueryExpr:
-        return QueryExpr.compare(self._path, "$lte", self._value(value))
+        return self._compare("$lte", self._value(value))
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -149,19 +185,15 @@ class QField(FieldValues):
 
     def in_(self, values: Iterable[Any]) -> QueryExpr:
         """The field equals one of ``values`` (``$in``)."""
-        return QueryExpr.compare(
-            self._path, "$in", [self._value(v) for v in collection("in_", values)]
-        )
+        return self._compare("$in", [self._value(v) for v in collection("in_", values)])
 
     def nin(self, values: Iterable[Any]) -> QueryExpr:
         """The field equals none of ``values`` (``$nin``)."""
-        return QueryExpr.compare(
-            self._path, "$nin", [self._value(v) for v in collection("nin", values)]
-        )
+        return self._compare("$nin", [self._value(v) for v in collection("nin", values)])
 
     def exists(self, present: bool = True) -> QueryExpr:
         """The field is present (or, with False, absent) in the stored document."""
-        return QueryExpr.compare(self._path, "$exists", bool(present))
+        return self._compare("$exists", bool(present), at=self._path)
 
     def regex(self, pattern: str | re.Pattern[str], options: str = "") -> QueryExpr:
         """The string field matches ``pattern`` (``$regex``; options from ``imsxu``)."""
@@ -169,16 +201,16 @@ class QField(FieldValues):
             stored = Regex.from_pattern(pattern)  # its flags as MongoDB options, as stored
             options += stored.flags
             pattern = stored.pattern
-        return QueryExpr.regex(self._path, pattern, options)
+        return QueryExpr.regex(self._path, pattern, options, self._lookups or None)
 
     def contains(self, value: Any) -> QueryExpr:
         """For a list field: it holds ``value``. For a str field: it contains the substring
         (matched literally: regex characters are escaped)."""
         if self._element_adapter is not None:
-            return QueryExpr.compare(self._path, "$eq", self._element(value))
+            return self._compare("$eq", self._element(value, compared=True))
         if not isinstance(value, str):
             raise QueryError(f"{self._label}.contains() takes a str, got {value!r}")
-        return QueryExpr.regex(self._path, re.escape(value), "")
+        return QueryExpr.regex(self._path, re.escape(value), "", self._lookups or None)
 
     def type_(self, *bson_types: str | int | type) -> QueryExpr:
         """The stored value has one of these BSON types (``"string"``, ``2``, or ``str``)."""
@@ -192,7 +224,7 @@ class QField(FieldValues):
                 names.append(t)
         if not names:
             raise QueryError("type_() needs at least one type")
-        return QueryExpr.compare(self._path, "$type", names if len(names) > 1 else names[0])
+        return self._compare("$type", names if len(names) > 1 else names[0], at=self._path)
 
     def size(self, length: int) -> QueryExpr:
         """The list field has exactly ``length`` elements (``$size``)."""
@@ -200,12 +232,12 @@ class QField(FieldValues):
             raise QueryError(f"{self._label} is not a list field; size() applies to lists")
         if isinstance(length, bool) or not isinstance(length, int) or length < 0:  # pyright: ignore[reportUnnecessaryIsInstance]
             raise QueryError(f"size() takes an int >= 0, got {length!r}")
-        return QueryExpr.compare(self._path, "$size", length)
+        return self._compare("$size", length, at=self._path)
 
     def all_(self, values: Iterable[Any]) -> QueryExpr:
         """The list field holds every one of ``values`` (``$all``)."""
-        return QueryExpr.compare(
-            self._path, "$all", [self._element(v) for v in collection("all_", values)]
+        return self._compare(
+            "$all", [self._element(v, compared=True) for v in collection("all_", values)]
         )
 
     def elem_match(self, condition: QueryExpr) -> QueryExpr:
@@ -213,21 +245,23 @@ class QField(FieldValues):
         in ``condition`` must lie under this field."""
         if self._element_adapter is None:
             raise QueryError(f"{self._label} is not a list field; elem_match() applies to lists")
-        return QueryExpr.elem_match(self._path, condition)
+        return QueryExpr.elem_match(self._path, condition, self._lookups or None)
 
     # -- sorting ----------------------------------------------------------------------------
 
     def asc(self) -> SortKey:
-        return SortKey(self._path, 1)
+        return SortKey(self._own("sort on"), 1)
 
     def desc(self) -> SortKey:
-        return SortKey(self._path, -1)
+        return SortKey(self._own("sort on"), -1)
 
     # -- updates ----------------------------------------------------------------------------
 
     def set(self, value: Any) -> UpdateSpec:
         """``$set`` the field to ``value`` (checked against the field's type)."""
-        return UpdateSpec("$set", self._path, self._check(self._adapter, value, self._type_name()))
+        return UpdateSpec(
+            "$set", self._own("update"), self._check(self._adapter, value, self._type_name())
+        )
 
     def unset(self) -> UpdateSpec:
         """``$unset`` the field. Refused for a required field: documents would stop validating."""
@@ -236,13 +270,13 @@ class QField(FieldValues):
                 f"cannot unset {self._label}: it is required (no default), so stored documents "
                 "would no longer validate"
             )
-        return UpdateSpec("$unset", self._path, "")
+        return UpdateSpec("$unset", self._own("update"), "")
 
     def _number(self, operator: str, value: Any) -> UpdateSpec:
         if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
             raise QueryError(f"{operator} on {self._label} takes a number, got {value!r}")
         return UpdateSpec(
-            operator, self._path, self._check(self._adapter, value, self._type_name())
+            operator, self._own("update"), self._check(self._adapter, value, self._type_name())
         )
 
     def inc(self, amount: int | float | Decimal = 1) -> UpdateSpec:
@@ -255,11 +289,15 @@ class QField(FieldValues):
 
     def min(self, value: Any) -> UpdateSpec:
         """Set the field to ``value`` if ``value`` is smaller (``$min``)."""
-        return UpdateSpec("$min", self._path, self._check(self._adapter, value, self._type_name()))
+        return UpdateSpec(
+            "$min", self._own("update"), self._check(self._adapter, value, self._type_name())
+        )
 
     def max(self, value: Any) -> UpdateSpec:
         """Set the field to ``value`` if ``value`` is larger (``$max``)."""
-        return UpdateSpec("$max", self._path, self._check(self._adapter, value, self._type_name()))
+        return UpdateSpec(
+            "$max", self._own("update"), self._check(self._adapter, value, self._type_name())
+        )
 
     def push(
         self, *values: Any, each: Iterable[Any] | None = None, slice: int | None = None
@@ -268,13 +306,13 @@ class QField(FieldValues):
         keeps the first n (or, negative, the last n) elements afterwards."""
         items = [self._element(v) for v in (*values, *(each or ()))]
         if slice is None and each is None and len(items) == 1:
-            return UpdateSpec("$push", self._path, items[0])
+            return UpdateSpec("$push", self._own("update"), items[0])
         if not items and slice is None:
             raise QueryError("push() needs a value")
         spec: dict[str, Any] = {"$each": items}
         if slice is not None:
             spec["$slice"] = int(slice)
-        return UpdateSpec("$push", self._path, spec)
+        return UpdateSpec("$push", self._own("update"), spec)
 
     def add_to_set(self, *values: Any, each: Iterable[Any] | None = None) -> UpdateSpec:
         """Add to the list field unless already present (``$addToSet``, ``each=`` for several)."""
@@ -282,18 +320,18 @@ class QField(FieldValues):
         if not items:
             raise QueryError("add_to_set() needs a value")
         if each is None and len(items) == 1:
-            return UpdateSpec("$addToSet", self._path, items[0])
-        return UpdateSpec("$addToSet", self._path, {"$each": items})
+            return UpdateSpec("$addToSet", self._own("update"), items[0])
+        return UpdateSpec("$addToSet", self._own("update"), {"$each": items})
 
     def pull(self, value: Any) -> UpdateSpec:
         """Remove every element equal to ``value`` from the list field (``$pull``)."""
-        return UpdateSpec("$pull", self._path, self._element(value))
+        return UpdateSpec("$pull", self._own("update"), self._element(value))
 
     def pop(self, first: bool = False) -> UpdateSpec:
         """Remove the last (or, with ``first=True``, the first) element (``$pop``)."""
         if self._element_adapter is None:
             raise QueryError(f"{self._label} is not a list field; pop() applies to lists")
-        return UpdateSpec("$pop", self._path, -1 if first else 1)
+        return UpdateSpec("$pop", self._own("update"), -1 if first else 1)
 
     def rename(self, new_name: str) -> UpdateSpec:
         """Rename the stored field (``$rename``), for migrations."""
@@ -307,13 +345,13 @@ class QField(FieldValues):
                 "them would load); give it a default first, or rename it to a name the model "
                 "does not declare"
             )
-        return UpdateSpec("$rename", self._path, new_name)
+        return UpdateSpec("$rename", self._own("update"), new_name)
 
     def current_date(self) -> UpdateSpec:
         """Set the datetime field to the server's current time (``$currentDate``)."""
         if datetime not in strip_optional(self._annotation):
             raise QueryError(f"current_date() applies to datetime fields, not {self._label}")
-        return UpdateSpec("$currentDate", self._path, True)
+        return UpdateSpec("$currentDate", self._own("update"), True)
 
     def __repr__(self) -> str:
         return f"QField({self._label} -> {self._path!r})"

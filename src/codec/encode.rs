@@ -384,7 +384,8 @@ fn encode_cold(v: &Bound<'_, PyAny>, t: &PyTypes, depth: u32) -> Result<RawBson>
     let py = v.py();
     // Query expressions and pipelines nested in a stage compile to their BSON.
     if let Ok(expr) = v.cast::<crate::query::QueryExpr>() {
-        return bson_to_raw(bson::Bson::Document(expr.get().to_document()));
+        let filter = expr.get().plain_document()?;
+        return bson_to_raw(bson::Bson::Document(filter));
     }
     if let Ok(pipeline) = v.cast::<crate::pipeline::Pipeline>() {
         return bson_to_raw(pipeline.get().to_bson());

@@ -19,6 +19,10 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    pub fn from_stages(stages: Vec<Document>) -> Self {
+        Pipeline { stages }
+    }
+
     pub fn stages(&self) -> &[Document] {
         &self.stages
     }

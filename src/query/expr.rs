@@ -1,13 +1,14 @@
 //! `QueryExpr`: the Python-facing query expression, built from checked values and combined with
 //! `&`, `|`, `~`; the tree and its compilation are in `tree`.
 
-use bson::{Bson, Document};
+use bson::{doc, Bson, Document};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use crate::codec::{encode_filter, encode_value_for_filter};
 use crate::error::QueryError;
+use crate::pipeline::Pipeline;
 
 use super::tree::{check_inside, compile, Expr, Op};
 
@@ -20,13 +21,87 @@ pub struct QueryExpr {
     /// How deeply the tree nests (a comparison is 1): bounded, so that cloning, compiling and
     /// dropping it can never exhaust the stack.
     depth: u32,
+    /// The linked documents the expression reads (`Book.Q.author.name`), in the order their
+    /// `$lookup` stages must run; empty for a filter of the collection's own fields.
+    lookups: Vec<Lookup>,
+}
+
+/// One `$lookup` a filter across a link needs: the documents of `from` whose `_id` is in the
+/// value at `local`, put under `as_name` (which the filter's paths below the link start with),
+/// restricted to the target's own scope (soft delete) when it has one.
+#[derive(Clone, Debug, PartialEq)]
+struct Lookup {
+    from: String,
+    local: String,
+    as_name: String,
+    scope: Option<Document>,
+}
+
+impl Lookup {
+    fn stage(&self) -> Document {
+        let mut spec = doc! {
+            "from": &self.from,
+            "localField": &self.local,
+            "foreignField": "_id",
+            "as": &self.as_name,
+        };
+        if let Some(scope) = &self.scope {
+            spec.insert(
+                "pipeline",
+                vec![Bson::Document(doc! { "$match": scope.clone() })],
+            );
+        }
+        doc! { "$lookup": spec }
+    }
+}
+
+/// The lookups given from Python: `(from, local path, as name, scope filter or None)` each.
+type PyLookups<'py> = Option<Vec<(String, String, String, Option<Bound<'py, PyAny>>)>>;
+
+fn lookups_of(given: PyLookups<'_>) -> PyResult<Vec<Lookup>> {
+    given
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(from, local, as_name, scope)| {
+            if as_name.is_empty() || as_name.starts_with('$') || from.is_empty() {
+                return Err(PyValueError::new_err(format!(
+                    "a lookup needs a collection and a field name to put documents under, got \
+                     from={from:?} as={as_name:?}"
+                )));
+            }
+            let scope = match scope {
+                Some(s) if !s.is_none() => Some(encode_filter(&s)?),
+                _ => None,
+            };
+            Ok(Lookup {
+                from,
+                local,
+                as_name,
+                scope,
+            })
+        })
+        .collect()
+}
+
+/// The lookups of several expressions, each once, in first-seen order (a lookup that depends
+/// on another always comes after it in every list it is in).
+fn merged<'a>(lists: impl IntoIterator<Item = &'a [Lookup]>) -> Vec<Lookup> {
+    let mut out: Vec<Lookup> = Vec::new();
+    for list in lists {
+        for lookup in list {
+            if !out.iter().any(|l| l.as_name == lookup.as_name) {
+                out.push(lookup.clone());
+            }
+        }
+    }
+    out
 }
 
 /// How deeply `&`, `|`, `~`, `nor` and `elem_match` may nest (flattened chains of `&` or `|` count
 /// once). MongoDB's own parser stops at about this depth.
 const MAX_QUERY_DEPTH: u32 = 100;
 
-fn checked(expr: Expr, depth: u32) -> PyResult<QueryExpr> {
+fn checked(expr: Expr, depth: u32, lookups: Vec<Lookup>) -> PyResult<QueryExpr> {
     if depth > MAX_QUERY_DEPTH {
         return Err(QueryError::new_err(format!(
             "the query nests deeper than {MAX_QUERY_DEPTH} levels of &, |, ~, nor() and \
@@ -34,25 +109,36 @@ fn checked(expr: Expr, depth: u32) -> PyResult<QueryExpr> {
              many values)"
         )));
     }
-    Ok(QueryExpr { expr, depth })
+    Ok(QueryExpr {
+        expr,
+        depth,
+        lookups,
+    })
 }
 
 /// `items` joined by `kind`, their own `kind` nodes merged in (one level, not one per item).
 fn combine(
     kind: fn(Vec<Expr>) -> Expr,
     is_same: fn(&Expr) -> Option<&Vec<Expr>>,
-    items: Vec<(Expr, u32)>,
+    items: Vec<QueryExpr>,
 ) -> PyResult<QueryExpr> {
     let children = items
         .iter()
-        .map(|(e, d)| if is_same(e).is_some() { d - 1 } else { *d })
+        .map(|q| {
+            if is_same(&q.expr).is_some() {
+                q.depth - 1
+            } else {
+                q.depth
+            }
+        })
         .max()
         .unwrap_or(0);
-    let exprs = items.into_iter().map(|(e, _)| e).collect();
-    checked(flatten(kind, is_same, exprs), children + 1)
+    let lookups = merged(items.iter().map(|q| q.lookups.as_slice()));
+    let exprs = items.into_iter().map(|q| q.expr).collect();
+    checked(flatten(kind, is_same, exprs), children + 1, lookups)
 }
 
-fn extract_exprs(items: &Bound<'_, PyAny>) -> PyResult<Vec<(Expr, u32)>> {
+fn extract_exprs(items: &Bound<'_, PyAny>) -> PyResult<Vec<QueryExpr>> {
     items
         .try_iter()?
         .map(|item| {
@@ -66,7 +152,7 @@ fn extract_exprs(items: &Bound<'_, PyAny>) -> PyResult<Vec<(Expr, u32)>> {
                         .unwrap_or_default()
                 ))
             })?;
-            Ok((expr.get().expr.clone(), expr.get().depth))
+            Ok(expr.get().clone())
         })
         .collect()
 }
@@ -104,13 +190,33 @@ impl QueryExpr {
     pub fn to_document(&self) -> Document {
         compile(&self.expr, None)
     }
+
+    /// The filter of a plain read or write: refused when it reads linked documents, which
+    /// only an aggregation (`lookup_pipeline`) can.
+    pub fn plain_document(&self) -> PyResult<Document> {
+        if let Some(lookup) = self.lookups.first() {
+            return Err(QueryError::new_err(format!(
+                "this filter reads fields of linked documents (in '{}'), which needs a $lookup: \
+                 find, find_one, iter and count run it; for updates and deletes, filter on the \
+                 link's id (Model.Q.<link>.id == ...) instead",
+                lookup.from
+            )));
+        }
+        Ok(self.to_document())
+    }
 }
 
 #[pymethods]
 impl QueryExpr {
     /// `path <op> value`, with `value` already coerced by the field's type.
     #[staticmethod]
-    fn compare(path: String, op: &str, value: &Bound<'_, PyAny>) -> PyResult<Self> {
+    #[pyo3(signature = (path, op, value, lookups = None))]
+    fn compare(
+        path: String,
+        op: &str,
+        value: &Bound<'_, PyAny>,
+        lookups: PyLookups<'_>,
+    ) -> PyResult<Self> {
         let op = Op::parse(op)?;
         let value = encode_value_for_filter(value)?;
         if let Some(key) = operator_key_in(&value) {
@@ -125,12 +231,17 @@ impl QueryExpr {
                 op.name()
             )));
         }
-        checked(Expr::Compare { path, op, value }, 1)
+        checked(Expr::Compare { path, op, value }, 1, lookups_of(lookups)?)
     }
 
     #[staticmethod]
-    #[pyo3(signature = (path, pattern, options = String::new()))]
-    fn regex(path: String, pattern: String, options: String) -> PyResult<Self> {
+    #[pyo3(signature = (path, pattern, options = String::new(), lookups = None))]
+    fn regex(
+        path: String,
+        pattern: String,
+        options: String,
+        lookups: PyLookups<'_>,
+    ) -> PyResult<Self> {
         if let Some(bad) = options.chars().find(|c| !"imsxu".contains(*c)) {
             return Err(PyValueError::new_err(format!(
                 "regex option {bad:?} is not one of MongoDB's: i, m, s, x, u"
@@ -146,12 +257,20 @@ impl QueryExpr {
                 options: sorted.into_iter().collect(),
             },
             1,
+            lookups_of(lookups)?,
         )
     }
 
     #[staticmethod]
-    fn elem_match(path: String, inner: &Bound<'_, QueryExpr>) -> PyResult<Self> {
+    #[pyo3(signature = (path, inner, lookups = None))]
+    fn elem_match(
+        path: String,
+        inner: &Bound<'_, QueryExpr>,
+        lookups: PyLookups<'_>,
+    ) -> PyResult<Self> {
         let depth = inner.get().depth + 1;
+        let own = lookups_of(lookups)?;
+        let lookups = merged([own.as_slice(), inner.get().lookups.as_slice()]);
         let inner = inner.get().expr.clone();
         check_inside(&inner, &path)?;
         checked(
@@ -160,6 +279,7 @@ impl QueryExpr {
                 inner: Box::new(inner),
             },
             depth,
+            lookups,
         )
     }
 
@@ -179,17 +299,42 @@ impl QueryExpr {
         if exprs.is_empty() {
             return Err(PyValueError::new_err("nor() needs at least one expression"));
         }
-        let depth = exprs.iter().map(|(_, d)| *d).max().unwrap_or(0) + 1;
+        let depth = exprs.iter().map(|q| q.depth).max().unwrap_or(0) + 1;
+        let lookups = merged(exprs.iter().map(|q| q.lookups.as_slice()));
         checked(
-            Expr::Nor(exprs.into_iter().map(|(e, _)| e).collect()),
+            Expr::Nor(exprs.into_iter().map(|q| q.expr).collect()),
             depth,
+            lookups,
         )
     }
 
     /// An explicit escape hatch: this dict is sent as written (operators and all).
     #[staticmethod]
     fn raw(filter: &Bound<'_, PyAny>) -> PyResult<Self> {
-        checked(Expr::Raw(encode_filter(filter)?), 1)
+        checked(Expr::Raw(encode_filter(filter)?), 1, Vec::new())
+    }
+
+    /// Whether the expression reads fields of linked documents (so it runs as an aggregation).
+    #[getter]
+    fn needs_lookup(&self) -> bool {
+        !self.lookups.is_empty()
+    }
+
+    /// The aggregation that finds the documents this expression matches when it reads linked
+    /// documents: the `$lookup` stages, the `$match`, and the looked-up fields removed again
+    /// (so the results are the collection's documents as stored).
+    fn lookup_pipeline(&self) -> Pipeline {
+        let mut stages: Vec<Document> = self.lookups.iter().map(Lookup::stage).collect();
+        stages.push(doc! { "$match": self.to_document() });
+        let names: Vec<Bson> = self
+            .lookups
+            .iter()
+            .map(|l| Bson::String(l.as_name.clone()))
+            .collect();
+        if !names.is_empty() {
+            stages.push(doc! { "$unset": names });
+        }
+        Pipeline::from_stages(stages)
     }
 
     /// The MongoDB filter this expression compiles to.
@@ -200,37 +345,33 @@ impl QueryExpr {
     }
 
     fn __and__(&self, other: &Bound<'_, QueryExpr>) -> PyResult<Self> {
-        let other = other.get();
         combine(
             Expr::And,
             and_children,
-            vec![
-                (self.expr.clone(), self.depth),
-                (other.expr.clone(), other.depth),
-            ],
+            vec![self.clone(), other.get().clone()],
         )
     }
 
     fn __or__(&self, other: &Bound<'_, QueryExpr>) -> PyResult<Self> {
-        let other = other.get();
         combine(
             Expr::Or,
             or_children,
-            vec![
-                (self.expr.clone(), self.depth),
-                (other.expr.clone(), other.depth),
-            ],
+            vec![self.clone(), other.get().clone()],
         )
     }
 
     fn __invert__(&self) -> PyResult<Self> {
-        checked(Expr::Not(Box::new(self.expr.clone())), self.depth + 1)
+        checked(
+            Expr::Not(Box::new(self.expr.clone())),
+            self.depth + 1,
+            self.lookups.clone(),
+        )
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         other
             .cast::<QueryExpr>()
-            .is_ok_and(|o| o.get().expr == self.expr)
+            .is_ok_and(|o| o.get().expr == self.expr && o.get().lookups == self.lookups)
     }
 
     fn __bool__(&self) -> PyResult<bool> {
@@ -269,7 +410,7 @@ pub fn filter_document(filter: Option<&Bound<'_, PyAny>>) -> PyResult<Document> 
         None => Ok(Document::new()),
         Some(f) if f.is_none() => Ok(Document::new()),
         Some(f) => match f.cast::<QueryExpr>() {
-            Ok(expr) => Ok(expr.get().to_document()),
+            Ok(expr) => expr.get().plain_document(),
             Err(_) => {
                 if f.is_instance_of::<PyList>() {
                     return Err(PyTypeError::new_err(

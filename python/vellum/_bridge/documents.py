@@ -101,6 +101,33 @@ def projection_of(model: type[BaseModel] | None) -> dict[str, int] | None:
     return spec
 
 
+def across_links(
+    filter: Filter,
+    *,
+    sort: SortSpec | None = None,
+    skip: int = 0,
+    limit: int = 0,
+    projection: type[BaseModel] | None = None,
+) -> Pipeline | None:
+    """For a filter that reads linked documents (``Book.Q.author.name == "Ada"``): the
+    aggregation the core compiles for it (``$lookup`` stages, ``$match``, looked-up fields
+    removed), then the read's sort, skip, limit and projection. None for any other filter."""
+    if not (isinstance(filter, QueryExpr) and filter.needs_lookup):
+        return None
+    pipeline = filter.lookup_pipeline()
+    order = sort_document(sort)
+    if order:
+        pipeline = pipeline.with_stage("$sort", order)
+    if skip:
+        pipeline = pipeline.with_stage("$skip", skip)
+    if limit:
+        pipeline = pipeline.with_stage("$limit", limit)
+    fields = projection_of(projection)
+    if fields:
+        pipeline = pipeline.with_stage("$project", fields)
+    return pipeline
+
+
 async def batches(cursor: NativeCursor, timeout_ms: int | None) -> AsyncIterator[list[Any]]:
     """A core cursor's batches (documents, or models the core built), each fetched within the
     operation bound; closes the cursor at the end, or when the consumer stops early."""
@@ -137,6 +164,9 @@ class Store:
         plan: Plan = None,
         batch_size: int | None = None,
     ) -> list[Any]:
+        pipeline = across_links(filter, sort=sort, skip=skip, limit=limit, projection=projection)
+        if pipeline is not None:
+            return await self.aggregate(pipeline, session=session, plan=plan)
         return await bounded(
             lambda: self.collection.find(
                 as_filter(filter),
@@ -161,6 +191,10 @@ class Store:
         session: Session | None = None,
         plan: Plan = None,
     ) -> Any:
+        pipeline = across_links(filter, sort=sort, skip=skip, limit=1, projection=projection)
+        if pipeline is not None:
+            found = await self.aggregate(pipeline, session=session, plan=plan)
+            return found[0] if found else None
         return await bounded(
             lambda: self.collection.find_one(
                 as_filter(filter),
@@ -184,6 +218,9 @@ class Store:
         session: Session | None = None,
         plan: Plan = None,
     ) -> AsyncIterator[list[Any]]:
+        pipeline = across_links(filter, sort=sort, skip=skip, limit=limit)
+        if pipeline is not None:
+            return await self.aggregate_iterate(pipeline, session=session, plan=plan)
         cursor = await bounded(
             lambda: self.collection.find_cursor(
                 as_filter(filter),
@@ -199,6 +236,10 @@ class Store:
         return batches(cursor, self._timeout_ms)
 
     async def count(self, filter: Filter, *, session: Session | None = None) -> int:
+        pipeline = across_links(filter)
+        if pipeline is not None:
+            rows = await self.aggregate(pipeline.with_stage("$count", "n"), session=session)
+            return int(rows[0]["n"]) if rows else 0
         return await bounded(
             lambda: self.collection.count_documents(
                 as_filter(filter), session=core_session(session)
