@@ -386,3 +386,62 @@ async def test_updates_and_deletes_refuse_filters_across_links(repos: Repos) -> 
         await repos.books.delete_many(Book.Q.author.name == "Ada")
     with pytest.raises(QueryError, match=r"link's id"):
         await repos.books.update_many(Book.Q.author.name == "Ada", Book.Q.title.set("x"))
+
+
+async def test_a_link_to_an_unsaved_document_is_refused_or_written_first(
+    repos: Repos, counting: VellumClient
+) -> None:
+    from vellum import LinkRule, UnsavedLinkError
+
+    ghost = Author(name="Ghost")
+    with pytest.raises(UnsavedLinkError, match="LinkRule.WRITE") as caught:
+        await repos.books.create(Book(title="t", author=Link(ghost)))
+    assert "Author" in str(caught.value)
+    assert await repos.books.count() == 0 and await repos.authors.count() == 0
+
+    house = Publisher(name="House")
+    ada = Author(name="Ada", publisher=Link(house))
+    book = await repos.books.create(
+        Book(title="t", author=Link(ada), chapters=[Chapter(title="c", reviewer=Link(ada))]),
+        link_rule=LinkRule.WRITE,
+    )
+    assert ada.created_at is not None and house.created_at is not None
+    loaded = await repos.books.get(book.id, fetch_links=2)
+    assert loaded is not None
+    publisher = loaded.author.doc.publisher
+    assert publisher is not None and publisher.doc.name == "House"
+
+    # A stored document linked from a copy without timestamps is not written again.
+    copy = Author(id=ada.id, name="Ada")
+    await repos.books.create(Book(title="u", author=Link(copy)))
+    assert await repos.authors.count() == 1
+
+    # In a transaction, the linked documents and the document are written together.
+    async with counting.transaction() as session:
+        bob = Author(name="Bob")
+        await repos.books.create(
+            Book(title="v", author=Link(bob)), session=session, link_rule=LinkRule.WRITE
+        )
+    assert await repos.authors.get(bob.id) is not None
+
+    # save() applies the rule too.
+    stored = await repos.books.get(book.id)
+    assert stored is not None
+    stored.author = Link(Author(name="Cy"))
+    with pytest.raises(UnsavedLinkError):
+        await repos.books.save(stored)
+    await repos.books.save(stored, link_rule=LinkRule.WRITE)
+    assert await repos.authors.find_one({"name": "Cy"}) is not None
+
+
+async def test_deleting_with_links_deletes_the_linked_documents_on_request(repos: Repos) -> None:
+    from vellum import DeleteRule
+
+    ada, bob = await repos.authors.create_many([Author(name="Ada"), Author(name="Bob")])
+    keep = await repos.books.create(Book(title="keep", author=Link(ada)))
+    cascade = await repos.books.create(Book(title="cascade", author=Link(bob)))
+    assert await repos.books.delete(keep.id)
+    assert await repos.authors.get(ada.id) is not None  # the default leaves linked documents
+    assert await repos.books.delete(cascade.id, link_rule=DeleteRule.DELETE_LINKS)
+    assert await repos.authors.get(bob.id, include_deleted=True) is None
+    assert not await repos.books.delete(cascade.id, link_rule=DeleteRule.DELETE_LINKS)

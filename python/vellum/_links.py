@@ -267,3 +267,30 @@ def back_path(owner: type[BaseModel], back: LinkPath) -> LinkPath:
             f"{sorted(p.name for p in link_paths(back.target) if p.back is None)})"
         )
     return found
+
+
+def linked_documents(
+    documents: Sequence[BaseModel], model: type[BaseModel]
+) -> dict[type[Any], list[Any]]:
+    """The documents that the links of ``documents`` hold (built with ``Link(document)`` or
+    assigned a document, never stored or not), by target model, each once."""
+    found: dict[type[Any], dict[int, Any]] = {}
+    for path in link_paths(model):
+        if path.back is not None:
+            continue
+        for link in values_at(documents, path.steps):
+            if isinstance(link, Link) and link.fetched and not link.missing:
+                doc = typing.cast("Link[Any]", link).doc
+                found.setdefault(path.target, {})[id(doc)] = doc
+    return {target: list(docs.values()) for target, docs in found.items()}
+
+
+def link_ids(documents: Sequence[BaseModel], model: type[BaseModel]) -> dict[type[Any], list[Any]]:
+    """The ids the links of ``documents`` hold, by target model, each once."""
+    found: dict[type[Any], dict[Any, None]] = {}
+    for path in link_paths(model):
+        if path.back is None:
+            for link in values_at(documents, path.steps):
+                if isinstance(link, Link):
+                    found.setdefault(path.target, {})[typing.cast("Link[Any]", link).id] = None
+    return {target: list(ids) for target, ids in found.items()}

@@ -100,7 +100,7 @@ class RepositoryReads(Generic[M]):
         """The reads of a linked model, in this repository's database."""
         reads = self._linked_reads.get(model)
         if reads is None:
-            reads = RepositoryReads(model, self.client, self.database_name)
+            reads = type(self)(model, self.client, self.database_name)
             self._linked_reads[model] = reads
         return reads
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from ._bridge import ModelPlan, Pipeline
 from ._bridge.documents import UpdateResult
+from ._links import MAX_DEPTH, link_ids, linked_documents
 from ._models import M
 from ._policies.soft_delete import SoftDelete
 from ._policies.timestamps import CREATED_AT, utc_now
@@ -25,9 +26,11 @@ from .errors import (
     DocumentNotFoundError,
     DuplicateKeyError,
     QueryError,
+    UnsavedLinkError,
     UnvouchedDocumentError,
 )
 from .indexes import ensure_indexes, public_spec
+from .links import DeleteRule, LinkRule
 from .query import Filter, SortSpec, UpdateSpec
 from .session import Session, TransactionContext, TransactionSettings
 
@@ -56,11 +59,17 @@ class VellumRepository(RepositoryReads[M]):
         *,
         session: Session | None = None,
         skip_hooks: bool = False,
+        link_rule: LinkRule = LinkRule.REFUSE,
     ) -> M:
         """Inserts a document and returns it with ``created_at``/``updated_at`` set (and
         ``version`` 1 for a versioned model). Runs ``before_insert`` hooks (which may change the
-        document, or raise to cancel the insert) and ``after_insert`` hooks."""
-        return (await self._insert([document], True, session, skip_hooks))[0]
+        document, or raise to cancel the insert) and ``after_insert`` hooks.
+
+        A link to a document that was never stored raises :class:`UnsavedLinkError` before
+        anything is written; ``link_rule=LinkRule.WRITE`` inserts such documents first (their
+        own unsaved links too), in ``session``: pass a transaction's session to make the whole
+        write atomic."""
+        return (await self._insert([document], True, session, skip_hooks, link_rule))[0]
 
     async def create_many(
         self,
@@ -69,10 +78,12 @@ class VellumRepository(RepositoryReads[M]):
         ordered: bool = True,
         session: Session | None = None,
         skip_hooks: bool = False,
+        link_rule: LinkRule = LinkRule.REFUSE,
     ) -> list[M]:
         """Inserts documents in bulk, running the insert hooks of each. With ``ordered=True``
-        (the default) the first failure stops the batch; the documents before it are stored."""
-        return await self._insert(documents, ordered, session, skip_hooks, many=True)
+        (the default) the first failure stops the batch; the documents before it are stored.
+        ``link_rule``: see :meth:`create`."""
+        return await self._insert(documents, ordered, session, skip_hooks, link_rule, many=True)
 
     async def _insert(
         self,
@@ -80,6 +91,7 @@ class VellumRepository(RepositoryReads[M]):
         ordered: bool,
         session: Session | None,
         skip_hooks: bool,
+        link_rule: LinkRule,
         *,
         many: bool = False,
     ) -> list[M]:
@@ -91,6 +103,8 @@ class VellumRepository(RepositoryReads[M]):
         if events and self._policies.handles("before_insert"):
             for doc in docs:
                 await self._policies.on("before_insert", doc, session)
+        if self._links_in:
+            await self._store_links(docs, link_rule, session)
         self._policies.prepare(docs, utc_now())
         encoded, plan = self._documents.for_insert(docs), self._documents.write_plan
         try:
@@ -106,6 +120,37 @@ class VellumRepository(RepositoryReads[M]):
             for doc in docs:
                 await self._policies.on("after_insert", doc, session)
         return docs
+
+    async def _store_links(
+        self, docs: Sequence[M], rule: LinkRule, session: Session | None, depth: int = 0
+    ) -> None:
+        """Applies ``rule`` to the documents that ``docs`` link to and that were never stored:
+        refuses them (nothing written), or inserts them first, their own links first."""
+        if depth > MAX_DEPTH:
+            raise UnsavedLinkError(f"links to unsaved documents nest deeper than {MAX_DEPTH}")
+        writing = {id(doc) for doc in docs}
+        for target, linked in linked_documents(docs, self.model).items():
+            # Only documents the repository never stamped can be unsaved; the server says
+            # which of them are.
+            fresh = [d for d in linked if id(d) not in writing and d.created_at is None]
+            if not fresh:
+                continue
+            repository = self._linked(target)
+            stored = await repository._store.stored_ids([d.id for d in fresh], session)  # pyright: ignore[reportPrivateUsage]
+            unsaved = [d for d in fresh if d.id not in stored]
+            if not unsaved:
+                continue
+            if rule is not LinkRule.WRITE:
+                shown = ", ".join(repr(d.id) for d in unsaved[:3])
+                raise UnsavedLinkError(
+                    f"{self.model.__name__} links to {len(unsaved)} {target.__name__} "
+                    f"document(s) never stored ({shown}); nothing was written. Create them "
+                    "first, or pass link_rule=LinkRule.WRITE to insert them in this write."
+                )
+            if not isinstance(repository, VellumRepository):
+                raise TypeError("linked documents are written through a VellumRepository")
+            await repository._store_links(unsaved, rule, session, depth + 1)  # pyright: ignore[reportPrivateUsage]
+            await repository.create_many(unsaved, session=session)
 
     async def _send(
         self,
@@ -173,7 +218,12 @@ class VellumRepository(RepositoryReads[M]):
         return stored
 
     async def save(
-        self, document: M, *, session: Session | None = None, skip_hooks: bool = False
+        self,
+        document: M,
+        *,
+        session: Session | None = None,
+        skip_hooks: bool = False,
+        link_rule: LinkRule = LinkRule.REFUSE,
     ) -> M:
         """Writes every field of a stored document back (those the repository manages
         excepted) and returns the stored result. A document never stored (no ``created_at``)
@@ -183,12 +233,14 @@ class VellumRepository(RepositoryReads[M]):
 
         For a versioned model the write filters on ``document.version`` and increments it: if
         someone else saved first, :class:`OptimisticLockError` is raised and the stored document
-        is left unchanged. Runs the update hooks.
+        is left unchanged. Runs the update hooks. ``link_rule``: see :meth:`create`.
         """
         if not isinstance(document, self.model):
             raise TypeError(f"save() takes a {self.model.__name__}, got {type(document).__name__}")
         if not skip_hooks:
             await self._event("before_update", document, session)
+        if self._links_in:
+            await self._store_links([document], link_rule, session)
         raw = self._documents.checked([document])[0]
         values = {k: v for k, v in raw.items() if k not in self._managed}
         versioning = self._versioning
@@ -203,7 +255,9 @@ class VellumRepository(RepositoryReads[M]):
                     raise versioning.conflict(raw["_id"], expected, written)
             elif stored_before:
                 raise DocumentNotFoundError(raw["_id"], self.collection_name)
-            return await self.create(document, session=session, skip_hooks=skip_hooks)
+            return await self.create(
+                document, session=session, skip_hooks=skip_hooks, link_rule=link_rule
+            )
         stored = self._documents.load(written.document)
         self._documents.copy_fields(stored, document, self._policies.fields)
         if not skip_hooks:
@@ -264,21 +318,38 @@ class VellumRepository(RepositoryReads[M]):
         return await self._store.update(scoped, spec, upsert=upsert, many=many, session=session)
 
     async def delete(
-        self, doc_id: Any, *, session: Session | None = None, skip_hooks: bool = False
+        self,
+        doc_id: Any,
+        *,
+        session: Session | None = None,
+        skip_hooks: bool = False,
+        link_rule: DeleteRule = DeleteRule.KEEP,
     ) -> bool:
         """Deletes one document for good (soft-deleted or not); True if it existed. With
         ``before_delete``/``after_delete`` hooks the document is read first and handed to
-        them; a before-hook that raises cancels the delete."""
+        them; a before-hook that raises cancels the delete.
+
+        ``link_rule=DeleteRule.DELETE_LINKS`` also deletes the documents it links to (one
+        level, one ``delete_many`` per linked model, in ``session``: pass a transaction's
+        session to make it atomic; their hooks do not run). By default they stay, and links
+        to the deleted document load as missing."""
         document = None
-        if self._delete_hooked(skip_hooks):
+        cascade = link_rule is DeleteRule.DELETE_LINKS
+        if self._delete_hooked(skip_hooks) or cascade:
             document = await self.get(doc_id, include_deleted=True, session=session)
             if document is None:
                 return False
-            await self._event("before_delete", document, session)
+            if not skip_hooks:
+                await self._event("before_delete", document, session)
         by_id = {"_id": self._documents.id(doc_id)}
         deleted = await self._store.delete(by_id, many=False, session=session)
         if deleted and document is not None:
-            await self._event("after_delete", document, session)
+            if cascade:
+                for target, ids in link_ids([document], self.model).items():
+                    store = self._linked(target)._store  # pyright: ignore[reportPrivateUsage]
+                    await store.delete({"_id": {"$in": ids}}, many=True, session=session)
+            if not skip_hooks:
+                await self._event("after_delete", document, session)
         return deleted == 1
 
     def _delete_hooked(self, skip_hooks: bool) -> bool:

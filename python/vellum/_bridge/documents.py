@@ -235,6 +235,16 @@ class Store:
         )
         return batches(cursor, self._timeout_ms)
 
+    async def stored_ids(self, ids: list[Any], session: Session | None) -> set[Any]:
+        """Which of ``ids`` are the ``_id`` of a stored document (deleted-soft or not)."""
+        found = await bounded(
+            lambda: self.collection.find(
+                {"_id": {"$in": ids}}, projection={"_id": 1}, session=core_session(session)
+            ),
+            self._timeout_ms,
+        )
+        return {doc["_id"] for doc in found}
+
     async def count(self, filter: Filter, *, session: Session | None = None) -> int:
         pipeline = across_links(filter)
         if pipeline is not None:
