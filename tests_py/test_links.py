@@ -394,7 +394,7 @@ async def test_a_link_to_an_unsaved_document_is_refused_or_written_first(
     from vellum import LinkRule, UnsavedLinkError
 
     ghost = Author(name="Ghost")
-    with pytest.raises(UnsavedLinkError, match="LinkRule.WRITE") as caught:
+    with pytest.raises(UnsavedLinkError, match=r"LinkRule\.WRITE") as caught:
         await repos.books.create(Book(title="t", author=Link(ghost)))
     assert "Author" in str(caught.value)
     assert await repos.books.count() == 0 and await repos.authors.count() == 0
