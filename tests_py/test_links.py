@@ -24,6 +24,7 @@ from vellum import (
     VellumClient,
     VellumRepository,
     connect_to_mongodb,
+    acc,
     on_fetch,
 )
 
@@ -445,3 +446,18 @@ async def test_deleting_with_links_deletes_the_linked_documents_on_request(repos
     assert await repos.books.delete(cascade.id, link_rule=DeleteRule.DELETE_LINKS)
     assert await repos.authors.get(bob.id, include_deleted=True) is None
     assert not await repos.books.delete(cascade.id, link_rule=DeleteRule.DELETE_LINKS)
+
+
+async def test_aggregation_results_load_their_links(repos: Repos, counting: VellumClient) -> None:
+    ada = await repos.authors.create(Author(name="Ada"))
+    await repos.books.create_many(Book(title=f"b{i}", author=Link(ada)) for i in range(3))
+    pipeline = repos.books.aggregate_pipeline().match(Book.Q.title != "b1").sort(("title", 1))
+    counting.reset_command_counts()
+    books = await pipeline.execute(fetch_links=True)
+    assert counting.command_counts() == {"aggregate": 1, "find": 1}
+    assert [(b.title, b.author.doc.name) for b in books] == [("b0", "Ada"), ("b2", "Ada")]
+    first = await pipeline.first(fetch_links=["author"])
+    assert first is not None and first.author.doc is not None
+    counted = repos.books.aggregate_pipeline().group("$author", n=acc.sum(1))
+    with pytest.raises(QueryError, match="output model"):
+        await counted.execute(fetch_links=True)

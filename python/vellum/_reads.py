@@ -8,6 +8,7 @@ from typing import Any, Generic, overload
 
 from pydantic import BaseModel
 
+from ._bridge import ModelPlan, Pipeline
 from ._bridge.documents import Store, Written, as_filter
 from ._links import FetchLinks, LinkLoader, link_paths
 from ._models import M, ModelDocuments, P
@@ -24,6 +25,39 @@ __all__ = ["RepositoryReads"]
 
 _LINK_BATCH = 100_000
 """The batch size asked for when loading links: the server still caps a reply at 16 MiB."""
+
+
+class PipelineSource:
+    """A repository's collection as its aggregations run against it: the store's aggregation,
+    and the repository's link loading for the results."""
+
+    __slots__ = ("_reads", "_store")
+
+    def __init__(self, store: Store, reads: RepositoryReads[Any]) -> None:
+        self._store = store
+        self._reads = reads
+
+    async def aggregate(
+        self, pipeline: Pipeline, *, session: Session | None = None, plan: ModelPlan | None = None
+    ) -> list[Any]:
+        return await self._store.aggregate(pipeline, session=session, plan=plan)
+
+    async def aggregate_iterate(
+        self, pipeline: Pipeline, *, session: Session | None = None, plan: ModelPlan | None = None
+    ) -> AsyncIterator[list[Any]]:
+        return await self._store.aggregate_iterate(pipeline, session=session, plan=plan)
+
+    async def explain(self, pipeline: Pipeline, verbosity: str) -> dict[str, Any]:
+        return await self._store.explain(pipeline, verbosity)
+
+    async def load_links(
+        self,
+        documents: list[Any],
+        model: type[BaseModel],
+        fetch_links: FetchLinks,
+        session: Session | None,
+    ) -> None:
+        await self._reads.load_links(documents, model, fetch_links, session)
 
 
 class RepositoryReads(Generic[M]):
@@ -120,6 +154,17 @@ class RepositoryReads(Generic[M]):
             batch_size=_LINK_BATCH,
         )
         return await self._fetched(self._load_all(raws), session, fetch_links, include_deleted)
+
+    async def load_links(
+        self,
+        documents: list[Any],
+        model: type[BaseModel],
+        fetch_links: FetchLinks,
+        session: Session | None,
+    ) -> None:
+        """Loads the links of documents this repository did not read itself (aggregation
+        results, projections)."""
+        await self._links.load(documents, model, fetch_links, False, session)
 
     async def fetch_one(self, model: type[Any], doc_id: Any, session: Session | None) -> Any:
         """A link's document, for ``await link.fetch()``."""

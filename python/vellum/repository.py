@@ -20,7 +20,7 @@ from ._links import MAX_DEPTH, link_ids, linked_documents
 from ._models import M
 from ._policies.soft_delete import SoftDelete
 from ._policies.timestamps import CREATED_AT, utc_now
-from ._reads import RepositoryReads
+from ._reads import PipelineSource, RepositoryReads
 from .aggregation import AggregationPipeline
 from .errors import (
     DocumentNotFoundError,
@@ -409,7 +409,8 @@ class VellumRepository(RepositoryReads[M]):
         scope = self._policies.scope({}, include_deleted)
         if scope:
             pipeline = pipeline.with_stage("$match", scope)
-        return AggregationPipeline(self._store, pipeline, self.model, "the collection", session)
+        source = PipelineSource(self._store, self)
+        return AggregationPipeline(source, pipeline, self.model, "the collection", session)
 
     async def ensure_indexes(self, *, session: Session | None = None) -> list[str]:
         """Creates the model's declared indexes; returns the names it created.

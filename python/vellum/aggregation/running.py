@@ -10,7 +10,8 @@ from pydantic import BaseModel, ValidationError
 
 from .._bridge import ModelPlan, Pipeline
 from .._plans import read_plan
-from ..errors import DocumentValidationError
+from .._links import FetchLinks
+from ..errors import DocumentValidationError, QueryError
 from ..session import Session
 from .expressions import positive
 
@@ -33,6 +34,14 @@ class PipelineSource(Protocol):
     ) -> AsyncIterator[list[Any]]: ...
 
     async def explain(self, pipeline: Pipeline, verbosity: str) -> dict[str, Any]: ...
+
+    async def load_links(
+        self,
+        documents: list[Any],
+        model: type[BaseModel],
+        fetch_links: Any,
+        session: Session | None,
+    ) -> None: ...
 
 
 class PipelineRun(Generic[T]):
@@ -89,28 +98,47 @@ class PipelineRun(Generic[T]):
                 errors=err.errors(),
             ) from None
 
-    async def _run(self, native: Pipeline, session: Session | None) -> list[T]:
-        raws = await self._source.aggregate(
-            native, session=session or self._session, plan=self._plan()
-        )
-        return [self._convert(raw) for raw in raws]
+    async def _run(
+        self, native: Pipeline, session: Session | None, fetch_links: FetchLinks
+    ) -> list[T]:
+        session = session or self._session
+        raws = await self._source.aggregate(native, session=session, plan=self._plan())
+        results = [self._convert(raw) for raw in raws]
+        if fetch_links:
+            if self._output is None:
+                raise QueryError(
+                    f"fetch_links needs an output model with links; after {self._stage} the "
+                    "pipeline returns dicts"
+                )
+            await self._source.load_links(results, self._output, fetch_links, session)
+        return results
 
-    async def execute(self, *, session: Session | None = None) -> list[T]:
-        """Runs the pipeline and returns every result, validated by the output model."""
-        return await self._run(self._core, session)
+    async def execute(
+        self, *, session: Session | None = None, fetch_links: FetchLinks = None
+    ) -> list[T]:
+        """Runs the pipeline and returns every result, validated by the output model.
+        ``fetch_links`` loads the results' links as a repository's ``find`` does (one query per
+        link path for all the results)."""
+        return await self._run(self._core, session, fetch_links)
 
-    async def first(self, *, session: Session | None = None) -> T | None:
-        results = await self._run(self._core.with_stage("$limit", 1), session)
+    async def first(
+        self, *, session: Session | None = None, fetch_links: FetchLinks = None
+    ) -> T | None:
+        results = await self._run(self._core.with_stage("$limit", 1), session, fetch_links)
         return results[0] if results else None
 
     async def to_list(
-        self, length: int | None = None, *, session: Session | None = None
+        self,
+        length: int | None = None,
+        *,
+        session: Session | None = None,
+        fetch_links: FetchLinks = None,
     ) -> list[T]:
         """At most ``length`` results (all of them when None)."""
         if length is None:
-            return await self.execute(session=session)
+            return await self.execute(session=session, fetch_links=fetch_links)
         limited = self._core.with_stage("$limit", positive("length", length))
-        return await self._run(limited, session)
+        return await self._run(limited, session, fetch_links)
 
     async def count(self, *, session: Session | None = None) -> int:
         """How many documents the pipeline yields."""
