@@ -23,8 +23,8 @@ from vellum import (
     VellumBaseModel,
     VellumClient,
     VellumRepository,
-    connect_to_mongodb,
     acc,
+    connect_to_mongodb,
     on_fetch,
 )
 

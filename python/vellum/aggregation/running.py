@@ -9,8 +9,8 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 from pydantic import BaseModel, ValidationError
 
 from .._bridge import ModelPlan, Pipeline
-from .._plans import read_plan
 from .._links import FetchLinks
+from .._plans import read_plan
 from ..errors import DocumentValidationError, QueryError
 from ..session import Session
 from .expressions import positive
