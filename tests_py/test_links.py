@@ -461,3 +461,13 @@ async def test_aggregation_results_load_their_links(repos: Repos, counting: Vell
     counted = repos.books.aggregate_pipeline().group("$author", n=acc.sum(1))
     with pytest.raises(QueryError, match="output model"):
         await counted.execute(fetch_links=True)
+
+
+def test_a_model_whose_link_target_is_not_defined_yet_is_refused_with_the_fix(
+    client: VellumClient,
+) -> None:
+    class Early(VellumBaseModel):
+        later: Link[Later]  # type: ignore[name-defined]  # noqa: F821
+
+    with pytest.raises(TypeError, match=r"Early\.model_rebuild\(\)"):
+        VellumRepository(Early, client)

@@ -59,6 +59,8 @@ def link_paths(model: type[BaseModel]) -> tuple[LinkPath, ...]:
     """Every link field of ``model`` (computed once per model class)."""
     cached: tuple[LinkPath, ...] | None = model.__dict__.get("__vellum_links__")
     if cached is None:
+        if not model.__pydantic_complete__:
+            raise TypeError(f"{model.__name__} is not fully defined: call model_rebuild()")
         cached = tuple(_walk(model, "", "", 0, (model,)))
         type.__setattr__(model, "__vellum_links__", cached)
     return cached

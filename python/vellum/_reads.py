@@ -66,6 +66,11 @@ class RepositoryReads(Generic[M]):
     def __init__(self, model: type[M], client: VellumClient, db_name: str | None = None) -> None:
         if not (isinstance(model, type) and issubclass(model, VellumBaseModel)):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(f"VellumRepository needs a VellumBaseModel subclass, got {model!r}")
+        if not model.__pydantic_complete__:
+            raise TypeError(
+                f"{model.__name__} is not fully defined yet (a model it names, such as a link's "
+                f"target, is defined later): call {model.__name__}.model_rebuild() once it is"
+            )
         self.model: type[M] = model
         self.client = client
         self.database_name = client.database_name(db_name)
