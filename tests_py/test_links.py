@@ -18,11 +18,13 @@ from vellum import (
     Link,
     LinkNotLoadedError,
     ObjectId,
+    OptimisticLockError,
     QueryError,
     SoftDeletable,
     VellumBaseModel,
     VellumClient,
     VellumRepository,
+    Versioned,
     acc,
     connect_to_mongodb,
     on_fetch,
@@ -471,3 +473,32 @@ def test_a_model_whose_link_target_is_not_defined_yet_is_refused_with_the_fix(
 
     with pytest.raises(TypeError, match=r"Early\.model_rebuild\(\)"):
         VellumRepository(Early, client)
+
+
+class Reviewer(VellumBaseModel, Versioned):
+    name: str
+
+
+class Review(VellumBaseModel):
+    text: str
+    reviewer: Link[Reviewer]
+
+
+async def test_loaded_documents_keep_their_versions_for_optimistic_writes(
+    counting: VellumClient,
+) -> None:
+    reviewers = VellumRepository(Reviewer, counting)
+    reviews = VellumRepository(Review, counting)
+    rita = await reviewers.create(Reviewer(name="Rita"))
+    review = await reviews.create(Review(text="fine", reviewer=Link(rita)))
+    first = await reviews.get(review.id, fetch_links=True)
+    second = await reviews.get(review.id, fetch_links=True)
+    assert first is not None and second is not None
+    loaded = first.reviewer.doc
+    assert loaded.version == 1
+    loaded.name = "Rita B."
+    assert (await reviewers.save(loaded)).version == 2
+    stale = second.reviewer.doc
+    stale.name = "Rita C."
+    with pytest.raises(OptimisticLockError):
+        await reviewers.save(stale)
