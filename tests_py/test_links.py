@@ -502,3 +502,19 @@ async def test_loaded_documents_keep_their_versions_for_optimistic_writes(
     stale.name = "Rita C."
     with pytest.raises(OptimisticLockError):
         await reviewers.save(stale)
+
+
+async def test_very_many_ids_are_read_in_bounded_concurrent_chunks(
+    repos: Repos, counting: VellumClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vellum._links
+
+    monkeypatch.setattr(vellum._links, "IN_CHUNK", 2)
+    authors = await repos.authors.create_many(Author(name=f"a{i}") for i in range(5))
+    await repos.books.create_many(
+        Book(title=f"b{i}", author=Link(a)) for i, a in enumerate(authors)
+    )
+    counting.reset_command_counts()
+    books = await repos.books.find(fetch_links=["author"])
+    assert counting.command_counts() == {"find": 1 + 3}  # 5 ids in chunks of 2
+    assert sorted(b.author.doc.name for b in books) == [f"a{i}" for i in range(5)]

@@ -207,18 +207,32 @@ class LinkLoader:
         if not links:
             return
         ids = list(dict.fromkeys(link.id for link in links))
-        reads = self._reads(path.target)
+        docs = await self._find_in(path.target, "_id", ids, below, include_deleted, session)
+        found = {doc.id: doc for doc in docs}
+        for link in links:
+            link._resolve(found.get(link.id))  # pyright: ignore[reportPrivateUsage]
+
+    async def _find_in(
+        self,
+        target: type[Any],
+        field: str,
+        ids: list[Any],
+        below: FetchLinks,
+        include_deleted: bool,
+        session: Session | None,
+    ) -> list[Any]:
+        """The ``target`` documents whose ``field`` is one of ``ids``: one ``$in`` query (a few
+        concurrent ones for very many ids), their own links loaded as ``below`` says."""
+        reads = self._reads(target)
         chunks = await asyncio.gather(
             *(
                 reads.find_linked(
-                    {"_id": {"$in": ids[i : i + IN_CHUNK]}}, below, include_deleted, session
+                    {field: {"$in": ids[i : i + IN_CHUNK]}}, below, include_deleted, session
                 )
                 for i in range(0, len(ids), IN_CHUNK)
             )
         )
-        found = {doc.id: doc for chunk in chunks for doc in chunk}
-        for link in links:
-            link._resolve(found.get(link.id))  # pyright: ignore[reportPrivateUsage]
+        return [doc for chunk in chunks for doc in chunk]
 
     async def _back(
         self,
@@ -234,26 +248,16 @@ class LinkLoader:
             (typing.cast("Any", doc).id, getattr(doc, path.name)) for doc in documents
         ]
         ids = list(dict.fromkeys(doc_id for doc_id, _ in holders))
-        reads = self._reads(path.target)
-        chunks = await asyncio.gather(
-            *(
-                reads.find_linked(
-                    {pointing.stored: {"$in": ids[i : i + IN_CHUNK]}},
-                    below,
-                    include_deleted,
-                    session,
-                )
-                for i in range(0, len(ids), IN_CHUNK)
-            )
+        docs = await self._find_in(
+            path.target, pointing.stored, ids, below, include_deleted, session
         )
         by_owner: dict[Any, list[Any]] = {}
-        for chunk in chunks:
-            for doc in chunk:
-                seen: set[Any] = set()
-                for link in values_at([doc], pointing.steps):
-                    if isinstance(link, Link) and link.id not in seen:
-                        seen.add(link.id)
-                        by_owner.setdefault(link.id, []).append(doc)
+        for doc in docs:
+            seen: set[Any] = set()
+            for link in values_at([doc], pointing.steps):
+                if isinstance(link, Link) and link.id not in seen:
+                    seen.add(link.id)
+                    by_owner.setdefault(link.id, []).append(doc)
         for doc_id, back in holders:
             back._docs = by_owner.get(doc_id, [])  # pyright: ignore[reportPrivateUsage]
 
