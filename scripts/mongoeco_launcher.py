@@ -4,7 +4,7 @@
 
 Runs under the Python 3.13 venv that scripts/test_server.py builds (mongoeco
 needs >= 3.13). Storage is mongoeco's in-memory engine: every start is empty.
-Four adjustments are made here, at import time, by wrapping mongoeco
+Adjustments are made here, at import time, by wrapping mongoeco
 functions (site-packages is not edited; written against mongoeco 4.11.0):
 
 (a) cursor ids in replies are BSON Int64: the Rust driver rejects int32 ids;
@@ -25,6 +25,8 @@ functions (site-packages is not edited; written against mongoeco 4.11.0):
     MongoDB does, instead of answering with an error (code 8);
 (i) failCommand fail points apply to commitTransaction too (the wire server
     answers it itself, before fail points are consulted).
+(j) DBRefs ({$ref, $id, $db?} subdocuments) whose $id or extra fields hold a
+    UUID can be read back (the reply encoder refused them: error code 8).
 (e) and (f) keep the engine's semantics exactly (tests_py/launcher_differential.py
 compares the engine with and without them over random operation sequences).
 """
@@ -41,10 +43,14 @@ import uuid
 from typing import Any
 
 import mongoeco
+import mongoeco.api._async.raw_batch_cursor as raw_batch_cursor
 import mongoeco.wire._executor_handlers as wire_executor_handlers
+import mongoeco.wire.bson_bridge as bson_bridge
 import mongoeco.wire.executor as wire_executor
 import mongoeco.wire.handshake as wire_handshake
+import mongoeco.wire.protocol as wire_protocol
 import mongoeco.wire.proxy as wire_proxy
+from bson.dbref import DBRef as BsonDBRef
 from bson.int64 import Int64
 from bson.objectid import ObjectId
 from mongoeco._types import ObjectId as EcoObjectId
@@ -54,6 +60,7 @@ from mongoeco.engines.memory import MemoryEngine
 from mongoeco.engines.virtual_indexes import document_in_virtual_index
 from mongoeco.errors import ConnectionFailure
 from mongoeco.errors import OperationFailure as EcoOperationFailure
+from mongoeco.types import DBRef as EcoDBRef
 from mongoeco.wire import AsyncMongoEcoProxyServer
 
 EXPECTED_MONGOECO = "4.11.0"
@@ -495,6 +502,46 @@ _Handlers = wire_executor_handlers.WireSpecialCommandHandlers
 _Handlers._handle_commit_transaction = _with_fail_point(
     "commitTransaction", _Handlers._handle_commit_transaction
 )
+
+
+# (j) pymongo's BSON decoder turns every subdocument that starts like a DBRef ($ref string, $id,
+# $db string or absent) into a bson DBRef, and the wire bridge into mongoeco's DBRef, whose $id
+# and extra fields hold mongoeco values (a UUID as a native uuid.UUID). Reads materialize stored
+# documents as PyMongo values first (core/codec.py, DocumentCodec.to_pymongo: a bson DBRef
+# built around the still native UUID, left for codec options that never look inside a DBRef),
+# and the reply encoder (wire/bson_bridge.py, encode_wire_value) converts mongoeco's DBRef
+# but passes a bson DBRef through untouched, so BSON.encode meets a native UUID without a UUID
+# representation and the whole reply fails. Convert the $id and extras of both kinds here.
+# BSON.encode writes a DBRef as {$ref, $id, $db?, extras...}: documents stored in that order
+# come back byte for byte; another order comes back in this one (pymongo's decoder, in front
+# of mongoeco, already rebuilt it; MongoDB keeps any order). `_extra`, not **kwargs, so that
+# extra fields named like DBRef's parameters (id, collection...) cannot clash.
+_encode_wire_value = bson_bridge.encode_wire_value
+
+
+def encode_wire_value(value: Any) -> Any:
+    if isinstance(value, BsonDBRef):
+        extras = {k: v for k, v in value.as_doc().items() if k not in ("$ref", "$id", "$db")}
+        return BsonDBRef(
+            value.collection,
+            encode_wire_value(value.id),
+            value.database,
+            _extra={key: encode_wire_value(item) for key, item in extras.items()},
+        )
+    if isinstance(value, EcoDBRef):
+        return BsonDBRef(
+            value.collection,
+            encode_wire_value(value.id),
+            value.database,
+            _extra={key: encode_wire_value(item) for key, item in value.extras.items()},
+        )
+    return _encode_wire_value(value)
+
+
+# The bridge recurses through its module's name; the other two imported the function itself.
+bson_bridge.encode_wire_value = encode_wire_value
+wire_protocol.encode_wire_value = encode_wire_value
+raw_batch_cursor.encode_wire_value = encode_wire_value
 
 
 async def serve(host: str, port: int) -> None:

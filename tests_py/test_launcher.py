@@ -4,8 +4,9 @@ tests_py/launcher_differential.py, which runs in the server's own venv)."""
 from __future__ import annotations
 
 import subprocess
+import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -106,3 +107,56 @@ async def test_fail_points_reach_commit(
     async with client.transaction() as session:  # the fail point was used up
         await coll.insert_one({"_id": 2}, session=session._core)  # pyright: ignore[reportPrivateUsage]
     assert await coll.find({"_id": 2}) == [{"_id": 2}]
+
+
+async def test_dbrefs_with_uuid_ids_come_back_as_stored(client: VellumClient, db_name: str) -> None:
+    """Shim (j): a subdocument shaped like a DBRef ($ref, $id, $db?) is stored and returned
+    unchanged, in that key order, when its $id or an extra field is a UUID (binary subtype 4;
+    Vellum reads only subtype 4 as uuid.UUID). The emulator refused to send them (code 8)."""
+    books = client._core.collection(db_name, "books")  # pyright: ignore[reportPrivateUsage]
+    authors = client._core.collection(db_name, "author")  # pyright: ignore[reportPrivateUsage]
+    first, second, third = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    stored = [
+        {"_id": 1, "author": {"$ref": "author", "$id": first}},
+        {"_id": 2, "author": {"$ref": "author", "$id": second, "$db": db_name, "by": third}},
+        {"_id": 3, "authors": [{"$ref": "author", "$id": first}, {"$ref": "author", "$id": 7}]},
+        {"_id": 4, "author": {"$ref": "author", "$id": {"key": third, "n": 1}}},
+    ]
+    assert await books.insert_many(stored) == 4
+    for document in stored:
+        found = await books.find_one({"_id": document["_id"]})
+        assert _in_order(found) == _in_order(document)
+    assert await books.find({}, sort={"_id": 1}, batch_size=1) == stored  # getMore replies
+    # Queries and $lookup on the $id path
+    by_id = await books.find({"author.$id": {"$in": [first, second]}}, sort={"_id": 1})
+    assert [book["_id"] for book in by_id] == [1, 2]
+    assert [book["_id"] for book in await books.find({"authors.$id": first})] == [3]
+    await authors.insert_many([{"_id": first, "name": "A"}, {"_id": second, "name": "B"}])
+    joined = await books.aggregate(
+        [
+            {"$match": {"_id": {"$in": [1, 2]}}},
+            {"$sort": {"_id": 1}},
+            {
+                "$lookup": {
+                    "from": "author",
+                    "localField": "author.$id",
+                    "foreignField": "_id",
+                    "as": "found",
+                }
+            },
+        ]
+    )
+    assert joined == [
+        {**stored[0], "found": [{"_id": first, "name": "A"}]},
+        {**stored[1], "found": [{"_id": second, "name": "B"}]},
+    ]
+
+
+def _in_order(value: object) -> object:
+    """``value`` with every document as a list of (key, value) pairs, to compare key order."""
+    if isinstance(value, dict):
+        items = cast("dict[str, object]", value).items()
+        return [(key, _in_order(item)) for key, item in items]
+    if isinstance(value, list):
+        return [_in_order(item) for item in cast("list[object]", value)]
+    return value
