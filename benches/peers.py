@@ -5,10 +5,16 @@ Decimal, bool, two UTC datetimes, a list of strings, a nested address, a version
 its own defaults, except where a setting is needed to read those documents at all (pymongo's
 `uuidRepresentation="standard"`, so that UUIDs come back as UUIDs). What each peer returns is
 what its users get: raw dicts for the drivers, validated models for the ODMs.
+
+The links scenario reads a library instead: books that each link to one author, loaded with
+their authors. The ODMs use their own link fields (Vellum's `Link` stored as the author's
+`_id`, in `books`; Beanie's `Link` stored as a DBRef and joined with `$lookup`, in
+`books_dbref`); the drivers join by hand: every book, then one `$in` query for their authors.
 """
 # No `from __future__ import annotations`: the ODMs resolve models defined inside functions.
 
 import importlib.metadata
+import random
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -19,6 +25,9 @@ from pydantic import BaseModel, BeforeValidator, Field
 
 USERS = "users"
 INSERTS = "inserts"
+AUTHORS = "authors"
+BOOKS = "books"  # the link stored as the author's _id
+BOOKS_DBREF = "books_dbref"  # the link stored as a DBRef (Beanie's form)
 GROUP_PIPELINE: list[dict[str, Any]] = [
     {
         "$group": {
@@ -63,6 +72,40 @@ def user_document(i: int) -> dict[str, Any]:
         "address": {"city": f"city-{i % 1000}", "zip": f"{i % 100_000:05d}"},
         "version": 1 + i % 5,
     }
+
+
+COUNTRIES = ["US", "IT", "AR", "GB", "CO", "NG", "JP", "FR"]
+
+
+def library_documents(
+    books: int, authors: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Authors, and books that each link to one of them by `_id` (the shape the stub serves;
+    a real server is seeded with these)."""
+    rng = random.Random(0x5EED)
+
+    def uid() -> uuid.UUID:
+        return uuid.UUID(int=rng.getrandbits(128), version=4)
+
+    author_docs = [
+        {
+            "_id": uid(),
+            "name": f"{FIRST[i % 8]} {LAST[(i // 8) % 8]} {i}",
+            "born": 1850 + rng.randrange(130),
+            "country": COUNTRIES[i % 8],
+        }
+        for i in range(authors)
+    ]
+    book_docs = [
+        {
+            "_id": uid(),
+            "title": f"{TAGS[rng.randrange(8)].title()} {LAST[rng.randrange(8)]} {i}",
+            "year": 1900 + rng.randrange(125),
+            "author": author_docs[rng.randrange(authors)]["_id"],
+        }
+        for i in range(books)
+    ]
+    return author_docs, book_docs
 
 
 def _from_decimal128(value: Any) -> Any:
@@ -117,6 +160,23 @@ class JetUser(PlainUser):
     )
 
 
+class PlainAuthor(BaseModel):
+    id: uuid.UUID = Field(alias="_id")
+    name: str
+    born: int
+    country: str
+
+
+class PlainBook(BaseModel):
+    """The hand-written join's book: its author embedded, validated with each book from the
+    author's dict."""
+
+    id: uuid.UUID = Field(alias="_id")
+    title: str
+    year: int
+    author: PlainAuthor
+
+
 class CityStats(BaseModel):
     """The validated output model of the `$group` aggregation."""
 
@@ -167,6 +227,15 @@ class Peer:
     async def ping(self) -> None:
         raise NotImplementedError
 
+    async def find_books(self) -> list[Any]:
+        """Every book with its author loaded: the ODM's own link loading, or a second query
+        by hand for a driver."""
+        raise NotImplementedError
+
+    def book_authors(self, books: list[Any]) -> dict[str, str]:
+        """Title to author name in what `find_books` returned, to check that peers agree."""
+        raise NotImplementedError
+
     @property
     def version(self) -> str:
         return version_of(self.package)
@@ -181,7 +250,7 @@ class VellumPeer(Peer):
     trusted = False
 
     async def connect(self, uri: str, database: str) -> None:
-        from vellum import VellumBaseModel, VellumRepository, connect_to_mongodb
+        from vellum import Link, VellumBaseModel, VellumRepository, connect_to_mongodb
 
         class VUser(VellumBaseModel):
             name: str
@@ -201,11 +270,29 @@ class VellumPeer(Peer):
             class Settings:
                 collection_name = INSERTS
 
+        class Author(VellumBaseModel):
+            name: str
+            born: int
+            country: str
+
+            class Settings:
+                collection_name = AUTHORS
+
+        class Book(VellumBaseModel):
+            title: str
+            year: int
+            author: Link[Author]
+
+            class Settings:
+                collection_name = BOOKS
+
         self.model = VUser
         self.client = await connect_to_mongodb(uri, database)
         self.users = VellumRepository(VUser, self.client)
         self.inserts = VellumRepository(VInsert, self.client)
         self.insert_model = VInsert
+        self.author_model = Author
+        self.books = VellumRepository(Book, self.client)
 
     async def close(self) -> None:
         await self.client.close()
@@ -246,10 +333,20 @@ class VellumPeer(Peer):
     async def ping(self) -> None:
         await self.client.command({"ping": 1})
 
+    async def find_books(self) -> list[Any]:
+        return await self.books.find(fetch_links=True)
+
+    def book_authors(self, books: list[Any]) -> dict[str, str]:
+        assert all(isinstance(b.author.doc, self.author_model) for b in books)
+        return {b.title: b.author.doc.name for b in books}
+
 
 class VellumTrustedPeer(VellumPeer):
     label = "vellum trusted"
     trusted = True
+
+    async def find_books(self) -> list[Any]:
+        raise NotImplementedError("validate_on_fetch=False takes no Link fields")
 
 
 # -- pymongo ---------------------------------------------------------------------------------
@@ -299,6 +396,20 @@ class PymongoPeer(Peer):
     async def ping(self) -> None:
         await self.db.command("ping")
 
+    async def find_books(self) -> list[Any]:
+        """The best join by hand: every book, then one `$in` query for their distinct
+        authors, each book's link replaced by its author's dict."""
+        books = await self.db[BOOKS].find({}).to_list()
+        ids = list(dict.fromkeys(book["author"] for book in books))
+        found = await self.db[AUTHORS].find({"_id": {"$in": ids}}).to_list()
+        authors = {author["_id"]: author for author in found}
+        for book in books:
+            book["author"] = authors.get(book["author"])
+        return books
+
+    def book_authors(self, books: list[Any]) -> dict[str, str]:
+        return {b["title"]: b["author"]["name"] for b in books}
+
 
 class Validating(Peer):
     """The hand-rolled ODM on a driver peer: its dicts through `model_validate`, and
@@ -329,6 +440,14 @@ class Validating(Peer):
     async def stream(self, n: int) -> AsyncIterator[Any]:
         async for doc in super().stream(n):
             yield self.user_model.model_validate(doc)
+
+    async def find_books(self) -> list[Any]:
+        validate = PlainBook.model_validate
+        return [validate(book) for book in await super().find_books()]
+
+    def book_authors(self, books: list[Any]) -> dict[str, str]:
+        assert all(isinstance(b.author, PlainAuthor) for b in books)
+        return {b.title: b.author.name for b in books}
 
 
 class PymongoPydanticPeer(Validating, PymongoPeer):
@@ -426,7 +545,7 @@ class BeaniePeer(Peer):
     package = "beanie"
 
     async def connect(self, uri: str, database: str) -> None:
-        from beanie import DecimalAnnotation, Document, init_beanie
+        from beanie import DecimalAnnotation, Document, Link, init_beanie
         from pymongo import AsyncMongoClient
 
         class BUser(Document):
@@ -449,10 +568,32 @@ class BeaniePeer(Peer):
             class Settings:
                 name = INSERTS
 
+        class BAuthor(Document):
+            id: uuid.UUID = Field(default_factory=uuid.uuid4)  # type: ignore[assignment]
+            name: str
+            born: int
+            country: str
+
+            class Settings:
+                name = AUTHORS
+
+        class BBook(Document):
+            id: uuid.UUID = Field(default_factory=uuid.uuid4)  # type: ignore[assignment]
+            title: str
+            year: int
+            author: Link[BAuthor]
+
+            class Settings:
+                name = BOOKS_DBREF
+
         self.model: Any = BUser
         self.insert_model: Any = BInsert
+        self.author_model: Any = BAuthor
+        self.book_model: Any = BBook
         self.client: Any = AsyncMongoClient(uri, uuidRepresentation="standard")
-        await init_beanie(database=self.client[database], document_models=[BUser, BInsert])
+        await init_beanie(
+            database=self.client[database], document_models=[BUser, BInsert, BAuthor, BBook]
+        )
 
     async def close(self) -> None:
         await self.client.close()
@@ -483,6 +624,13 @@ class BeaniePeer(Peer):
 
     async def ping(self) -> None:
         await self.client.admin.command("ping")
+
+    async def find_books(self) -> list[Any]:
+        return await self.book_model.find(fetch_links=True).to_list()
+
+    def book_authors(self, books: list[Any]) -> dict[str, str]:
+        assert all(isinstance(b.author, self.author_model) for b in books)
+        return {b.title: b.author.name for b in books}
 
 
 # -- ODMantic --------------------------------------------------------------------------------

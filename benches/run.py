@@ -3,6 +3,7 @@
 
     bash benches/run.sh                # the full suite (builds the stub server first)
     bash benches/run.sh --smoke        # every scenario and peer once, on tiny sizes
+    bash benches/run.sh --scenarios links --out /tmp/links   # some scenarios only
 
 The server is the wire-protocol stub in benches/stubserver (it answers from canned,
 pre-encoded documents, so the numbers are the clients' costs), or the MongoDB that
@@ -11,7 +12,8 @@ pre-encoded documents, so the numbers are the clients' costs), or the MongoDB th
 Prints a table, and writes docs/benchmarks.json and docs/benchmarks.png: the median of several
 repetitions per scenario and peer, and its ratio to pymongo's async client returning raw dicts
 (the baseline) from the same run. Then it checks the targets of the performance issue and says
-plainly which are missed.
+plainly which are missed. A run of some scenarios (`--scenarios`) writes only to an `--out`
+named on the command line, never over the committed docs.
 """
 
 from __future__ import annotations
@@ -34,12 +36,36 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peers import PEERS, Peer, PlainUser, user_document, version_of
+from peers import (
+    AUTHORS,
+    BOOKS,
+    BOOKS_DBREF,
+    PEERS,
+    Peer,
+    PlainUser,
+    for_driver,
+    library_documents,
+    user_document,
+    version_of,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 STUB = REPO / "benches" / "stubserver" / "target" / "release"
 DATABASE = "vellum_bench"
 BASELINE = "pymongo raw"
+SCENARIOS = (
+    "find",
+    "get",
+    "concurrent",
+    "insert",
+    "update",
+    "group",
+    "links",
+    "ping",
+    "bridge",
+    "stream",
+)
+"""The names `--scenarios` chooses from, in the order the suite runs them."""
 
 
 @dataclass
@@ -53,10 +79,12 @@ class Sizes:
     stream: int = 100_000
     reps: int = 9  # this kind of VM varies by up to 30% between runs: more samples per median
     big_reps: int = 3  # for scenarios over 100 000 documents
+    books: int = 10_000  # each links to one of `authors`
+    authors: int = 1000
 
     @classmethod
     def smoke(cls) -> Sizes:
-        return cls((100,), 20, 10, 50, 20, 20, 500, 1, 1)
+        return cls((100,), 20, 10, 50, 20, 20, 500, 1, 1, 200, 20)
 
 
 @dataclass
@@ -80,7 +108,7 @@ class Result:
 
 
 class StubServer:
-    def __init__(self, docs: int) -> None:
+    def __init__(self, docs: int, books: int, authors: int) -> None:
         binary = STUB / "stubserver"
         if not binary.exists():
             raise SystemExit(
@@ -88,8 +116,9 @@ class StubServer:
                 "`cargo build --release --manifest-path benches/stubserver/Cargo.toml` "
                 "(benches/run.sh does)"
             )
+        command = [str(binary), "--docs", str(docs), "--books", str(books)]
         self.process = subprocess.Popen(
-            [str(binary), "--docs", str(docs)], stdout=subprocess.PIPE, text=True
+            [*command, "--authors", str(authors)], stdout=subprocess.PIPE, text=True
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline().strip()
@@ -113,8 +142,10 @@ class StubServer:
         self.process.wait(timeout=10)
 
 
-async def seed(uri: str, documents: int) -> None:
-    """Fills `vellum_bench.users` on a real server with the documents the stub would serve."""
+async def seed(uri: str, documents: int, sizes: Sizes) -> None:
+    """Fills `vellum_bench` on a real server with the documents the stub would serve: the
+    users, and the library (its books twice: links as ids, and as DBRefs)."""
+    from bson import DBRef
     from pymongo import AsyncMongoClient
 
     client: Any = AsyncMongoClient(uri, uuidRepresentation="standard")
@@ -122,8 +153,29 @@ async def seed(uri: str, documents: int) -> None:
         await client.drop_database(DATABASE)
         users = client[DATABASE]["users"]
         for start in range(0, documents, 10_000):
-            batch = [user_document(i) for i in range(start, min(start + 10_000, documents))]
+            end = min(start + 10_000, documents)
+            batch = [for_driver(user_document(i)) for i in range(start, end)]
             await users.insert_many(batch)
+        authors, books = library_documents(sizes.books, sizes.authors)
+        await client[DATABASE][AUTHORS].insert_many(authors)
+        await client[DATABASE][BOOKS].insert_many([dict(book) for book in books])
+        await client[DATABASE][BOOKS_DBREF].insert_many(
+            [{**book, "author": DBRef(AUTHORS, book["author"])} for book in books]
+        )
+    finally:
+        await client.close()
+
+
+async def library_reference(uri: str) -> dict[str, str]:
+    """Title to author name, joined here from a plain read of both collections: what every
+    peer's books with their links loaded must show."""
+    from pymongo import AsyncMongoClient
+
+    client: Any = AsyncMongoClient(uri, uuidRepresentation="standard")
+    try:
+        db = client[DATABASE]
+        names = {a["_id"]: a["name"] for a in await db[AUTHORS].find({}).to_list()}
+        return {b["title"]: names[b["author"]] for b in await db[BOOKS].find({}).to_list()}
     finally:
         await client.close()
 
@@ -205,7 +257,37 @@ def run_stream(label: str, uri: str, n: int) -> dict[str, float]:
 # -- the scenarios --------------------------------------------------------------------------
 
 
-async def run_all(uri: str, labels: list[str], sizes: Sizes) -> list[Result]:
+async def linking_peers(
+    uri: str, peers: dict[str, Peer], sizes: Sizes
+) -> tuple[dict[str, Peer], dict[str, str]]:
+    """The peers that load links, each checked once: all the books, each with the right
+    author. The others raise NotImplementedError, with a reason to note or none."""
+    reference = await library_reference(uri)
+    if len(reference) != sizes.books or len(set(reference.values())) < 2:
+        raise RuntimeError(f"the library holds {len(reference)} books, not {sizes.books}")
+    linking: dict[str, Peer] = {}
+    notes: dict[str, str] = {}
+    for label, peer in peers.items():
+        try:
+            books = await peer.find_books()
+        except NotImplementedError as err:
+            if str(err):
+                notes[label] = str(err)
+            continue
+        found = peer.book_authors(books)
+        wrong = sum(found.get(title) != name for title, name in reference.items())
+        if len(books) != sizes.books or wrong:
+            raise RuntimeError(
+                f"{label} loaded {len(books)} books of {sizes.books}, {wrong} with the wrong "
+                "author (or none)"
+            )
+        linking[label] = peer
+    return linking, notes
+
+
+async def run_all(
+    uri: str, labels: list[str], sizes: Sizes, chosen: frozenset[str] = frozenset(SCENARIOS)
+) -> list[Result]:
     peers: dict[str, Peer] = {}
     for label in labels:
         peer = PEERS[label]()
@@ -236,7 +318,7 @@ async def run_all(uri: str, labels: list[str], sizes: Sizes) -> list[Result]:
         print(f"  {name}: done", file=sys.stderr)
         return result
 
-    for n in sizes.finds:
+    for n in sizes.finds if "find" in chosen else ():
         reps = sizes.big_reps if n >= 100_000 else sizes.reps
 
         async def find(peer: Peer, n: int = n) -> float:
@@ -266,24 +348,27 @@ async def run_all(uri: str, labels: list[str], sizes: Sizes) -> list[Result]:
 
         return await timed(run) / len(ids) * 1e6
 
-    await scenario(f"get by _id, {sizes.gets:,} in sequence", "µs/op", sizes.reps, gets)
+    if "get" in chosen:
+        await scenario(f"get by _id, {sizes.gets:,} in sequence", "µs/op", sizes.reps, gets)
 
     async def concurrent(peer: Peer) -> float:
         batch = (ids * (sizes.concurrent // len(ids) + 1))[: sizes.concurrent]
         seconds = await timed(lambda: asyncio.gather(*(peer.get(i) for i in batch)))
         return seconds * 1e3
 
-    await scenario(f"{sizes.concurrent} concurrent gets", "ms", sizes.reps, concurrent)
+    if "concurrent" in chosen:
+        await scenario(f"{sizes.concurrent} concurrent gets", "ms", sizes.reps, concurrent)
 
-    documents = [user_document(i) for i in range(sizes.inserts)]
+    documents = [user_document(i) for i in range(sizes.inserts)] if "insert" in chosen else []
 
     async def insert(peer: Peer) -> float:
         await drop_inserts(uri)
         payload = peer.insert_payload([{**d, "_id": uuid.uuid4()} for d in documents])
         return await timed(lambda: peer.insert_many(payload)) * 1e3
 
-    await scenario(f"insert_many {sizes.inserts:,} models", "ms", sizes.reps, insert)
-    await drop_inserts(uri)
+    if "insert" in chosen:
+        await scenario(f"insert_many {sizes.inserts:,} models", "ms", sizes.reps, insert)
+        await drop_inserts(uri)
 
     async def update(peer: Peer) -> float:
         targets = ids[: sizes.updates]
@@ -294,12 +379,28 @@ async def run_all(uri: str, labels: list[str], sizes: Sizes) -> list[Result]:
 
         return await timed(run) / len(targets) * 1e6
 
-    await scenario("update_one by _id", "µs/op", sizes.reps, update)
+    if "update" in chosen:
+        await scenario("update_one by _id", "µs/op", sizes.reps, update)
 
     async def group(peer: Peer) -> float:
         return await timed(peer.aggregate_group) * 1e3
 
-    await scenario("aggregate $group → 1,000 models", "ms", sizes.reps, group)
+    if "group" in chosen:
+        await scenario("aggregate $group → 1,000 models", "ms", sizes.reps, group)
+
+    async def books(peer: Peer) -> float:
+        return await timed(peer.find_books) * 1e3
+
+    if "links" in chosen:
+        linking, notes = await linking_peers(uri, peers, sizes)
+        links = await scenario(
+            f"links: {sizes.books:,} books → {sizes.authors:,} authors, fetched",
+            "ms",
+            sizes.reps,
+            books,
+            only=lambda peer: peer.label in linking,
+        )
+        links.notes.update(notes)
 
     async def ping(peer: Peer) -> float:
         async def run() -> None:
@@ -308,9 +409,10 @@ async def run_all(uri: str, labels: list[str], sizes: Sizes) -> list[Result]:
 
         return await timed(run) / sizes.pings * 1e6
 
-    await scenario("ping round trip", "µs/op", sizes.reps, ping)
+    if "ping" in chosen:
+        await scenario("ping round trip", "µs/op", sizes.reps, ping)
 
-    if "vellum" in peers:
+    if "vellum" in peers and "bridge" in chosen:
         from vellum._core import bridge_overhead_probe
 
         probe = Result("async bridge alone (no I/O)", "µs/op")
@@ -326,6 +428,8 @@ async def run_all(uri: str, labels: list[str], sizes: Sizes) -> list[Result]:
     for peer in peers.values():
         await peer.close()
 
+    if "stream" not in chosen:
+        return results
     stream = Result(f"stream {sizes.stream:,} with iter()", "ms")
     for label in labels:
         for _ in range(sizes.big_reps):
@@ -411,6 +515,18 @@ def targets(results: list[Result], vellum: str = "vellum") -> list[Target]:
             check(
                 f"insert_many: beanie / {vellum} >= 8", beanie / mine >= 8, f"{beanie / mine:.1f}"
             )
+    result = find("links:")
+    if result is not None:
+        mine, beanie = result.median(vellum), result.median("beanie")
+        by_hand = result.median("pymongo+pydantic")
+        if beanie and mine:
+            check(f"links: beanie / {vellum} >= 5", beanie / mine >= 5, f"{beanie / mine:.1f}")
+        if by_hand and mine:
+            check(
+                f"links: {vellum} <= pymongo+pydantic (by hand: $in, model_validate)",
+                mine <= by_hand,
+                f"{mine / by_hand:.2f}x",
+            )
     result = find("stream")
     if result is not None and vellum in result.extra:
         growth = result.extra[vellum]["rss_growth_mb"]
@@ -457,7 +573,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repetition")
     parser.add_argument("--peers", help="comma-separated labels (default: every installed one)")
-    parser.add_argument("--out", type=Path, default=REPO / "docs")
+    parser.add_argument(
+        "--scenarios", help=f"comma-separated, from {','.join(SCENARIOS)} (default: all)"
+    )
+    parser.add_argument(
+        "--out", type=Path, help="where to write the results (default: docs/, for a full run)"
+    )
     parser.add_argument("--stream-child", help=argparse.SUPPRESS)
     parser.add_argument("--uri", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
@@ -467,6 +588,12 @@ def main() -> int:
         return 0
 
     sizes = Sizes.smoke() if args.smoke else Sizes()
+    chosen = frozenset(args.scenarios.split(",") if args.scenarios else SCENARIOS)
+    if chosen - set(SCENARIOS):
+        raise SystemExit(
+            f"unknown scenarios {sorted(chosen - set(SCENARIOS))}; choose from {list(SCENARIOS)}"
+        )
+    out = args.out or (REPO / "docs" if chosen == set(SCENARIOS) else None)
     wanted = args.peers.split(",") if args.peers else list(PEERS)
     unknown = [label for label in wanted if label not in PEERS]
     if unknown:
@@ -482,13 +609,13 @@ def main() -> int:
     if uri:
         server = "MongoDB at VELLUM_BENCH_MONGODB_URI"
         print(f"seeding {documents:,} documents", file=sys.stderr)
-        asyncio.run(seed(uri, documents))
+        asyncio.run(seed(uri, documents, sizes))
     else:
-        stub = StubServer(documents)
+        stub = StubServer(documents, sizes.books, sizes.authors)
         uri = stub.uri
         server = "stub server (benches/stubserver)"
     try:
-        results = asyncio.run(run_all(uri, labels, sizes))
+        results = asyncio.run(run_all(uri, labels, sizes, chosen))
         round_trip = stub.round_trip() if stub else None
     finally:
         if stub:
@@ -509,8 +636,10 @@ def main() -> int:
         status = "documented" if target.met is None else "met" if target.met else "MISSED"
         print(f"  [{status}] {target.text}: {target.measured}")
 
-    if not args.smoke:
-        args.out.mkdir(parents=True, exist_ok=True)
+    if not args.smoke and out is None:
+        print("\nsome scenarios only: nothing written (name a directory with --out)")
+    elif not args.smoke:
+        out.mkdir(parents=True, exist_ok=True)
         payload = {
             "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "server": server,
@@ -537,9 +666,9 @@ def main() -> int:
             ],
             "targets": [t.__dict__ for t in checked],
         }
-        (args.out / "benchmarks.json").write_text(json.dumps(payload, indent=2) + "\n")
-        chart(results, labels, args.out / "benchmarks.png")
-        print(f"\nwrote {args.out / 'benchmarks.json'} and {args.out / 'benchmarks.png'}")
+        (out / "benchmarks.json").write_text(json.dumps(payload, indent=2) + "\n")
+        chart(results, labels, out / "benchmarks.png")
+        print(f"\nwrote {out / 'benchmarks.json'} and {out / 'benchmarks.png'}")
     return 0
 
 

@@ -1,11 +1,11 @@
 //! Server cursors over the canned documents, and the `{cursor: {...}, ok: 1}` replies.
 //!
-//! A cursor is only a position in one of the canned lists, so any connection of the pool may
-//! send its getMore.
+//! A cursor is only a position in one of the canned lists (or in a list of picked positions
+//! in one), so any connection of the pool may send its getMore.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::bsonw::{kind, put_index_key, BsonBuf};
 use crate::data::Canned;
@@ -16,10 +16,14 @@ pub const DEFAULT_FIRST_BATCH: usize = 101;
 const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
 
 /// Which canned list a cursor walks.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Source {
     Users,
     Groups,
+    Authors,
+    Books,
+    BooksDbref,
+    BooksJoined,
 }
 
 impl Source {
@@ -27,12 +31,63 @@ impl Source {
         match self {
             Source::Users => &canned.users,
             Source::Groups => &canned.groups,
+            Source::Authors => &canned.library.authors,
+            Source::Books => &canned.library.books,
+            Source::BooksDbref => &canned.library.books_dbref,
+            Source::BooksJoined => &canned.library.joined,
+        }
+    }
+}
+
+/// The documents of a result: a whole canned list, or the documents at some of its positions
+/// (what a `$in` on `_id` selects).
+#[derive(Clone)]
+pub enum Rows {
+    All(Source),
+    Picked(Source, Arc<[usize]>),
+}
+
+impl Rows {
+    pub fn len(&self, canned: &Canned) -> usize {
+        match self {
+            Rows::All(source) => source.documents(canned).len(),
+            Rows::Picked(_, positions) => positions.len(),
+        }
+    }
+
+    fn document<'a>(&self, canned: &'a Canned, at: usize) -> &'a [u8] {
+        match self {
+            Rows::All(source) => &source.documents(canned)[at],
+            Rows::Picked(source, positions) => &source.documents(canned)[positions[at]],
+        }
+    }
+
+    /// Writes the cursor reply holding the documents `start..end` of these rows.
+    pub fn put_reply(
+        &self,
+        out: &mut Vec<u8>,
+        canned: &Canned,
+        batch_field: &str,
+        (start, end): (usize, usize),
+        id: i64,
+        namespace: &str,
+    ) {
+        match self {
+            Rows::All(source) => {
+                let documents = &source.documents(canned)[start..end];
+                put_cursor_reply(out, batch_field, documents, id, namespace);
+            }
+            Rows::Picked(..) => {
+                let documents: Vec<&[u8]> =
+                    (start..end).map(|at| self.document(canned, at)).collect();
+                put_cursor_reply(out, batch_field, &documents, id, namespace);
+            }
         }
     }
 }
 
 struct OpenCursor {
-    source: Source,
+    rows: Rows,
     next: usize,
     end: usize,
     namespace: String,
@@ -41,7 +96,7 @@ struct OpenCursor {
 /// What a getMore hands back: the documents to send and the cursor id to report (0 once the
 /// cursor is exhausted).
 pub struct NextBatch {
-    pub source: Source,
+    pub rows: Rows,
     pub start: usize,
     pub end: usize,
     pub id: i64,
@@ -55,11 +110,11 @@ pub struct Cursors {
 }
 
 impl Cursors {
-    /// Registers the rest of a result (`next..end` of `source`) and returns its cursor id.
-    pub fn open(&self, source: Source, next: usize, end: usize, namespace: String) -> i64 {
+    /// Registers the rest of a result (`next..end` of `rows`) and returns its cursor id.
+    pub fn open(&self, rows: Rows, next: usize, end: usize, namespace: String) -> i64 {
         let id = self.last_id.fetch_add(1, Ordering::Relaxed) + 1;
         let cursor = OpenCursor {
-            source,
+            rows,
             next,
             end,
             namespace,
@@ -80,11 +135,15 @@ impl Cursors {
         let start = cursor.next;
         let end = match batch_size {
             Some(n) => start.saturating_add(n).min(cursor.end),
-            None => fill_end(cursor.source.documents(canned), start, cursor.end),
+            None => fill_end(
+                |at| cursor.rows.document(canned, at).len(),
+                start,
+                cursor.end,
+            ),
         };
         cursor.next = end;
         let batch = NextBatch {
-            source: cursor.source,
+            rows: cursor.rows.clone(),
             start,
             end,
             id: if end >= cursor.end { 0 } else { id },
@@ -105,12 +164,12 @@ impl Cursors {
     }
 }
 
-/// The end of the longest run from `start` whose documents fit in one 16 MiB batch (at least
-/// one document).
-fn fill_end(documents: &[Vec<u8>], start: usize, end: usize) -> usize {
+/// The end of the longest run from `start` whose documents (of these sizes) fit in one 16 MiB
+/// batch (at least one document).
+fn fill_end(size_at: impl Fn(usize) -> usize, start: usize, end: usize) -> usize {
     let mut total = 0;
-    for (at, document) in documents.iter().enumerate().take(end).skip(start) {
-        total += document.len();
+    for at in start..end {
+        total += size_at(at);
         if total > MAX_BATCH_BYTES && at > start {
             return at;
         }
@@ -148,8 +207,8 @@ mod tests {
     #[test]
     fn a_cursor_walks_to_its_end_then_closes() {
         let cursors = Cursors::default();
-        let canned = Canned::generate(250);
-        let id = cursors.open(Source::Users, 101, 250, "db.c".into());
+        let canned = Canned::generate(250, 0, 1);
+        let id = cursors.open(Rows::All(Source::Users), 101, 250, "db.c".into());
         let first = cursors.next_batch(id, Some(100), &canned).unwrap();
         assert_eq!((first.start, first.end, first.id), (101, 201, id));
         let last = cursors.next_batch(id, None, &canned).unwrap();
@@ -159,9 +218,9 @@ mod tests {
 
     #[test]
     fn an_unsized_batch_stops_at_16_mib() {
-        let documents = vec![vec![0u8; 1024 * 1024]; 40];
-        assert_eq!(fill_end(&documents, 0, 40), 16);
-        assert_eq!(fill_end(&documents, 30, 40), 40);
+        let megabyte = |_| 1024 * 1024;
+        assert_eq!(fill_end(megabyte, 0, 40), 16);
+        assert_eq!(fill_end(megabyte, 30, 40), 40);
     }
 
     #[test]

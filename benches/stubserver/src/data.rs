@@ -6,6 +6,7 @@
 //! same bytes.
 
 use crate::bsonw::{decimal128, kind, BsonBuf, UUID_SUBTYPE};
+use crate::library::Library;
 
 const FIRST_NAMES: [&str; 16] = [
     "Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Margaret", "Ken", "Frances", "Dennis",
@@ -35,10 +36,10 @@ pub const CITIES: usize = 1000;
 const BASE_MILLIS: i64 = 1_704_067_200_000;
 
 /// A splitmix64 step: a small, good-enough deterministic generator.
-struct Generator(u64);
+pub struct Generator(pub u64);
 
 impl Generator {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -46,11 +47,11 @@ impl Generator {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, bound: u64) -> u64 {
+    pub fn below(&mut self, bound: u64) -> u64 {
         self.next() % bound
     }
 
-    fn uuid_v4(&mut self) -> [u8; 16] {
+    pub fn uuid_v4(&mut self) -> [u8; 16] {
         let mut bytes = [0u8; 16];
         bytes[..8].copy_from_slice(&self.next().to_le_bytes());
         bytes[8..].copy_from_slice(&self.next().to_le_bytes());
@@ -69,19 +70,24 @@ pub struct Canned {
     pub first_user_rest: Vec<u8>,
     /// One encoded `$group` result per city.
     pub groups: Vec<Vec<u8>>,
+    /// Authors and the books that link to them.
+    pub library: Library,
 }
 
 impl Canned {
-    pub fn generate(count: usize) -> Canned {
+    /// `count` users, and a library of `books` books by `authors` authors.
+    pub fn generate(count: usize, books: usize, authors: usize) -> Canned {
         let mut generator = Generator(0x5EED);
         let users: Vec<Vec<u8>> = (0..count.max(1)).map(|i| user(&mut generator, i)).collect();
         let id_element_end = 4 + 1 + "_id".len() + 1 + 4 + 1 + 16;
         let first_user_rest = users[0][id_element_end..users[0].len() - 1].to_vec();
         let groups = (0..CITIES).map(|i| group(&mut generator, i)).collect();
+        let library = Library::generate(&mut generator, books, authors);
         Canned {
             users,
             first_user_rest,
             groups,
+            library,
         }
     }
 }
@@ -141,7 +147,7 @@ mod tests {
 
     #[test]
     fn users_decode_with_every_field() {
-        let canned = Canned::generate(3);
+        let canned = Canned::generate(3, 0, 1);
         let doc = bson::Document::from_reader(canned.users[2].as_slice()).unwrap();
         let keys: Vec<&str> = doc.keys().map(String::as_str).collect();
         assert_eq!(
@@ -166,7 +172,7 @@ mod tests {
 
     #[test]
     fn first_user_rest_follows_the_id() {
-        let canned = Canned::generate(1);
+        let canned = Canned::generate(1, 0, 1);
         let user = &canned.users[0];
         assert!(user[..user.len() - 1].ends_with(&canned.first_user_rest));
         assert_eq!(canned.first_user_rest[0], kind::STRING);

@@ -7,11 +7,13 @@
 //! measures the client.
 //!
 //! ```text
-//! stubserver [PORT] [--docs N] [--replset NAME]
+//! stubserver [PORT] [--docs N] [--books N] [--authors N] [--replset NAME]
 //! ```
 //! - `PORT` 0 (the default) picks a free port. Either way the server prints
 //!   `listening on 127.0.0.1:PORT` on stdout once it accepts connections.
 //! - `--docs N` (or `STUB_DOCS=N`; default 100000): how many canned users find serves.
+//! - `--books N`, `--authors N` (default 10000 and 1000): the canned library, books that each
+//!   link to one author (see `library.rs`).
 //! - `--replset NAME`: describe a replica-set primary named NAME (connect with
 //!   `mongodb://127.0.0.1:PORT/?replicaSet=NAME`) instead of a standalone server.
 //!
@@ -26,6 +28,10 @@
 //!   `getMore` batches of `batchSize` or as many as fit in 16 MiB. `skip`/`limit` (and the
 //!   `$skip`/`$limit` stages) are honoured; filters are ignored except `{_id: v}` (or
 //!   `{_id: {$eq: v}}`), which returns the first user under that `_id`.
+//! - the collections `authors`, `books` (links stored as ids) and `books_dbref` (as DBRefs)
+//!   answer from the canned library instead: `{_id: {$in: [...]}}` on `authors` returns the
+//!   authors with those ids, and an aggregate of books with a `$lookup` stage returns each book
+//!   with its author document in place of the link.
 //! - an aggregate with a `$group` stage returns 1000 canned `{_id: "city-i", users, avg_age,
 //!   total_balance}` documents, except drivers' count (`{$group: {_id: 1, n: {$sum: 1}}}`).
 //! - `findAndModify` returns the first user (under the queried `_id`); `insert`, `update`,
@@ -46,6 +52,7 @@ mod connection;
 mod cursors;
 mod data;
 mod handshake;
+mod library;
 mod queries;
 mod replies;
 mod server;
@@ -61,11 +68,20 @@ use crate::data::Canned;
 use crate::server::{Server, Stats};
 
 const DEFAULT_DOCS: usize = 100_000;
+const DEFAULT_BOOKS: usize = 10_000;
+const DEFAULT_AUTHORS: usize = 1000;
 
 struct Options {
     port: u16,
     docs: usize,
+    books: usize,
+    authors: usize,
     replica_set: Option<String>,
+}
+
+fn count(flag: &str, value: Option<String>) -> Result<usize, String> {
+    let value = value.ok_or(format!("{flag} needs a number"))?;
+    value.parse().map_err(|_| format!("{flag} {value}"))
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -75,15 +91,16 @@ fn parse_options() -> Result<Options, String> {
             Ok(value) => value.parse().map_err(|_| format!("STUB_DOCS={value}"))?,
             Err(_) => DEFAULT_DOCS,
         },
+        books: DEFAULT_BOOKS,
+        authors: DEFAULT_AUTHORS,
         replica_set: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--docs" => {
-                let value = args.next().ok_or("--docs needs a number")?;
-                options.docs = value.parse().map_err(|_| format!("--docs {value}"))?;
-            }
+            "--docs" => options.docs = count("--docs", args.next())?,
+            "--books" => options.books = count("--books", args.next())?,
+            "--authors" => options.authors = count("--authors", args.next())?,
             "--replset" => options.replica_set = Some(args.next().ok_or("--replset needs a name")?),
             "-h" | "--help" => return Err(String::new()),
             port => options.port = port.parse().map_err(|_| format!("not a port: {port}"))?,
@@ -94,7 +111,7 @@ fn parse_options() -> Result<Options, String> {
 
 fn main() {
     let options = parse_options().unwrap_or_else(|problem| {
-        eprintln!("{problem}\nusage: stubserver [PORT] [--docs N] [--replset NAME]");
+        eprintln!("{problem}\nusage: stubserver [PORT] [--docs N] [--books N] [--authors N] [--replset NAME]");
         std::process::exit(2);
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -111,7 +128,7 @@ async fn run(options: Options) -> std::io::Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", options.port)).await?;
     let address = listener.local_addr()?;
     let server = Arc::new(Server {
-        canned: Canned::generate(options.docs),
+        canned: Canned::generate(options.docs, options.books, options.authors),
         cursors: Cursors::default(),
         address: address.to_string(),
         replica_set: options.replica_set,

@@ -1,14 +1,20 @@
 //! Reads: find, aggregate, getMore, killCursors, findAndModify, count and the index and
 //! collection listings, all answered from the canned documents.
 //!
-//! Filters are ignored except an equality on `_id`, which returns the first canned user under
-//! the queried `_id`; `skip` and `limit` (and the `$skip`/`$limit` stages) are honoured.
+//! The library collections (`authors`, `books`, `books_dbref`) answer from the canned library;
+//! every other collection from the canned users. Filters are ignored except an equality on
+//! `_id` in a users collection, which returns the first canned user under the queried `_id`,
+//! and `{_id: {$in: [...]}}` on `authors`, which returns the authors with those ids (in
+//! stored order, as a collection scan would). `skip` and `limit` (and the `$skip`/`$limit`
+//! stages) are honoured; an aggregate of books with a `$lookup` stage returns each book with
+//! its author document in place of the link.
 
 use bson::{RawBsonRef, RawDocument, RawDocumentBuf};
 
 use crate::bsonw::{kind, BsonBuf};
-use crate::cursors::{put_cursor_reply, Source, DEFAULT_FIRST_BATCH};
+use crate::cursors::{put_cursor_reply, Rows, Source, DEFAULT_FIRST_BATCH};
 use crate::data::Canned;
+use crate::library::{AUTHORS, BOOKS, BOOKS_DBREF};
 use crate::replies::put_error;
 use crate::server::Server;
 
@@ -43,6 +49,35 @@ fn namespace(body: &RawDocument, command: &str) -> String {
     format!("{database}.{collection}")
 }
 
+/// The canned list a collection reads from: the users, unless it is a library collection.
+fn source_of(body: &RawDocument, command: &str) -> Source {
+    match body.get(command) {
+        Ok(Some(RawBsonRef::String(AUTHORS))) => Source::Authors,
+        Ok(Some(RawBsonRef::String(BOOKS))) => Source::Books,
+        Ok(Some(RawBsonRef::String(BOOKS_DBREF))) => Source::BooksDbref,
+        _ => Source::Users,
+    }
+}
+
+/// The positions of the authors whose UUID is in `filter`'s `{_id: {$in: [...]}}`, in stored
+/// order; None for any other filter.
+fn authors_in(canned: &Canned, filter: &RawDocument) -> Option<Rows> {
+    let condition = filter.get_document("_id").ok()?;
+    let ids = condition.get_array("$in").ok()?;
+    let mut positions: Vec<usize> = ids
+        .into_iter()
+        .flatten()
+        .filter_map(|id| match id {
+            RawBsonRef::Binary(binary) => <[u8; 16]>::try_from(binary.bytes).ok(),
+            _ => None,
+        })
+        .filter_map(|id| canned.library.author_at.get(&id).copied())
+        .collect();
+    positions.sort_unstable();
+    positions.dedup();
+    Some(Rows::Picked(Source::Authors, positions.into()))
+}
+
 /// The value of `{_id: v}` or `{_id: {$eq: v}}`; None for any other filter.
 fn id_equality(filter: &RawDocument) -> Option<RawBsonRef<'_>> {
     let value = filter.get("_id").ok()??;
@@ -74,7 +109,7 @@ fn user_with_id(canned: &Canned, id: RawBsonRef<'_>) -> Vec<u8> {
 
 /// What a find or aggregate selected from a canned list.
 struct Selection {
-    source: Source,
+    rows: Rows,
     skip: usize,
     limit: Option<usize>,
 }
@@ -88,26 +123,21 @@ fn put_first_batch(
     batch_size: usize,
     single_batch: bool,
 ) {
-    let documents = selection.source.documents(&server.canned);
-    let start = selection.skip.min(documents.len());
-    let end = selection.limit.map_or(documents.len(), |limit| {
-        start.saturating_add(limit).min(documents.len())
-    });
+    let total = selection.rows.len(&server.canned);
+    let start = selection.skip.min(total);
+    let end = selection
+        .limit
+        .map_or(total, |limit| start.saturating_add(limit).min(total));
     let first_end = start.saturating_add(batch_size).min(end);
     let id = if first_end < end && !single_batch {
-        server
-            .cursors
-            .open(selection.source, first_end, end, namespace.clone())
+        let rows = selection.rows.clone();
+        server.cursors.open(rows, first_end, end, namespace.clone())
     } else {
         0
     };
-    put_cursor_reply(
-        out,
-        "firstBatch",
-        &documents[start..first_end],
-        id,
-        &namespace,
-    );
+    let batch = (start, first_end);
+    let rows = &selection.rows;
+    rows.put_reply(out, &server.canned, "firstBatch", batch, id, &namespace);
 }
 
 /// A single-batch cursor holding the first user under the queried `_id`.
@@ -118,13 +148,26 @@ fn put_user_reply(out: &mut Vec<u8>, server: &Server, id: RawBsonRef<'_>, namesp
 
 pub fn find(out: &mut Vec<u8>, server: &Server, body: &RawDocument) {
     let namespace = namespace(body, "find");
-    if let Some(id) = body.get_document("filter").ok().and_then(id_equality) {
-        put_user_reply(out, server, id, &namespace);
-        return;
+    let source = source_of(body, "find");
+    let filter = body.get_document("filter").ok();
+    let mut rows = Rows::All(source);
+    match source {
+        Source::Users => {
+            if let Some(id) = filter.and_then(id_equality) {
+                put_user_reply(out, server, id, &namespace);
+                return;
+            }
+        }
+        Source::Authors => {
+            if let Some(picked) = filter.and_then(|f| authors_in(&server.canned, f)) {
+                rows = picked;
+            }
+        }
+        _ => {}
     }
     let limit = count_field(body, "limit").unwrap_or(0);
     let selection = Selection {
-        source: Source::Users,
+        rows,
         skip: to_usize(count_field(body, "skip").unwrap_or(0)),
         limit: (limit != 0).then(|| to_usize(limit.abs())),
     };
@@ -140,8 +183,9 @@ fn is_count_group(group: &RawDocument) -> bool {
 
 pub fn aggregate(out: &mut Vec<u8>, server: &Server, body: &RawDocument) {
     let namespace = namespace(body, "aggregate");
+    let mut source = source_of(body, "aggregate");
     let mut selection = Selection {
-        source: Source::Users,
+        rows: Rows::All(source),
         skip: 0,
         limit: None,
     };
@@ -156,7 +200,10 @@ pub fn aggregate(out: &mut Vec<u8>, server: &Server, body: &RawDocument) {
         };
         match (name, value) {
             ("$group", RawBsonRef::Document(group)) if is_count_group(group) => count_group = true,
-            ("$group", _) => selection.source = Source::Groups,
+            ("$group", _) => source = Source::Groups,
+            ("$lookup", _) if matches!(source, Source::Books | Source::BooksDbref) => {
+                source = Source::BooksJoined;
+            }
             ("$match", RawBsonRef::Document(filter)) => by_id = by_id.or(id_equality(filter)),
             ("$limit", value) => selection.limit = as_count(value).map(to_usize),
             ("$skip", value) => selection.skip = as_count(value).map_or(0, to_usize),
@@ -174,10 +221,11 @@ pub fn aggregate(out: &mut Vec<u8>, server: &Server, body: &RawDocument) {
         put_cursor_reply(out, "firstBatch", &[document], 0, &namespace);
         return;
     }
-    if let (Some(id), Source::Users) = (by_id, selection.source) {
+    if let (Some(id), Source::Users) = (by_id, source) {
         put_user_reply(out, server, id, &namespace);
         return;
     }
+    selection.rows = Rows::All(source);
     let batch_size = body
         .get_document("cursor")
         .ok()
@@ -190,10 +238,14 @@ pub fn get_more(out: &mut Vec<u8>, server: &Server, body: &RawDocument) {
     let id = count_field(body, "getMore").unwrap_or(0);
     let batch_size = count_field(body, "batchSize").map(to_usize);
     match server.cursors.next_batch(id, batch_size, &server.canned) {
-        Some(batch) => {
-            let documents = &batch.source.documents(&server.canned)[batch.start..batch.end];
-            put_cursor_reply(out, "nextBatch", documents, batch.id, &batch.namespace);
-        }
+        Some(batch) => batch.rows.put_reply(
+            out,
+            &server.canned,
+            "nextBatch",
+            (batch.start, batch.end),
+            batch.id,
+            &batch.namespace,
+        ),
         None => put_error(
             out,
             CURSOR_NOT_FOUND,
@@ -279,4 +331,77 @@ pub fn list_collections(out: &mut Vec<u8>, body: &RawDocument) {
     let no_documents: [&[u8]; 0] = [];
     let namespace = format!("{database}.$cmd.listCollections");
     put_cursor_reply(out, "firstBatch", &no_documents, 0, &namespace);
+}
+
+#[cfg(test)]
+mod tests {
+    use bson::spec::BinarySubtype;
+    use bson::{rawdoc, Binary, Document};
+
+    use super::*;
+
+    fn uuid(bytes: &[u8]) -> Binary {
+        Binary {
+            subtype: BinarySubtype::Uuid,
+            bytes: bytes.to_vec(),
+        }
+    }
+
+    fn first_batch(out: &[u8]) -> Vec<Document> {
+        let reply = Document::from_reader(out).unwrap();
+        let batch = reply
+            .get_document("cursor")
+            .unwrap()
+            .get_array("firstBatch");
+        let batch = batch.unwrap().iter();
+        batch.map(|d| d.as_document().unwrap().clone()).collect()
+    }
+
+    #[test]
+    fn in_on_authors_returns_those_authors_in_stored_order() {
+        let canned = Canned::generate(1, 30, 10);
+        let id_at = |at: usize| {
+            let author = Document::from_reader(canned.library.authors[at].as_slice()).unwrap();
+            match author.get("_id") {
+                Some(bson::Bson::Binary(id)) => id.clone(),
+                other => panic!("a UUID _id, not {other:?}"),
+            }
+        };
+        let (seven, two, unknown) = (id_at(7), id_at(2), uuid(&[9; 16]));
+        let filter = rawdoc! { "_id": { "$in": [seven.clone(), unknown, two, seven] } };
+        let Some(Rows::Picked(Source::Authors, positions)) = authors_in(&canned, &filter) else {
+            panic!("a $in on _id picks authors")
+        };
+        assert_eq!(&*positions, [2, 7]);
+        assert!(authors_in(&canned, &rawdoc! { "name": "x" }).is_none());
+    }
+
+    #[test]
+    fn a_lookup_on_books_returns_the_joined_books() {
+        let server = Server {
+            canned: Canned::generate(1, 5, 2),
+            cursors: crate::cursors::Cursors::default(),
+            address: String::new(),
+            replica_set: None,
+            stats: crate::server::Stats::default(),
+        };
+        let lookup = rawdoc! { "$lookup": { "from": "authors", "as": "_link_author" } };
+        let body = rawdoc! { "aggregate": BOOKS_DBREF, "pipeline": [lookup], "$db": "db" };
+        let mut out = Vec::new();
+        aggregate(&mut out, &server, &body);
+        let books = first_batch(&out);
+        assert_eq!(books.len(), 5);
+        assert!(books[0]
+            .get_document("author")
+            .unwrap()
+            .contains_key("name"));
+        let body = rawdoc! { "find": BOOKS_DBREF, "filter": {}, "$db": "db" };
+        let mut out = Vec::new();
+        find(&mut out, &server, &body);
+        let books = first_batch(&out);
+        assert!(books[0]
+            .get_document("author")
+            .unwrap()
+            .contains_key("$ref"));
+    }
 }
