@@ -5,7 +5,7 @@
 //! `ConnectionError`). Errors built here are lazy: no Python object is created until the error
 //! reaches a thread attached to the interpreter, so tokio tasks never touch Python.
 
-use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::error::{ErrorKind, WriteError, WriteFailure};
 
 use crate::codec::DecodedDocument;
 use pyo3::prelude::*;
@@ -154,6 +154,48 @@ impl Error {
             source: Box::new(source),
             uri: uri.clone(),
         }
+    }
+}
+
+/// What a write command's reply reports beside `ok: 1`, which the driver's `run_command`
+/// returns without raising; as the driver's own errors, so they map as any other write's.
+#[derive(Default)]
+pub struct WriteFailures {
+    /// The first write error, its message naming its statement's position in the whole batch.
+    pub write: Option<mongodb::error::Error>,
+    /// The write concern error.
+    pub concern: Option<mongodb::error::Error>,
+}
+
+impl WriteFailures {
+    /// The failures of `reply`, the reply to a command whose first statement is at `first`.
+    pub fn of(reply: &bson::Document, first: usize) -> Result<Self, Error> {
+        let unexpected =
+            |e: bson::de::Error| Error::InvalidBson(format!("unexpected write reply: {e}"));
+        let mut failures = WriteFailures::default();
+        let errors = reply.get_array("writeErrors").map(|e| e.first());
+        if let Ok(Some(bson::Bson::Document(entry))) = errors {
+            let mut error: WriteError = bson::from_document(entry.clone()).map_err(unexpected)?;
+            let index = match entry.get("index") {
+                Some(bson::Bson::Int32(i)) => usize::try_from(*i).ok(),
+                Some(bson::Bson::Int64(i)) => usize::try_from(*i).ok(),
+                _ => None,
+            };
+            if let Some(index) = index {
+                error.message = format!(
+                    "{} (document {} of the batch)",
+                    error.message,
+                    first + index
+                );
+            }
+            failures.write = Some(ErrorKind::Write(WriteFailure::WriteError(error)).into());
+        }
+        if let Ok(entry) = reply.get_document("writeConcernError") {
+            let error = bson::from_document(entry.clone()).map_err(unexpected)?;
+            failures.concern =
+                Some(ErrorKind::Write(WriteFailure::WriteConcernError(error)).into());
+        }
+        Ok(failures)
     }
 }
 

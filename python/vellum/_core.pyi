@@ -369,6 +369,24 @@ class Collection:
         session: Session | None = None,
         plan: ModelPlan | None = None,
     ) -> Awaitable[_Document | Any | None]: ...
+    def replace_many(
+        self,
+        documents: Iterable[Mapping[str, Any] | BaseModel],
+        *,
+        filters: Sequence[_Filter] | None = None,
+        plan: ModelPlan | None = None,
+        session: Session | None = None,
+        ordered: bool = False,
+    ) -> Awaitable[UpdateOutcome]:
+        """Replaces each document by its ``_id``, ANDed with its filter in ``filters`` when
+        given (one per document, such as ``{"schema_version": 1}``), in as few ``update``
+        commands as the server's limits allow (100 000 statements, 16 MiB a command). Models
+        are encoded by ``plan`` as ``insert_many`` encodes them; nothing is sent when one
+        raises ``UnvouchedDocumentError``, lacks an ``_id``, holds a top-level ``$`` key or is
+        over 16 MiB. Unordered, every command is sent and the first write error is raised at
+        the end (``DuplicateKeyError``...). Returns the totals of every command: ``matched``
+        and ``modified`` (``upserted_id`` is None)."""
+        ...
     def update_one(
         self,
         filter: _Filter,

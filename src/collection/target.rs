@@ -2,9 +2,10 @@
 //! session when there is one. Nothing here touches Python except the argument checks that run
 //! before a task is spawned.
 
+use std::iter::Peekable;
 use std::sync::Arc;
 
-use bson::{doc, Document, RawBson, RawBsonRef, RawDocumentBuf};
+use bson::{doc, Document, RawArrayBuf, RawBson, RawBsonRef, RawDocument, RawDocumentBuf};
 use mongodb::options::{
     AggregateOptions, FindOneAndUpdateOptions, FindOneOptions, FindOptions, ReturnDocument,
 };
@@ -13,10 +14,10 @@ use pyo3::prelude::*;
 
 use crate::codec::{encode_filter, Batch, DecodedDocument};
 use crate::driver::ClientInner;
-use crate::error::Error;
+use crate::error::{Error, WriteFailures, MAX_DOCUMENT_BYTES};
 use crate::options::{non_negative, optional_document};
 use crate::pipeline::Pipeline;
-use crate::results::Versioned;
+use crate::results::{Updated, Versioned};
 use crate::session::SessionHandle;
 use mongodb::ClientSession;
 
@@ -304,6 +305,183 @@ impl VersionedWrite {
     }
 }
 
+/// MongoDB's limit on the statements of one write command (`maxWriteBatchSize`).
+const MAX_STATEMENTS: usize = 100_000;
+/// The most bytes one `update` command document takes when it carries several statements: the
+/// 16 MiB limit, less room for the fields the driver adds (`$db`, `lsid`, `$clusterTime`,
+/// `txnNumber`...). A statement too large to share a command is sent alone (the server takes a
+/// command up to 16 KiB over the limit, for one document of the maximum size).
+const MAX_COMMAND_BYTES: usize = MAX_DOCUMENT_BYTES - 16 * 1024;
+
+/// Replaces each document by its `_id` (and the extra conditions of its filter), in as few
+/// `update` commands as the server's limits allow: one round trip per batch, not per document.
+pub struct ReplaceMany {
+    /// Each statement's filter (`_id` and the extra conditions) and replacement.
+    statements: Vec<(RawDocumentBuf, RawDocumentBuf)>,
+    ordered: bool,
+}
+
+impl ReplaceMany {
+    /// The statements: each one's filter (`_id` and its extra conditions) and replacement.
+    pub fn new(statements: Vec<(RawDocumentBuf, RawDocumentBuf)>, ordered: bool) -> Self {
+        ReplaceMany {
+            statements,
+            ordered,
+        }
+    }
+
+    /// Sends the `update` commands one after the other, in the session if there is one, and
+    /// adds up their counts. Ordered, the first write error stops the batch; unordered, every
+    /// command is sent and the first write error is raised at the end (a write concern error
+    /// after every command, when no write failed).
+    pub async fn run(
+        self,
+        target: &Target,
+        session: Option<SessionHandle>,
+    ) -> Result<Updated, Error> {
+        let ReplaceMany {
+            statements,
+            ordered,
+        } = self;
+        let database = target.client.driver()?.database(&target.database);
+        // One lock for every command: the session's other users cannot interleave.
+        let mut locked = match &session {
+            Some(handle) => Some(handle.lock().await),
+            None => None,
+        };
+        let (mut matched, mut modified) = (0, 0);
+        let mut write_error = None;
+        let mut concern_error = None;
+        let statements = statements.into_iter().map(|(q, u)| statement(&q, &u));
+        for (first, command) in UpdateCommands::new(&target.name, statements, ordered) {
+            let action = database.run_raw_command(command);
+            let reply = match locked.as_mut() {
+                Some(l) => action.session(l.get()?).await,
+                None => action.await,
+            };
+            let reply = match reply {
+                Ok(reply) => reply,
+                // NoSuchTransaction after a write error: that error aborted the transaction
+                // (MongoDB does; the emulator keeps it open), and is the one to raise.
+                Err(e) if write_error.is_some() && is_code(&e, 251) => break,
+                Err(e) => return Err(target.wrap(e)),
+            };
+            matched += count(&reply, "n");
+            modified += count(&reply, "nModified");
+            let failures = WriteFailures::of(&reply, first)?;
+            if let Some(failed) = failures.write {
+                if ordered {
+                    return Err(target.wrap(failed));
+                }
+                write_error.get_or_insert(failed);
+            }
+            if let Some(concern) = failures.concern {
+                concern_error.get_or_insert(concern);
+            }
+        }
+        match write_error.or(concern_error) {
+            Some(e) => Err(target.wrap(e)),
+            None => Ok(Updated {
+                matched,
+                modified,
+                upserted_id: None,
+            }),
+        }
+    }
+}
+
+fn is_code(error: &mongodb::error::Error, code: i32) -> bool {
+    matches!(error.kind.as_ref(), mongodb::error::ErrorKind::Command(c) if c.code == code)
+}
+
+/// One statement of an `update` command: replace the document matching `q` by `u`.
+fn statement(q: &RawDocument, u: &RawDocument) -> RawDocumentBuf {
+    let mut statement = RawDocumentBuf::new();
+    statement.append_ref("q", q);
+    statement.append_ref("u", u);
+    statement.append("upsert", false);
+    statement.append("multi", false);
+    statement
+}
+
+fn update_command(name: &str, updates: RawArrayBuf, ordered: bool) -> RawDocumentBuf {
+    let mut command = RawDocumentBuf::new();
+    command.append("update", name);
+    command.append("updates", updates);
+    command.append("ordered", ordered);
+    command
+}
+
+/// The bytes a statement of `len` bytes adds to the `updates` array at `position`: its type
+/// byte, its key (the position in decimal) with its terminator, and the statement.
+fn entry_bytes(position: usize, len: usize) -> usize {
+    let digits = position.checked_ilog10().map_or(1, |d| d as usize + 1);
+    1 + digits + 1 + len
+}
+
+/// The `update` commands carrying a list of statements, built one at a time as they are sent,
+/// each with the position of its first statement in the list. Each command holds at most
+/// [`MAX_STATEMENTS`] statements and [`MAX_COMMAND_BYTES`] bytes, or a single statement.
+pub struct UpdateCommands<'a, I: Iterator<Item = RawDocumentBuf>> {
+    name: &'a str,
+    ordered: bool,
+    statements: Peekable<I>,
+    /// The size of a command without statements.
+    base: usize,
+    sent: usize,
+}
+
+impl<'a, I: Iterator<Item = RawDocumentBuf>> UpdateCommands<'a, I> {
+    pub fn new(name: &'a str, statements: I, ordered: bool) -> Self {
+        let base = update_command(name, RawArrayBuf::new(), ordered)
+            .as_bytes()
+            .len();
+        UpdateCommands {
+            name,
+            ordered,
+            statements: statements.peekable(),
+            base,
+            sent: 0,
+        }
+    }
+}
+
+impl<I: Iterator<Item = RawDocumentBuf>> Iterator for UpdateCommands<'_, I> {
+    type Item = (usize, RawDocumentBuf);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut updates = RawArrayBuf::new();
+        let (mut size, mut count) = (self.base, 0);
+        while let Some(next) = self.statements.peek() {
+            let entry = entry_bytes(count, next.as_bytes().len());
+            if count > 0 && (count == MAX_STATEMENTS || size + entry > MAX_COMMAND_BYTES) {
+                break;
+            }
+            size += entry;
+            count += 1;
+            updates.push(RawBson::Document(self.statements.next()?));
+        }
+        if count == 0 {
+            return None;
+        }
+        let command = update_command(self.name, updates, self.ordered);
+        debug_assert_eq!(command.as_bytes().len(), size);
+        let first = self.sent;
+        self.sent += count;
+        Some((first, command))
+    }
+}
+
+/// A count of an `update` reply (`n`, `nModified`); 0 when absent.
+fn count(reply: &Document, key: &str) -> u64 {
+    match reply.get(key) {
+        Some(bson::Bson::Int32(n)) => u64::try_from(*n).unwrap_or(0),
+        Some(bson::Bson::Int64(n)) => u64::try_from(*n).unwrap_or(0),
+        Some(bson::Bson::Double(n)) if *n >= 0.0 => *n as u64,
+        _ => 0,
+    }
+}
+
 pub fn aggregate_args(
     pipeline: &Bound<'_, PyAny>,
     batch_size: Option<u32>,
@@ -320,4 +498,47 @@ pub fn aggregate_args(
     options.batch_size = batch_size;
     options.allow_disk_use = allow_disk_use;
     Ok((stages, options))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Statements replacing `_id: 0..n` by documents with a string of `bytes` bytes.
+    fn statements(n: usize, bytes: usize) -> impl Iterator<Item = RawDocumentBuf> {
+        (0..n).map(move |i| {
+            let id = RawDocumentBuf::from_document(&doc! { "_id": i as i64 }).unwrap();
+            let mut u = id.clone();
+            u.append("s", "x".repeat(bytes));
+            statement(&id, &u)
+        })
+    }
+
+    fn split(commands: UpdateCommands<'_, impl Iterator<Item = RawDocumentBuf>>) -> Vec<usize> {
+        let mut sent = 0;
+        let counts = commands.map(|(first, command)| {
+            assert_eq!(first, sent);
+            let count = command.get_array("updates").unwrap().into_iter().count();
+            assert!(count == 1 || command.as_bytes().len() <= MAX_COMMAND_BYTES);
+            sent += count;
+            count
+        });
+        counts.collect()
+    }
+
+    #[test]
+    fn commands_hold_at_most_the_statements_the_server_takes() {
+        let commands = UpdateCommands::new("c", statements(250_001, 0), false);
+        assert_eq!(split(commands), [100_000, 100_000, 50_001]);
+    }
+
+    #[test]
+    fn commands_stay_under_the_size_limit() {
+        let commands = UpdateCommands::new("c", statements(40, 1 << 20), true);
+        assert_eq!(split(commands), [15, 15, 10]);
+        // A statement too large to share a command goes alone.
+        let big = statements(1, MAX_COMMAND_BYTES - 100);
+        let mixed = statements(2, 10).chain(big).chain(statements(2, 10));
+        assert_eq!(split(UpdateCommands::new("c", mixed, false)), [2, 1, 2]);
+    }
 }

@@ -1,7 +1,9 @@
-//! Writes: inserts, updates (plain, returning the document, or versioned) and deletes.
+//! Writes: inserts, updates (plain, returning the document, or versioned), replacements by
+//! `_id` in batches, and deletes.
 
-use bson::doc;
+use bson::{doc, Document, RawArrayBuf, RawBson, RawBsonRef, RawDocumentBuf};
 use mongodb::options::{FindOneAndUpdateOptions, ReturnDocument, UpdateOptions};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::codec::plan::ModelPlan;
@@ -14,7 +16,7 @@ use crate::results::Updated;
 use crate::runtime::{spawn, Done};
 use crate::session::Session;
 
-use super::target::{in_session, VersionedWrite};
+use super::target::{in_session, ReplaceMany, VersionedWrite};
 use super::Collection;
 
 #[pymethods]
@@ -98,6 +100,42 @@ impl Collection {
                 None => Ok(inserted),
             }
         })
+    }
+
+    /// Replaces each document by its `_id`, ANDed with its filter in `filters` when given (one
+    /// per document), in as few `update` commands as the server's limits allow. Models are
+    /// encoded by `plan` as `insert_many` encodes them (`UnvouchedDocumentError` before anything
+    /// is sent); a document without an `_id` is refused before anything is sent. Returns an
+    /// `UpdateOutcome` with the totals of every command (no upserts).
+    #[pyo3(signature = (documents, *, filters = None, plan = None, session = None, ordered = false))]
+    fn replace_many<'py>(
+        &self,
+        py: Python<'py>,
+        documents: &Bound<'py, PyAny>,
+        filters: Option<&Bound<'py, PyAny>>,
+        plan: Option<&Bound<'py, ModelPlan>>,
+        session: Option<&Bound<'py, Session>>,
+        ordered: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let documents = documents
+            .try_iter()?
+            .map(|d| match plan {
+                Some(plan) => encode_with_plan(&d?, plan.get()),
+                None => encode_document(&d?),
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        let filters = filters
+            .map(|filters| -> PyResult<Vec<_>> {
+                filters
+                    .try_iter()?
+                    .map(|f| filter_document(Some(&f?)))
+                    .collect()
+            })
+            .transpose()?;
+        let write = ReplaceMany::new(replacements(documents, filters)?, ordered);
+        let session = self.session(session)?;
+        let target = self.target();
+        spawn(py, async move { write.run(&target, session).await })
     }
 
     /// Updates the first matching document; returns an `UpdateOutcome`.
@@ -277,4 +315,80 @@ impl Collection {
             Ok(result.deleted_count)
         })
     }
+}
+
+/// `replace_many`'s statements, each one's filter and replacement, checked before anything is
+/// sent: one extra filter per document when there are any; every document has a non-null
+/// `_id`, no top-level `$` key (the server would read it as an update operator) and is within
+/// the 16 MiB limit.
+fn replacements(
+    documents: Vec<RawDocumentBuf>,
+    filters: Option<Vec<Document>>,
+) -> PyResult<Vec<(RawDocumentBuf, RawDocumentBuf)>> {
+    if let Some(filters) = &filters {
+        if filters.len() != documents.len() {
+            return Err(PyValueError::new_err(format!(
+                "replace_many takes one filter per document: {} filters for {} documents",
+                filters.len(),
+                documents.len()
+            )));
+        }
+    }
+    let mut extras = filters.map(Vec::into_iter);
+    let mut statements = Vec::with_capacity(documents.len());
+    for (index, document) in documents.into_iter().enumerate() {
+        let extra = extras.as_mut().and_then(Iterator::next);
+        let filter = match document.get("_id").map_err(invalid)? {
+            None | Some(RawBsonRef::Null) => {
+                return Err(PyValueError::new_err(format!(
+                    "document {index} of the batch has no _id: replace_many replaces each \
+                     document by its _id; nothing was sent"
+                )))
+            }
+            Some(id) => id_filter(id, extra)?,
+        };
+        for entry in &document {
+            let (key, _) = entry.map_err(invalid)?;
+            if key.starts_with('$') {
+                return Err(PyValueError::new_err(format!(
+                    "document {index} of the batch has a top-level key {key:?}: a replacement \
+                     cannot hold update operators or $-prefixed fields; nothing was sent"
+                )));
+            }
+        }
+        if let Some(error) = TooLarge::check(&document, index, 0) {
+            return Err(Error::TooLarge(Box::new(error)).into());
+        }
+        statements.push((filter, document));
+    }
+    Ok(statements)
+}
+
+fn invalid(e: bson::raw::Error) -> PyErr {
+    Error::InvalidBson(e.to_string()).into()
+}
+
+/// `{_id: id}` with the extra conditions: merged when they do not name `_id`, else `$and`ed.
+fn id_filter(id: RawBsonRef<'_>, extra: Option<Document>) -> PyResult<RawDocumentBuf> {
+    let mut filter = RawDocumentBuf::new();
+    let Some(extra) = extra.filter(|e| !e.is_empty()) else {
+        filter.append_ref("_id", id);
+        return Ok(filter);
+    };
+    let extra = RawDocumentBuf::from_document(&extra).map_err(invalid)?;
+    if extra.get("_id").map_err(invalid)?.is_some() {
+        let mut by_id = RawDocumentBuf::new();
+        by_id.append_ref("_id", id);
+        let mut both = RawArrayBuf::new();
+        both.push(RawBson::Document(by_id));
+        both.push(RawBson::Document(extra));
+        filter.append("$and", both);
+    } else {
+        filter.append_ref("_id", id);
+        for entry in &extra {
+            let (key, value) = entry.map_err(invalid)?;
+            filter.append_ref(key, value);
+        }
+    }
+    Ok(filter)
 }

@@ -5,7 +5,7 @@ core's results become Python values.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ Plan = ModelPlan | None
 
 @dataclass(frozen=True)
 class UpdateResult:
-    """What ``update_one``/``update_many`` did."""
+    """What ``update_one``/``update_many``/``replace_many`` did."""
 
     matched: int
     modified: int
@@ -304,6 +304,26 @@ class Store:
             ),
             self._timeout_ms,
         )
+
+    async def replace_many(
+        self,
+        documents: list[Any],
+        filters: Sequence[Mapping[str, Any]] | None,
+        session: Session | None,
+        plan: Plan,
+    ) -> UpdateResult:
+        """Replaces each model (encoded by ``plan``) or dict by its ``_id``, ANDed with its
+        filter in ``filters`` when given (one per document), in a few ``update`` commands for
+        the whole list; the documents that do not match are left alone (not counted in
+        ``matched``). Raises ``UnvouchedDocumentError`` as ``insert_many`` does, before
+        anything is sent."""
+        outcome = await bounded(
+            lambda: self.collection.replace_many(
+                documents, filters=filters, plan=plan, session=core_session(session)
+            ),
+            self._timeout_ms,
+        )
+        return UpdateResult(outcome.matched, outcome.modified)
 
     async def set_one(
         self, target: Filter, values: Mapping[str, Any], session: Session | None
