@@ -27,6 +27,13 @@ functions (site-packages is not edited; written against mongoeco 4.11.0):
     answers it itself, before fail points are consulted).
 (j) DBRefs ({$ref, $id, $db?} subdocuments) whose $id or extra fields hold a
     UUID can be read back (the reply encoder refused them: error code 8).
+(k) $convert accepts `to: "decimal"` (MongoDB 4.0+; the emulator's 7.0 dialect
+    refused it with code 2, or silently returned onError for every input) and
+    MongoDB's numeric type codes (1 double, 2 string, 7 objectId, 8 bool,
+    9 date, 16 int, 18 long, 19 decimal; refused with code 8 even with onError);
+(l) an update pipeline is a no-op only when the document's BSON is unchanged,
+    as in MongoDB, so changing only a number's type (7 -> 7.0, Decimal128("7"),
+    Int64 7) is stored (the emulator compared values: 7 == 7.0, nothing written).
 (e) and (f) keep the engine's semantics exactly (tests_py/launcher_differential.py
 compares the engine with and without them over random operation sequences).
 """
@@ -36,14 +43,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import decimal
 import os
 import signal
 import sys
 import uuid
 from typing import Any
 
+import bson
 import mongoeco
 import mongoeco.api._async.raw_batch_cursor as raw_batch_cursor
+import mongoeco.core.aggregation.runtime as aggregation_runtime
+import mongoeco.core.operators as update_operators
 import mongoeco.wire._executor_handlers as wire_executor_handlers
 import mongoeco.wire.bson_bridge as bson_bridge
 import mongoeco.wire.executor as wire_executor
@@ -54,13 +65,16 @@ from bson.dbref import DBRef as BsonDBRef
 from bson.int64 import Int64
 from bson.objectid import ObjectId
 from mongoeco._types import ObjectId as EcoObjectId
-from mongoeco.core.bson_scalars import BsonInt64
+from mongoeco.core.bson_scalars import BsonInt64, unwrap_bson_numeric
+from mongoeco.core.server_errors import server_error
 from mongoeco.engines._memory_collection import MemoryCollection
 from mongoeco.engines.memory import MemoryEngine
 from mongoeco.engines.virtual_indexes import document_in_virtual_index
 from mongoeco.errors import ConnectionFailure
 from mongoeco.errors import OperationFailure as EcoOperationFailure
 from mongoeco.types import DBRef as EcoDBRef
+from mongoeco.types import Decimal128 as EcoDecimal128
+from mongoeco.types import UndefinedType
 from mongoeco.wire import AsyncMongoEcoProxyServer
 
 EXPECTED_MONGOECO = "4.11.0"
@@ -542,6 +556,117 @@ def encode_wire_value(value: Any) -> Any:
 bson_bridge.encode_wire_value = encode_wire_value
 wire_protocol.encode_wire_value = encode_wire_value
 raw_batch_cursor.encode_wire_value = encode_wire_value
+
+
+# (k) mongoeco evaluates $convert (core/aggregation/scalar_expressions.py,
+# evaluate_scalar_expression) with a table of targets that has "decimal" only under its
+# extended-conversions dialects (8.0+), not under the default 7.0 one: `to: "decimal"` raised
+# "$convert target type is not supported" (code 2), and with onError the same refusal was
+# caught, so every input, even "1.5", came back as onError's value. A numeric `to` (MongoDB's
+# type codes) raised "to must resolve to a string", outside the onError handling (code 8 from
+# (d)). Here `to` is evaluated first: a type code becomes its name and goes on to the engine;
+# "decimal" is evaluated through the engine's own $toDecimal (which converts bools, ints, longs,
+# doubles, decimals and base-10 strings as MongoDB does, and fails with ConversionFailure 241),
+# with onNull for null, undefined or missing input, onError for a failed conversion, and a date
+# as its milliseconds since the epoch (MongoDB's rule; the emulator's $toDecimal refuses dates).
+# Every other $convert, and every dialect that converts to decimal itself, is left to the engine
+# unchanged.
+_CONVERT_TYPE_CODES = {
+    1: "double",
+    2: "string",
+    7: "objectId",
+    8: "bool",
+    9: "date",
+    16: "int",
+    18: "long",
+    19: "decimal",
+}
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+_evaluate_scalar_expression = aggregation_runtime.evaluate_scalar_expression
+
+
+def convert_type_name(target: Any) -> Any:
+    """$convert's `to` as a type name: a numeric type code becomes its name; anything else is
+    returned as it is (the engine judges it)."""
+    number = unwrap_bson_numeric(target)
+    if isinstance(number, EcoDecimal128):
+        number = number.to_decimal()
+    if isinstance(number, bool) or not isinstance(number, (int, float, decimal.Decimal)):
+        return target
+    try:
+        code = int(number)
+    except (ValueError, OverflowError):  # NaN, infinities
+        return target
+    return _CONVERT_TYPE_CODES.get(code, target) if code == number else target
+
+
+def _convert_to_decimal(document: Any, spec: dict[str, Any], variables: Any, kwargs: Any) -> Any:
+    evaluate = kwargs["evaluate_expression"]
+    value = kwargs["evaluate_expression_with_missing"](document, spec["input"], variables)
+    if value is kwargs["missing_sentinel"] or value is None or isinstance(value, UndefinedType):
+        return evaluate(document, spec["onNull"], variables) if "onNull" in spec else None
+    if isinstance(value, datetime.datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=datetime.UTC)
+        value = (aware - _EPOCH) // datetime.timedelta(milliseconds=1)
+    try:
+        return _evaluate_scalar_expression(
+            "$toDecimal", document, [{"$literal": value}], variables, **kwargs
+        )
+    except Exception as error:
+        if "onError" in spec:
+            return evaluate(document, spec["onError"], variables)
+        if isinstance(error, EcoOperationFailure) and error.code == 241:
+            message = str(error).replace("$toDecimal", "$convert")
+            raise server_error(message, code=241) from error
+        raise
+
+
+def evaluate_scalar_expression(
+    operator: str, document: Any, spec: Any, variables: Any, **kwargs: Any
+) -> Any:
+    if operator != "$convert" or not isinstance(spec, dict) or not {"input", "to"} <= spec.keys():
+        return _evaluate_scalar_expression(operator, document, spec, variables, **kwargs)
+    try:
+        target = kwargs["evaluate_expression"](document, spec["to"], variables)
+    except Exception:  # the engine evaluates it again and reports the error its own way
+        return _evaluate_scalar_expression(operator, document, spec, variables, **kwargs)
+    name = convert_type_name(target)
+    dialect = kwargs.get("dialect")
+    extended = dialect is not None and dialect.behavior_flag(
+        "uses_extended_conversions", default=False
+    )
+    if name == "decimal" and not extended:
+        return _convert_to_decimal(document, spec, variables, kwargs)
+    if name is not target:  # a type code: the engine reads names only
+        spec = {**spec, "to": name}
+    return _evaluate_scalar_expression(operator, document, spec, variables, **kwargs)
+
+
+# The expression evaluator (core/aggregation/runtime.py) calls it through its module's name.
+aggregation_runtime.evaluate_scalar_expression = evaluate_scalar_expression
+
+
+# (l) CompiledUpdatePipelinePlan.apply (core/operators.py) writes the pipeline's result only when
+# `document_id_bson_type_changed(original, result)` (a numeric type change of `_id`) or the two
+# documents differ under BSON value comparison, where 7 == 7.0 == Int64(7) == Decimal128("7"):
+# converting a number to another numeric type (with $convert, $toDecimal, $toDouble...) changed
+# nothing stored. MongoDB's pipeline updates are no-ops only when the new document is
+# byte-for-byte the old one (ObjectReplaceExecutor::applyReplacementUpdate, binaryEqual). The
+# name is looked up in that module only there; here it also answers True when the two documents'
+# BSON differs. A document the reply encoder cannot encode keeps the engine's comparison.
+_id_type_changed = update_operators.document_id_bson_type_changed
+
+
+def _pipeline_result_changed(original: dict[str, Any], result: dict[str, Any]) -> bool:
+    if _id_type_changed(original, result):
+        return True
+    try:
+        return bson.encode(encode_wire_value(original)) != bson.encode(encode_wire_value(result))
+    except Exception:
+        return False
+
+
+update_operators.document_id_bson_type_changed = _pipeline_result_changed
 
 
 async def serve(host: str, port: int) -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import subprocess
 import uuid
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
@@ -150,6 +153,140 @@ async def test_dbrefs_with_uuid_ids_come_back_as_stored(client: VellumClient, db
         {**stored[0], "found": [{"_id": first, "name": "A"}]},
         {**stored[1], "found": [{"_id": second, "name": "B"}]},
     ]
+
+
+def _to_decimal(to: object = "decimal", **options: object) -> dict[str, object]:
+    return {"$convert": {"input": "$p", "to": to, **options}}
+
+
+async def test_convert_to_decimal(client: VellumClient, db_name: str) -> None:
+    """Shim (k): $convert to "decimal" (or its type code 19) converts what $toDecimal converts,
+    gives onError's value for what it cannot convert and onNull's for null or missing input. The
+    emulator refused the target on its 7.0 dialect (code 2) and, with onError, returned onError's
+    value for every input."""
+    coll = client._core.collection(db_name, "prices")  # pyright: ignore[reportPrivateUsage]
+    stored = {1: "12.50", 2: "abc", 3: 7, 4: 2.5, 6: None, 7: True, 8: Decimal("1.10")}
+    await coll.insert_many([{"_id": 5}, *({"_id": i, "p": p} for i, p in stored.items())])
+    converted = {
+        1: Decimal("12.50"), 2: "abc", 3: Decimal(7), 4: Decimal("2.5"), 5: "none", 6: "none",
+        7: Decimal(1), 8: Decimal("1.10"),
+    }  # fmt: skip
+    kinds = {i: "string" if isinstance(v, str) else "decimal" for i, v in converted.items()}
+    for to in ("decimal", 19):
+        found = await coll.aggregate(
+            [
+                {"$set": {"q": _to_decimal(to, onError="$p", onNull="none")}},
+                {"$project": {"q": 1, "kind": {"$type": "$q"}}},
+                {"$sort": {"_id": 1}},
+            ]
+        )
+        # Equal as numbers: MongoDB keeps 15 digits of a double (2.50000000000000).
+        assert {d["_id"]: d["q"] for d in found} == converted, to
+        assert {d["_id"]: d["kind"] for d in found} == kinds, to
+    no_options = await coll.aggregate(
+        [
+            {"$match": {"_id": {"$in": [1, 5]}}},
+            {"$project": {"q": _to_decimal()}},
+            {"$sort": {"_id": 1}},
+        ]
+    )
+    assert no_options == [{"_id": 1, "q": Decimal("12.50")}, {"_id": 5, "q": None}]
+    with pytest.raises(OperationFailure) as failed:
+        await coll.aggregate([{"$match": {"_id": 2}}, {"$project": {"q": _to_decimal()}}])
+    assert failed.value.code == 241  # ConversionFailure
+
+    # In an update pipeline: the unconvertible document keeps its string, found by $type after.
+    done = await coll.update_many({}, [{"$set": {"p": _to_decimal(onError="$p", onNull="none")}}])
+    assert (done.matched, done.modified) == (8, 6)  # "abc" and Decimal128("1.10") are unchanged
+    documents = await coll.find({}, sort={"_id": 1})
+    assert {d["_id"]: d["p"] for d in documents} == converted
+    decimals = await coll.find({"p": {"$type": "decimal"}}, sort={"_id": 1})
+    assert [d["_id"] for d in decimals] == [1, 3, 4, 7, 8]
+    strings = await coll.find({"p": {"$type": "string"}}, sort={"_id": 1})
+    assert [d["_id"] for d in strings] == [2, 5, 6]
+    with pytest.raises(OperationFailure) as refused:
+        await coll.update_many({"_id": 2}, [{"$set": {"p": _to_decimal()}}])
+    assert refused.value.code == 241
+    assert await coll.find({"_id": 2}) == [{"_id": 2, "p": "abc"}]
+
+
+async def test_update_pipelines_convert_types_and_keep_what_does_not_convert(
+    client: VellumClient, db_name: str
+) -> None:
+    """What a schema migration does: $convert with onError keeping the old value, then $type
+    to find the documents that did not convert. Numeric type codes name targets too (k)."""
+    coll = client._core.collection(db_name, "events")  # pyright: ignore[reportPrivateUsage]
+    await coll.insert_many(
+        [
+            {"_id": 1, "when": "2024-01-02T03:04:05Z", "n": 7, "count": "42", "price": "9.99"},
+            {"_id": 2, "when": "not a date", "n": 8, "count": "4x", "price": "cheap"},
+            {"_id": 3, "n": 9, "count": None},
+        ]
+    )
+
+    def convert(field: str, to: object) -> dict[str, object]:
+        return {"$convert": {"input": f"${field}", "to": to, "onError": f"${field}"}}
+
+    migration = {
+        "when": convert("when", "date"),
+        "n": convert("n", 2),  # string
+        "count": convert("count", "int"),
+        "price": convert("price", "decimal"),
+    }
+    done = await coll.update_many({}, [{"$set": migration}])
+    assert (done.matched, done.modified) == (3, 3)
+    documents = await coll.find({}, sort={"_id": 1})
+    assert documents == [
+        {
+            "_id": 1,
+            "when": datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
+            "n": "7",
+            "count": 42,
+            "price": Decimal("9.99"),
+        },
+        {"_id": 2, "when": "not a date", "n": "8", "count": "4x", "price": "cheap"},
+        # null or missing input without onNull: null
+        {"_id": 3, "n": "9", "count": None, "when": None, "price": None},
+    ]
+
+    async def ids(query: dict[str, object]) -> list[object]:
+        return [d["_id"] for d in await coll.find(query, sort={"_id": 1})]
+
+    assert await ids({"when": {"$type": "string"}}) == [2]
+    assert await ids({"when": {"$type": "date"}}) == [1]
+    assert await ids({"count": {"$type": "string"}}) == [2]
+    assert await ids({"count": {"$type": "int"}}) == [1]
+    assert await ids({"price": {"$type": "string"}}) == [2]
+    assert await ids({"n": {"$type": "string"}}) == [1, 2, 3]
+
+
+async def test_update_pipelines_store_a_change_of_numeric_type(
+    client: VellumClient, db_name: str
+) -> None:
+    """Shim (l): a pipeline that only changes a number's type (7 -> 7.0) modifies the document,
+    as in MongoDB (its no-op test is byte equality); the emulator compared values and kept 7.
+    Pipelines that change nothing are still no-ops."""
+    coll = client._core.collection(db_name, "numbers")  # pyright: ignore[reportPrivateUsage]
+    await coll.insert_many([{"_id": 1, "v": 7, "s": "x"}, {"_id": 2, "v": 2.0, "s": "y"}])
+    no_ops: list[list[Mapping[str, Any]]] = [
+        [{"$set": {"v": "$v", "s": "$s"}}],
+        [{"$unset": "missing"}],
+        [{"$set": {"z": 1}}, {"$unset": "z"}],
+        [{"$replaceWith": "$$ROOT"}],
+    ]
+    for pipeline in no_ops:
+        done = await coll.update_many({}, pipeline)
+        assert (done.matched, done.modified) == (2, 0), pipeline
+    for operator, kind, modified in (
+        ("$toDouble", "double", 1),  # 2.0 stays as it is
+        ("$toLong", "long", 2),
+        ("$toInt", "int", 2),
+        ("$toDecimal", "decimal", 2),
+    ):
+        done = await coll.update_many({}, [{"$set": {"v": {operator: "$v"}}}])
+        assert (done.matched, done.modified) == (2, modified), operator
+        typed = await coll.find({"v": {"$type": kind}}, sort={"_id": 1})
+        assert [d["_id"] for d in typed] == [1, 2], operator
 
 
 def _in_order(value: object) -> object:
