@@ -202,6 +202,13 @@ impl Client {
         self.timeout_ms
     }
 
+    /// Whether the deployment runs transactions (a replica set or a sharded cluster), from its
+    /// `hello` at connect time.
+    #[getter]
+    fn transactions(&self) -> bool {
+        self.inner.transactions
+    }
+
     #[getter]
     fn closed(&self) -> bool {
         self.inner.is_closed()

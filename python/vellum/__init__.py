@@ -15,6 +15,7 @@ from ._bridge import (
     encode_bson,
 )
 from ._bridge.timeouts import timeout
+from ._policies.schema_version import upgrades_from
 from .aggregation import Accumulator, AggregationPipeline, acc, literal
 from .client import VellumClient, connect_to_mongodb, init_db_client
 from .errors import (
@@ -31,6 +32,8 @@ from .errors import (
     IndexConflictError,
     LinkError,
     LinkNotLoadedError,
+    MigrationError,
+    MigrationLockedError,
     OperationFailure,
     OperationTimeoutError,
     OptimisticLockError,
@@ -90,6 +93,8 @@ __all__ = [
     "LinkNotLoadedError",
     "LinkRule",
     "MaxKey",
+    "MigrationError",
+    "MigrationLockedError",
     "MinKey",
     "ObjectId",
     "OperationFailure",
@@ -138,4 +143,5 @@ __all__ = [
     "on_fetch",
     "raw",
     "timeout",
+    "upgrades_from",
 ]

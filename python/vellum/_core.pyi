@@ -237,6 +237,9 @@ class Client:
     @property
     def uri(self) -> str: ...
     @property
+    def transactions(self) -> bool:
+        """Whether the deployment runs transactions, from its ``hello`` at connect time."""
+    @property
     def closed(self) -> bool: ...
     @property
     def timeout_ms(self) -> int | None: ...

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, RootModel, TypeAdapter, ValidationError
 
 from ._bridge import ModelPlan
 from ._plans import fetch_plan, read_plan, write_plan
+from ._policies.schema_version import SchemaVersion
 from .errors import DocumentValidationError, DuplicateKeyError, ValueOutOfRangeError
 from .model import VellumBaseModel
 
@@ -34,7 +35,15 @@ def first_error(err: ValidationError) -> str:
 class ModelDocuments(Generic[M]):
     """How one repository's model becomes documents and back."""
 
-    __slots__ = ("_aliases", "_id_adapter", "collection_name", "model", "read_plan", "write_plan")
+    __slots__ = (
+        "_aliases",
+        "_id_adapter",
+        "collection_name",
+        "model",
+        "read_plan",
+        "upgrades",
+        "write_plan",
+    )
 
     def __init__(self, model: type[M], collection_name: str) -> None:
         self.model = model
@@ -49,6 +58,21 @@ class ModelDocuments(Generic[M]):
         )
         # Inserts encode models from their fields where that is what model_dump would store.
         self.write_plan = write_plan(model)
+        # Documents of older schema versions are upgraded before validation: the core
+        # decodes every field of them (an upgrade reads fields the model no longer has).
+        schema = settings.policies.get(SchemaVersion)
+        self.upgrades = schema if schema is not None and schema.upgrades else None
+        if self.upgrades is not None:
+            self.read_plan = None
+
+    def upgrade_all(self, raws: list[Any]) -> set[Any]:
+        """Upgrades, in place, the stored documents of older schema versions; returns their
+        ids."""
+        upgrades = self.upgrades
+        if upgrades is None:
+            return set()
+        documents = [cast("dict[str, Any]", raw) for raw in raws if isinstance(raw, dict)]
+        return {raw.get("_id") for raw in documents if upgrades.upgrade(raw)}
 
     def id(self, doc_id: Any) -> Any:
         try:

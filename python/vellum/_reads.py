@@ -12,6 +12,7 @@ from ._bridge import ModelPlan, Pipeline
 from ._bridge.documents import Store, Written, as_filter
 from ._links import FetchLinks, LinkLoader, link_paths
 from ._models import M, ModelDocuments, P
+from ._policies.schema_version import SCHEMA_VERSION, SchemaVersion
 from ._policies.timestamps import utc_now
 from ._policies.versioning import Versioning
 from .client import VellumClient
@@ -81,6 +82,8 @@ class RepositoryReads(Generic[M]):
         self._policies = policies = model.__vellum_settings__.policies
         self._managed = policies.fields | {"_id"}
         self._versioning = policies.get(Versioning)
+        self._schema = policies.get(SchemaVersion)
+        self._checks = policies.checks_loaded or policies.handles("on_fetch")
         self._links = LinkLoader(self._linked)
         self._linked_reads: dict[type[Any], RepositoryReads[Any]] = {}
         # Links read from documents remember this repository, to fetch their documents later.
@@ -106,6 +109,34 @@ class RepositoryReads(Generic[M]):
     async def _event(self, event: str, document: Any, session: Session | None) -> None:
         if self._policies.handles(event):
             await self._policies.on(event, document, session)
+
+    async def _read(
+        self,
+        raws: list[Any],
+        session: Session | None,
+        fetch_links: FetchLinks = None,
+        include_deleted: bool = False,
+    ) -> list[M]:
+        """Documents (or models the core built) just read, as checked models: upgraded from
+        older schema versions (and written back if the model asks), validated, handed to the
+        policies and hooks, their links loaded as ``fetch_links`` asks."""
+        upgraded = self._documents.upgrade_all(raws) if self._documents.upgrades else ()
+        documents = self._load_all(raws)
+        if upgraded and self._schema is not None and self._schema.write_back:
+            await self._write_back([d for d in documents if d.id in upgraded], session)
+        if self._checks or fetch_links:
+            await self._fetched(documents, session, fetch_links, include_deleted)
+        return documents
+
+    async def _write_back(self, documents: list[M], session: Session | None) -> None:
+        """Stores documents upgraded on read, unless someone stored them at the current
+        version meanwhile."""
+        older: Mapping[str, Any] = {
+            SCHEMA_VERSION: {"$lt": self._schema.current if self._schema else 0}
+        }
+        stored = self._documents.checked(documents)
+        filters: list[Mapping[str, Any]] = [older] * len(stored)
+        await self._store.replace_many(stored, filters, session, None)
 
     def _load_all(self, raws: list[Any]) -> list[M]:
         if not self._links_in:
@@ -158,7 +189,7 @@ class RepositoryReads(Generic[M]):
             plan=self._documents.read_plan,
             batch_size=_LINK_BATCH,
         )
-        return await self._fetched(self._load_all(raws), session, fetch_links, include_deleted)
+        return await self._read(raws, session, fetch_links, include_deleted)
 
     async def load_links(
         self,
@@ -213,8 +244,7 @@ class RepositoryReads(Generic[M]):
         raw = await self._store.find_one(by_id, session=session, plan=self._documents.read_plan)
         if raw is None:
             return None
-        loaded = self._load_all([raw])
-        return (await self._fetched(loaded, session, fetch_links, include_deleted))[0]
+        return (await self._read([raw], session, fetch_links, include_deleted))[0]
 
     @overload
     async def find(
@@ -277,7 +307,7 @@ class RepositoryReads(Generic[M]):
             if fetch_links:
                 await self._links.load(projected, projection, fetch_links, include_deleted, session)
             return projected
-        return await self._fetched(self._load_all(raws), session, fetch_links, include_deleted)
+        return await self._read(raws, session, fetch_links, include_deleted)
 
     @overload
     async def find_one(
@@ -332,8 +362,7 @@ class RepositoryReads(Generic[M]):
                     [projected], projection, fetch_links, include_deleted, session
                 )
             return projected
-        loaded = self._load_all([raw])
-        return (await self._fetched(loaded, session, fetch_links, include_deleted))[0]
+        return (await self._read([raw], session, fetch_links, include_deleted))[0]
 
     async def iter(
         self,
@@ -359,12 +388,8 @@ class RepositoryReads(Generic[M]):
             session=session,
             plan=self._documents.read_plan,
         )
-        checked = self._policies.checks_loaded or self._policies.handles("on_fetch") or fetch_links
         async for batch in batches:
-            documents = self._load_all(batch)
-            if checked:
-                await self._fetched(documents, session, fetch_links, include_deleted)
-            for document in documents:
+            for document in await self._read(batch, session, fetch_links, include_deleted):
                 yield document
 
     async def count(

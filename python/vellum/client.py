@@ -45,6 +45,11 @@ class VellumClient:
         return self._core.uri
 
     @property
+    def supports_transactions(self) -> bool:
+        """Whether the deployment runs transactions (a replica set or a sharded cluster)."""
+        return self._core.transactions
+
+    @property
     def closed(self) -> bool:
         return self._core.closed
 

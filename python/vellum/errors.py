@@ -26,6 +26,8 @@ __all__ = [
     "IndexConflictError",
     "LinkError",
     "LinkNotLoadedError",
+    "MigrationError",
+    "MigrationLockedError",
     "OperationFailure",
     "OperationTimeoutError",
     "OptimisticLockError",
@@ -354,3 +356,22 @@ class UnsavedLinkError(LinkError, ValueError):
     """A write would store a link to a document that was never stored. Nothing was written:
     create the linked document first, or pass ``link_rule=LinkRule.WRITE`` to insert it in the
     same write (and session)."""
+
+
+class MigrationError(VellumError):
+    """A migration could not run: a broken migrations folder, a revision the database has
+    and the folder does not, a step that failed (what it had done is kept and the next run
+    resumes there), or values that did not convert."""
+
+
+class MigrationLockedError(MigrationError):
+    """Another runner holds the migration lock of this database (and its lease has not run
+    out). Nothing was done.
+
+    Attributes:
+        holder: the lock document (owner, host, pid, acquired_at, expires_at).
+    """
+
+    def __init__(self, message: str, holder: Mapping[str, Any]) -> None:
+        super().__init__(message)
+        self.holder = dict(holder)

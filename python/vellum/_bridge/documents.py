@@ -358,10 +358,26 @@ class Store:
         )
         return Written(outcome.document, outcome.exists, outcome.current_version)
 
+    async def upsert_one(
+        self, filter: Filter, update: Mapping[str, Any], session: Session | None
+    ) -> Raw | None:
+        """Updates the document matching ``filter``, or inserts one built from the filter's
+        equalities and the update; returns the document after."""
+        return await bounded(
+            lambda: self.collection.find_one_and_update(
+                as_filter(filter),
+                update,
+                upsert=True,
+                return_after=True,
+                session=core_session(session),
+            ),
+            self._timeout_ms,
+        )
+
     async def update(
         self,
         filter: Filter,
-        update: UpdateSpec,
+        update: UpdateSpec | Mapping[str, Any] | list[Mapping[str, Any]],
         *,
         upsert: bool,
         many: bool,

@@ -4,16 +4,51 @@ documents written by a newer schema."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from ..errors import DocumentValidationError
 from .base import Policy
 
-__all__ = ["SchemaVersion", "SchemaVersioned"]
+__all__ = ["SchemaVersion", "SchemaVersioned", "upgrades_from"]
+
+Upgrade = Callable[[dict[str, Any]], dict[str, Any]]
+F = TypeVar("F")
+_MARK = "__vellum_upgrades_from__"
+
+
+def upgrades_from(version: int) -> Callable[[F], F]:
+    """Registers a model's function that upgrades a stored document of schema ``version`` to
+    ``version + 1``: it takes the document as stored (a dict, stored field names) and returns
+    it upgraded. Documents read at an older version go through each upgrade up to the model's
+    ``Settings.schema_version`` before validation, in memory (``Settings.schema_write_back =
+    True`` also writes them back)::
+
+        class Profile(SchemaVersioned, VellumBaseModel):
+            display_name: str
+            class Settings:
+                schema_version = 2
+
+            @upgrades_from(1)
+            @staticmethod
+            def _name(doc: dict) -> dict:
+                doc["display_name"] = doc.pop("name")
+                return doc
+    """
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise TypeError(f"upgrades_from takes a schema version (an int >= 0), got {version!r}")
+
+    def mark(function: F) -> F:
+        target: Any = function
+        if isinstance(target, staticmethod):
+            target = target.__func__  # pyright: ignore[reportUnknownMemberType]
+        setattr(target, _MARK, version)
+        return function
+
+    return mark
 
 
 class SchemaVersioned(BaseModel):
@@ -35,12 +70,36 @@ class SchemaVersioned(BaseModel):
 class SchemaVersion(Policy):
     """Stamps the model's schema version on whole writes and refuses newer documents on reads."""
 
-    __slots__ = ("current",)
+    __slots__ = ("current", "upgrades", "write_back")
     fields = (SCHEMA_VERSION,)
-    settings = (SCHEMA_VERSION,)
+    settings = (SCHEMA_VERSION, "schema_write_back")
 
-    def __init__(self, current: int) -> None:
+    def __init__(
+        self, current: int, upgrades: dict[int, Upgrade] | None = None, write_back: bool = False
+    ) -> None:
         self.current = current
+        self.upgrades = upgrades or {}
+        self.write_back = write_back
+
+    def upgrade(self, raw: dict[str, Any]) -> bool:
+        """Upgrades a stored document older than the model's version in place, through each
+        registered upgrade; True if it changed. A document with no upgrade for its version is
+        left to validation as it is."""
+        stored: Any = raw.get(SCHEMA_VERSION, 0)
+        if not isinstance(stored, int) or stored >= self.current or stored not in self.upgrades:
+            return False
+        version = stored
+        while version < self.current:
+            step = self.upgrades.get(version)
+            if step is None:
+                break
+            upgraded = step(raw)
+            if upgraded is not raw:
+                raw.clear()
+                raw.update(upgraded)
+            version += 1
+            raw[SCHEMA_VERSION] = version
+        return True
 
     @classmethod
     def of(cls, model: type[BaseModel], own: object) -> SchemaVersion | None:
@@ -65,7 +124,10 @@ class SchemaVersion(Policy):
                 f"{model.__name__}.Settings.{SCHEMA_VERSION} needs a `{SCHEMA_VERSION}: int = 0` "
                 "field (or inherit vellum.SchemaVersioned)"
             )
-        return cls(current)
+        write_back: Any = getattr(own, "schema_write_back", False)
+        if not isinstance(write_back, bool):
+            raise TypeError(f"{model.__name__}.Settings.schema_write_back must be True or False")
+        return cls(current, _upgrades(model, current), write_back)
 
     def prepare(self, documents: Sequence[BaseModel], now: datetime) -> None:
         for document in documents:
@@ -90,4 +152,23 @@ class SchemaVersion(Policy):
                 )
 
     def __repr__(self) -> str:
-        return f"SchemaVersion({self.current})"
+        return f"SchemaVersion({self.current}, upgrades from {sorted(self.upgrades)})"
+
+
+def _upgrades(model: type[BaseModel], current: int) -> dict[int, Upgrade]:
+    """The model's registered upgrades by the version they upgrade from (base classes
+    first, a subclass's own replacing theirs)."""
+    found: dict[int, Upgrade] = {}
+    for klass in reversed(model.__mro__):
+        for name, value in list(vars(klass).items()):
+            function: Any = value.__func__ if isinstance(value, staticmethod) else value  # pyright: ignore[reportUnknownMemberType]
+            version: Any = getattr(function, _MARK, None)
+            if version is None:
+                continue
+            if version >= current:
+                raise TypeError(
+                    f"{model.__name__}.{name} upgrades from schema version {version}, but the "
+                    f"model is at version {current}: it would never run"
+                )
+            found[version] = function
+    return found

@@ -1,0 +1,144 @@
+"""The ``vellum`` command: ``vellum migrate status | up | down | new``.
+
+Exit codes: 0 done, 1 a migration failed (what finished is kept; run again to resume), 2 bad
+usage, 3 another runner holds the migration lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from .client import connect_to_mongodb
+from .errors import MigrationError, MigrationLockedError, VellumError
+from .migrations import downgrade, reporter_for, scaffold, status, upgrade
+
+__all__ = ["main"]
+
+OK, FAILED, USAGE, LOCKED = 0, 1, 2, 3
+
+_ENVIRONMENT = """environment:
+  VELLUM_MONGODB_URI    the connection string (instead of --uri)
+  VELLUM_DATABASE       the database (instead of --database; else the URI's)
+  VELLUM_MIGRATIONS     the migrations folder (instead of --folder; default ./migrations)
+
+exit codes: 0 done, 1 a migration failed (finished steps are kept; run again to resume),
+2 bad usage, 3 another runner holds the migration lock"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vellum", description="Vellum's command line: schema migrations."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    migrate = commands.add_parser(
+        "migrate",
+        help="run, undo and inspect schema migrations",
+        description="Run, undo and inspect the migrations of a migrations folder.",
+        epilog=_ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = migrate.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def common(sub: argparse.ArgumentParser, *, database: bool = True) -> None:
+        sub.add_argument(
+            "--folder",
+            default=os.environ.get("VELLUM_MIGRATIONS", "migrations"),
+            help="the migrations folder (default: $VELLUM_MIGRATIONS or ./migrations)",
+        )
+        if database:
+            sub.add_argument(
+                "--uri",
+                default=os.environ.get("VELLUM_MONGODB_URI"),
+                help="the MongoDB connection string (default: $VELLUM_MONGODB_URI)",
+            )
+            sub.add_argument(
+                "--database",
+                default=os.environ.get("VELLUM_DATABASE"),
+                help="the database (default: $VELLUM_DATABASE, else the URI's)",
+            )
+
+    common(actions.add_parser("status", help="list the revisions and which are applied"))
+    for name, text in (
+        ("up", "apply the revisions not applied yet (to the head, or --to REV)"),
+        ("down", "undo the last revision (or every one after --to REV; --to base: all)"),
+    ):
+        sub = actions.add_parser(name, help=text, description=text)
+        common(sub)
+        sub.add_argument("--to", metavar="REV", help="the revision to stop at")
+        sub.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="report how many documents each step would change; write nothing",
+        )
+    new = actions.add_parser(
+        "new",
+        help="write a new migration file chained to the head",
+        description="Write a new migration file, chained to the current head of the folder.",
+    )
+    new.add_argument("name", help="what the migration does, such as 'rename user name'")
+    common(new, database=False)
+    return parser
+
+
+async def _run(args: argparse.Namespace, out: TextIO) -> int:
+    if not args.uri:
+        print("vellum: no connection string: pass --uri or set VELLUM_MONGODB_URI", file=sys.stderr)
+        return USAGE
+    client = await connect_to_mongodb(args.uri, args.database)
+    try:
+        if args.action == "status":
+            rows = await status(client, folder=args.folder)
+            if not rows:
+                print("no migrations", file=out)
+            for row in rows:
+                mark = "applied" if row.applied else "pending"
+                when = f" at {row.applied_at:%Y-%m-%d %H:%M:%S}" if row.applied_at else ""
+                print(f"{mark:8} {row.revision}  {row.name}{when}", file=out)
+            return OK
+        reporter = reporter_for(out)
+        run = upgrade if args.action == "up" else downgrade
+        done = await run(
+            client, folder=args.folder, to=args.to, dry_run=args.dry_run, reporter=reporter
+        )
+        verb = {"up": "applied", "down": "undone"}[args.action]
+        if args.dry_run:
+            verb = "would be " + verb
+        print(f"{len(done)} revision(s) {verb}", file=out)
+        return OK
+    finally:
+        await client.close()
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Runs the command; returns its exit code."""
+    stream = out or sys.stdout
+    args = _parser().parse_args(argv)
+    try:
+        if args.action == "new":
+            path = scaffold(args.folder, args.name)
+            print(f"created {path}", file=stream)
+            return OK
+        return asyncio.run(_run(args, stream))
+    except MigrationLockedError as err:
+        print(f"vellum: {err}", file=sys.stderr)
+        return LOCKED
+    except (MigrationError, VellumError) as err:
+        print(f"vellum: {err}", file=sys.stderr)
+        return FAILED
+    except KeyboardInterrupt:
+        print("vellum: interrupted; finished steps are kept, run again to resume", file=sys.stderr)
+        return FAILED
+
+
+def entry() -> None:
+    """The console script."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()
