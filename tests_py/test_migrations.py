@@ -3,6 +3,7 @@ and the lock, resuming after a crash (no document migrated twice), and the comma
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import pty
@@ -13,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
@@ -20,9 +22,11 @@ from conftest import Server
 from vellum import (
     MigrationError,
     MigrationLockedError,
+    SchemaVersioned,
     VellumBaseModel,
     VellumClient,
     VellumRepository,
+    upgrades_from,
 )
 from vellum.migrations import (
     PlainReporter,
@@ -261,6 +265,7 @@ from decimal import Decimal
 from test_migrations import OldItem, NewItem
 
 CRASH_AT = int(os.environ.get("VELLUM_TEST_CRASH_AT", "-1"))
+SLOW_AFTER = int(os.environ.get("VELLUM_TEST_SLOW_AFTER", "-1"))
 calls = 0
 
 def change(item):
@@ -268,6 +273,9 @@ def change(item):
     calls += 1
     if calls == CRASH_AT:
         raise RuntimeError("crash in the middle")
+    if 0 <= SLOW_AFTER <= calls:
+        import time
+        time.sleep(0.01)
     return NewItem(id=item.id, price=Decimal(item.price), seen=item.seen + 1,
                    created_at=item.created_at, updated_at=item.updated_at)
 
@@ -431,3 +439,164 @@ async def test_on_a_terminal_the_command_draws_a_progress_bar(
     assert "/3000" in text and "/s" in text
     assert "transform items OldItem to NewItem: done, 3000 changed" in text
     assert isinstance(reporter_for(io.StringIO()), PlainReporter)
+
+
+async def test_without_transactions_a_marker_keeps_a_resumed_transform_from_repeating(
+    client: VellumClient, db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    count = 10_000
+    await seed_items(client, db, count)
+    write(tmp_path, "t1", TRANSFORM.replace("BATCH", "2000"))
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    monkeypatch.setenv("VELLUM_TEST_CRASH_AT", str(count // 2 + 7))
+    with pytest.raises(RuntimeError, match="crash in the middle"):
+        await upgrade(client, db, tmp_path, transactions=False)
+    items = _raw(client, db, "items")
+    marked = await items.count_documents({"_vellum_migration": {"$exists": True}})
+    assert 0 < marked < count and marked == await items.count_documents({"seen": 1})
+    monkeypatch.setenv("VELLUM_TEST_CRASH_AT", "-1")
+    assert await upgrade(client, db, tmp_path, transactions=False) == ["t1"]
+    assert await items.count_documents({"seen": 1}) == count
+    assert await items.count_documents({"_vellum_migration": {"$exists": True}}) == 0
+
+
+def kill_when(command: list[str], environment: dict[str, str], seen: str) -> tuple[int, str]:
+    """Runs ``command``, reads its output until ``seen`` shows, then kills it (SIGKILL);
+    its exit code and output."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=environment)
+    assert process.stdout is not None
+    lines: list[str] = []
+    for line in process.stdout:
+        lines.append(line)
+        if seen in line:
+            process.kill()
+            break
+    code = process.wait(timeout=60)
+    process.stdout.close()
+    return code, "".join(lines)
+
+
+async def test_a_killed_command_resumes_where_it_stopped(
+    server: Server, client: VellumClient, db: str, tmp_path: Path
+) -> None:
+    count = 20_000
+    await seed_items(client, db, count)
+    folder = tmp_path / "migrations"
+    write(folder, "t1", TRANSFORM.replace("BATCH", "2000"))
+    environment = {
+        **os.environ,
+        "VELLUM_MONGODB_URI": server.uri,
+        "VELLUM_DATABASE": db,
+        "VELLUM_MIGRATIONS": str(folder),
+        "PYTHONPATH": str(REPO / "tests_py"),
+        "VELLUM_TEST_SLOW_AFTER": str(count // 2),  # batches after half slow down: time to kill
+    }
+    command = [sys.executable, "-m", "vellum.cli", "migrate", "up", "--lease", "2"]
+    # Killed at its first progress line (after 5 s), halfway or so.
+    code, output = await asyncio.to_thread(kill_when, command, environment, f"/{count} (")
+    assert code == -9, output
+    items = _raw(client, db, "items")
+    assert 0 < await items.count_documents({"seen": 1}) < count
+    await asyncio.sleep(2.5)  # the dead runner's lease runs out
+    environment.pop("VELLUM_TEST_SLOW_AFTER")
+    again = await asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, env=environment, timeout=600
+    )
+    assert again.returncode == 0, again.stderr
+    assert await items.count_documents({"seen": 1}) == count
+    assert await items.count_documents({"seen": {"$gt": 1}}) == 0
+
+
+async def test_a_second_runner_is_refused_with_exit_code_3(
+    server: Server, client: VellumClient, db: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "migrations"
+    write(folder, "r1", 'revision = "r1"\ndown_revision = None\nasync def upgrade(ctx): pass\n')
+    lock = Lock(State(client, db, "vellum_migrations"), timedelta(seconds=60))
+    await lock.acquire()
+    try:
+        refused = await asyncio.to_thread(
+            vellum_command, "migrate", "up", uri=server.uri, db=db, VELLUM_MIGRATIONS=str(folder)
+        )
+    finally:
+        await lock.release()
+    assert refused.returncode == 3 and "another runner" in refused.stderr
+
+
+# -- schema versions: upgrades on read ----------------------------------------------------
+
+
+class Profile(SchemaVersioned, VellumBaseModel):
+    display_name: str
+    cents: int
+
+    class Settings:
+        collection_name = "profiles"
+        schema_version = 3
+
+    @upgrades_from(1)
+    @staticmethod
+    def _rename(doc: dict[str, Any]) -> dict[str, Any]:
+        doc["display_name"] = doc.pop("name")
+        return doc
+
+    @upgrades_from(2)
+    @staticmethod
+    def _to_cents(doc: dict[str, Any]) -> dict[str, Any]:
+        doc["cents"] = round(doc.pop("price") * 100)
+        return doc
+
+
+class WrittenBack(Profile):
+    class Settings:
+        collection_name = "profiles"
+        schema_version = 3
+        schema_write_back = True
+
+
+async def test_older_documents_are_upgraded_on_read_and_newer_ones_refused(
+    client: VellumClient, db: str
+) -> None:
+    from vellum import DocumentValidationError
+
+    profiles = _raw(client, db, "profiles")
+    await profiles.insert_many(
+        [
+            {"_id": uuid4(), "schema_version": 1, "name": "Ada", "price": 1.5},
+            {"_id": uuid4(), "schema_version": 2, "display_name": "Bob", "price": 2.25},
+            {"_id": uuid4(), "schema_version": 3, "display_name": "Cy", "cents": 7},
+        ]
+    )
+    repository = VellumRepository(Profile, client, db)
+    loaded = sorted(await repository.find(), key=lambda p: p.display_name)
+    assert [(p.display_name, p.cents, p.schema_version) for p in loaded] == [
+        ("Ada", 150, 3),
+        ("Bob", 225, 3),
+        ("Cy", 7, 3),
+    ]
+    # In memory only: the stored documents are as they were.
+    assert await profiles.count_documents({"schema_version": {"$lt": 3}}) == 2
+
+    written = VellumRepository(WrittenBack, client, db)
+    assert len(await written.find()) == 3
+    assert await profiles.count_documents({"schema_version": {"$lt": 3}}) == 0
+    assert await profiles.count_documents({"name": {"$exists": True}}) == 0
+
+    await profiles.insert_one(
+        {"_id": uuid4(), "schema_version": 4, "display_name": "Z", "cents": 1}
+    )
+    with pytest.raises(DocumentValidationError, match="schema version 4, newer than Profile's 3"):
+        await repository.find()
+
+
+def test_an_upgrade_from_the_current_version_or_later_is_refused() -> None:
+    with pytest.raises(TypeError, match="would never run"):
+
+        class Ahead(SchemaVersioned, VellumBaseModel):  # pyright: ignore[reportUnusedClass]
+            class Settings:
+                schema_version = 2
+
+            @upgrades_from(2)
+            @staticmethod
+            def _never(doc: dict[str, Any]) -> dict[str, Any]:
+                return doc

@@ -11,6 +11,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TextIO
 
 from .client import connect_to_mongodb
@@ -75,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
             action="store_true",
             help="report how many documents each step would change; write nothing",
         )
+        sub.add_argument(
+            "--lease",
+            type=float,
+            default=60.0,
+            metavar="SECONDS",
+            help="how long the lock outlives a runner that died (default 60)",
+        )
     new = actions.add_parser(
         "new",
         help="write a new migration file chained to the head",
@@ -103,7 +111,12 @@ async def _run(args: argparse.Namespace, out: TextIO) -> int:
         reporter = reporter_for(out)
         run = upgrade if args.action == "up" else downgrade
         done = await run(
-            client, folder=args.folder, to=args.to, dry_run=args.dry_run, reporter=reporter
+            client,
+            folder=args.folder,
+            to=args.to,
+            dry_run=args.dry_run,
+            reporter=reporter,
+            lease=timedelta(seconds=args.lease),
         )
         verb = {"up": "applied", "down": "undone"}[args.action]
         if args.dry_run:

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from functools import partial
 from typing import Any, TypeVar
 
 from .._bridge import Pipeline
@@ -159,12 +160,20 @@ class MigrationContext:
             return total
         self._reporter.start(label, total)
         if self._transactions and 0 < total <= TRANSACTION_LIMIT:
-            async with self._quiet(), self.client.transaction() as session:
+
+            async def write(session: Session) -> int:
                 result = await store.update(
                     filter, update, upsert=False, many=True, session=session
                 )
-                await self._finish(index, label, result.modified, session)
-            return result.modified
+                await self._state.finish_step(
+                    self.revision, self.direction, index, label, result.modified, session
+                )
+                return result.modified
+
+            async with self._quiet():
+                modified = await self.client.with_transaction(write)
+            self._reporter.finish(label, modified)
+            return modified
         result = await store.update(filter, update, upsert=False, many=True, session=None)
         self._reporter.advance(result.modified)
         await self._finish(index, label, result.modified, None)
@@ -368,12 +377,13 @@ class MigrationContext:
                 changed.append(after)
             documents = writing.checked(changed)
             if atomic:
-                async with self._quiet(), self.client.transaction() as session:
-                    if documents:
-                        result = await store.replace_many(documents, None, session, None)
-                        written += result.modified
-                    await self._state.save_progress(
-                        self.revision, self.direction, index, batch[-1]["_id"], written, session
+                async with self._quiet():
+                    # Retried whole on a transient error (a write conflict with a transaction
+                    # that a killed runner left open, until the server aborts it).
+                    written += await self.client.with_transaction(
+                        partial(
+                            self._write_batch, store, documents, index, batch[-1]["_id"], written
+                        )
                     )
             else:
                 for document in (*documents, *kept):
@@ -387,6 +397,24 @@ class MigrationContext:
             )
         await self._finish(index, label, written, None)
         return written
+
+    async def _write_batch(
+        self,
+        store: Store,
+        documents: list[dict[str, Any]],
+        index: int,
+        last_id: Any,
+        so_far: int,
+        session: Session,
+    ) -> int:
+        """One batch of a transform and the step's progress, in ``session``'s transaction."""
+        modified = 0
+        if documents:
+            modified = (await store.replace_many(documents, None, session, None)).modified
+        await self._state.save_progress(
+            self.revision, self.direction, index, last_id, so_far + modified, session
+        )
+        return modified
 
 
 async def _call(function: Callable[..., Any], value: Any) -> Any:

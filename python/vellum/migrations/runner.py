@@ -68,13 +68,20 @@ class _Run:
         dry_run: bool,
         reporter: Reporter,
         lease: timedelta,
+        transactions: bool | None,
     ) -> list[str]:
+        supported = self.client.supports_transactions
+        if transactions and not supported:
+            raise MigrationError(
+                "transactions=True, but the deployment runs no transactions (they need a "
+                "replica set or a sharded cluster)"
+            )
+        use_transactions = supported if transactions is None else transactions
         done: list[str] = []
         lock = None if dry_run else Lock(self.state, lease)
         if lock is not None:
             await lock.acquire()
         try:
-            transactions = self.client.supports_transactions
             for migration in migrations:
                 reporter.revision(migration.revision, migration.name, direction)
                 step = migration.upgrade if direction == "up" else migration.downgrade
@@ -97,7 +104,7 @@ class _Run:
                     finished=finished,
                     reporter=reporter,
                     dry_run=dry_run,
-                    transactions=transactions,
+                    transactions=use_transactions,
                 )
                 await step(ctx)
                 if not dry_run:
@@ -144,16 +151,18 @@ async def upgrade(
     reporter: Reporter | None = None,
     lease: timedelta = LEASE,
     collection: str = STATE_COLLECTION,
+    transactions: bool | None = None,
 ) -> list[str]:
     """Applies the revisions not applied yet, in order, up to ``to`` (the head by default);
     returns the revisions applied. ``dry_run=True`` reports what each step would change and
     writes nothing. A run that stopped (killed, or a step that raised) resumes where it
-    stopped when run again."""
+    stopped when run again. ``transactions``: whether steps use transactions (by default
+    when the deployment has them); ``lease``: how long the lock outlives a runner that died."""
     run = _Run(client, database, folder, collection)
     applied = await run.applied()
     last = len(run.chain) - 1 if to is None else run.chain.index(to)
     pending = [m for m in run.chain.migrations[: last + 1] if m.revision not in applied]
-    return await run.run(pending, "up", dry_run, reporter or Reporter(), lease)
+    return await run.run(pending, "up", dry_run, reporter or Reporter(), lease, transactions)
 
 
 async def downgrade(
@@ -166,6 +175,7 @@ async def downgrade(
     reporter: Reporter | None = None,
     lease: timedelta = LEASE,
     collection: str = STATE_COLLECTION,
+    transactions: bool | None = None,
 ) -> list[str]:
     """Undoes applied revisions, newest first: the last one (by default), or every one after
     ``to`` (``"base"``: all of them); returns the revisions undone."""
@@ -182,4 +192,5 @@ async def downgrade(
     else:
         keep = run.chain.index(to)
         undo = [m for m in applied_in_order if chain.index(m) > keep]
-    return await run.run(list(reversed(undo)), "down", dry_run, reporter or Reporter(), lease)
+    undo.reverse()
+    return await run.run(undo, "down", dry_run, reporter or Reporter(), lease, transactions)
