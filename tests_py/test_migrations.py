@@ -600,3 +600,30 @@ def test_an_upgrade_from_the_current_version_or_later_is_refused() -> None:
             @staticmethod
             def _never(doc: dict[str, Any]) -> dict[str, Any]:
                 return doc
+
+
+# -- the README's worked example (examples/migrations) -----------------------------------------
+
+EXAMPLE = REPO / "examples" / "migrations"
+
+
+async def test_the_worked_example_runs_up_and_down(client: VellumClient, db: str) -> None:
+    customers = _raw(client, db, "customers")
+    await customers.insert_many(
+        [
+            {"_id": uuid4(), "name": "Ada Lovelace", "balance": "12.50"},
+            {"_id": uuid4(), "name": "Bob", "balance": "3", "currency": "GBP"},
+        ]
+    )
+    assert len(await upgrade(client, db, EXAMPLE)) == 3
+    stored = sorted(await customers.find({}), key=lambda d: d["first_name"])
+    assert [(d["first_name"], d["last_name"], d["balance"], d["currency"]) for d in stored] == [
+        ("Ada", "Lovelace", Decimal("12.50"), "EUR"),
+        ("Bob", "", Decimal("3"), "GBP"),
+    ]
+    assert "full_name" not in stored[0] and "name" not in stored[0]
+    assert [row.applied for row in await status(client, db, EXAMPLE)] == [True, True, True]
+
+    assert len(await downgrade(client, db, EXAMPLE, to="base")) == 3
+    names = sorted((d["name"], d["balance"]) for d in await customers.find({}))
+    assert names == [("Ada Lovelace", "12.50"), ("Bob", "3")]

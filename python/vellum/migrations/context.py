@@ -316,7 +316,9 @@ class MigrationContext:
     ) -> int:
         """Reads each document (matching ``filter``) as ``old``, calls ``function`` with it and
         stores the ``new`` document it returns in its place (same ``_id``; validated by
-        ``new`` before anything is written). ``None`` keeps the document as it is. Runs in
+        ``new`` before anything is written). Stored fields that ``old`` does not declare are
+        kept as they are; those it declares and ``new`` does not are dropped. ``None`` keeps
+        the document as it is. Runs in
         batches of ``batch_size``: one read and one write round trip each. Returns how many
         documents were written."""
         name = _name(collection or new)
@@ -342,6 +344,7 @@ class MigrationContext:
             pending = {"$and": [dict(filter), pending]}
         reading = ModelDocuments(old, name)
         writing = ModelDocuments(new, name)
+        declared = {f.alias or n for n, f in old.model_fields.items()} | {MARKER}
         total = await store.count(pending)
         if self.dry_run:
             samples: list[tuple[Any, Any]] = []
@@ -357,6 +360,7 @@ class MigrationContext:
             if self._lock is not None:
                 self._lock.check()
             changed: list[Any] = []
+            others: list[dict[str, Any]] = []
             kept: list[dict[str, Any]] = []
             for raw in batch:
                 before = reading.load_as(old, raw)
@@ -375,7 +379,12 @@ class MigrationContext:
                         "transform keeps each document's _id"
                     )
                 changed.append(after)
-            documents = writing.checked(changed)
+                others.append({k: v for k, v in raw.items() if k not in declared})
+            # The stored fields neither model declares are kept as they are.
+            documents = [
+                {**document, **{k: v for k, v in extra.items() if k not in document}}
+                for document, extra in zip(writing.checked(changed), others, strict=True)
+            ]
             if atomic:
                 async with self._quiet():
                     # Retried whole on a transient error (a write conflict with a transaction
