@@ -27,7 +27,7 @@ class After(VellumBaseModel):
 def split(old: Before) -> After:
     first, _, last = old.full_name.partition(" ")
     return After(
-        id=old.id,
+        _id=old.id,
         created_at=old.created_at,
         updated_at=old.updated_at,
         first_name=first,
@@ -37,7 +37,7 @@ def split(old: Before) -> After:
 
 def join(new: After) -> Before:
     return Before(
-        id=new.id,
+        _id=new.id,
         created_at=new.created_at,
         updated_at=new.updated_at,
         full_name=f"{new.first_name} {new.last_name}".strip(),
