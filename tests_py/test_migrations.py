@@ -367,7 +367,7 @@ def test_help_documents_every_subcommand() -> None:
         text=True,
         check=True,
     ).stdout
-    for action in ("status", "up", "down", "new"):
+    for action in ("status", "up", "down", "stamp", "new"):
         assert action in out
     assert "VELLUM_MONGODB_URI" in out and "exit codes" in out
     up = subprocess.run(
@@ -627,3 +627,25 @@ async def test_the_worked_example_runs_up_and_down(client: VellumClient, db: str
     assert len(await downgrade(client, db, EXAMPLE, to="base")) == 3
     names = sorted((d["name"], d["balance"]) for d in await customers.find({}))
     assert names == [("Ada Lovelace", "12.50"), ("Bob", "3")]
+
+
+async def test_stamp_records_revisions_without_running_them(
+    server: Server, client: VellumClient, db: str, tmp_path: Path
+) -> None:
+    await seed_people(client, db)
+    folder = tmp_path / "migrations"
+    write(folder, "r1", OPERATIONS)
+    stamped = await asyncio.to_thread(
+        vellum_command,
+        "migrate",
+        "stamp",
+        "r1",
+        uri=server.uri,
+        db=db,
+        VELLUM_MIGRATIONS=str(folder),
+    )
+    assert stamped.returncode == 0 and "1 revision(s) recorded" in stamped.stdout
+    assert (await status(client, db, folder))[0].applied
+    people = _raw(client, db, "people")
+    assert await people.count_documents({"name": {"$exists": True}}) == 2  # nothing ran
+    assert await upgrade(client, db, folder) == []

@@ -1,4 +1,4 @@
-"""The ``vellum`` command: ``vellum migrate status | up | down | new``.
+"""The ``vellum`` command: ``vellum migrate status | up | down | stamp | new``.
 
 Exit codes: 0 done, 1 a migration failed (what finished is kept; run again to resume), 2 bad
 usage, 3 another runner holds the migration lock.
@@ -16,7 +16,7 @@ from typing import TextIO
 
 from .client import connect_to_mongodb
 from .errors import MigrationError, MigrationLockedError, VellumError
-from .migrations import downgrade, reporter_for, scaffold, status, upgrade
+from .migrations import downgrade, reporter_for, scaffold, stamp, status, upgrade
 
 __all__ = ["main"]
 
@@ -83,6 +83,14 @@ def _parser() -> argparse.ArgumentParser:
             metavar="SECONDS",
             help="how long the lock outlives a runner that died (default 60)",
         )
+    stamped = actions.add_parser(
+        "stamp",
+        help="record the revisions up to REV as applied, without running them",
+        description="Record the revisions up to REV as applied without running them: for a "
+        "database already in that shape (such as one migrated by Beanie's migrations).",
+    )
+    stamped.add_argument("rev", metavar="REV", help="the last revision to record")
+    common(stamped)
     new = actions.add_parser(
         "new",
         help="write a new migration file chained to the head",
@@ -107,6 +115,10 @@ async def _run(args: argparse.Namespace, out: TextIO) -> int:
                 mark = "applied" if row.applied else "pending"
                 when = f" at {row.applied_at:%Y-%m-%d %H:%M:%S}" if row.applied_at else ""
                 print(f"{mark:8} {row.revision}  {row.name}{when}", file=out)
+            return OK
+        if args.action == "stamp":
+            recorded = await stamp(client, folder=args.folder, to=args.rev)
+            print(f"{len(recorded)} revision(s) recorded as applied", file=out)
             return OK
         reporter = reporter_for(out)
         run = upgrade if args.action == "up" else downgrade

@@ -7,7 +7,7 @@ of :class:`MigrationContext`, the records and the lock (:mod:`vellum.migrations.
 from .chain import Chain, Migration, load_chain, scaffold
 from .context import TRANSACTION_LIMIT, ConversionReport, MigrationContext
 from .progress import PlainReporter, Reporter, TerminalReporter, reporter_for
-from .runner import RevisionStatus, downgrade, status, upgrade
+from .runner import RevisionStatus, downgrade, stamp, status, upgrade
 from .state import STATE_COLLECTION
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "load_chain",
     "reporter_for",
     "scaffold",
+    "stamp",
     "status",
     "upgrade",
 ]

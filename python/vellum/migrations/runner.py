@@ -14,7 +14,7 @@ from .context import MigrationContext
 from .progress import Reporter
 from .state import STATE_COLLECTION, Lock, State
 
-__all__ = ["RevisionStatus", "downgrade", "status", "upgrade"]
+__all__ = ["RevisionStatus", "downgrade", "stamp", "status", "upgrade"]
 
 LEASE = timedelta(seconds=60)
 BASE = "base"
@@ -194,3 +194,30 @@ async def downgrade(
         undo = [m for m in applied_in_order if chain.index(m) > keep]
     undo.reverse()
     return await run.run(undo, "down", dry_run, reporter or Reporter(), lease, transactions)
+
+
+async def stamp(
+    client: VellumClient,
+    database: str | None = None,
+    folder: str | Path = "migrations",
+    *,
+    to: str,
+    collection: str = STATE_COLLECTION,
+) -> list[str]:
+    """Records the revisions up to ``to`` as applied without running them (for a database
+    whose data is already in that shape, such as one a Beanie project migrated); returns the
+    revisions recorded."""
+    run = _Run(client, database, folder, collection)
+    applied = await run.applied()
+    last = run.chain.index(to)
+    recorded: list[str] = []
+    lock = Lock(run.state, LEASE)
+    await lock.acquire()
+    try:
+        for migration in run.chain.migrations[: last + 1]:
+            if migration.revision not in applied:
+                await run.state.record(migration.revision, migration.name, None)
+                recorded.append(migration.revision)
+    finally:
+        await lock.release()
+    return recorded
