@@ -360,6 +360,13 @@ def vellum_command(*args: str, uri: str, db: str, **env: str) -> subprocess.Comp
     )
 
 
+def test_the_package_installs_the_console_script() -> None:
+    script = Path(sys.executable).parent / "vellum"
+    assert script.exists(), "pip/maturin install `vellum` next to the interpreter"
+    shown = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=True)
+    assert "migrate" in shown.stdout
+
+
 def test_help_documents_every_subcommand() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "vellum.cli", "migrate", "--help"],
