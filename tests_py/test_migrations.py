@@ -656,3 +656,24 @@ async def test_stamp_records_revisions_without_running_them(
     people = _raw(client, db, "people")
     assert await people.count_documents({"name": {"$exists": True}}) == 2  # nothing ran
     assert await upgrade(client, db, folder) == []
+
+
+async def test_a_dry_run_of_a_transform_shows_documents_before_and_after(
+    client: VellumClient, db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await seed_items(client, db, 5)
+    write(tmp_path, "t1", TRANSFORM.replace("BATCH", "100"))
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    shown: list[tuple[str, int, list[Any]]] = []
+
+    class Samples(Reporter):
+        def would(self, label: str, count: int, samples: Any = ()) -> None:
+            shown.append((label, count, list(samples)))
+
+    await upgrade(client, db, tmp_path, dry_run=True, reporter=Samples())
+    ((label, count, samples),) = shown
+    assert label == "transform items OldItem to NewItem" and count == 5
+    assert len(samples) == 3
+    before, after = samples[0]
+    assert after["price"] == Decimal(before["price"]) and after["seen"] == before["seen"] + 1
+    assert await _raw(client, db, "items").count_documents({"seen": 1}) == 0
