@@ -28,12 +28,18 @@ from pydantic_core import core_schema
 from .errors import DanglingLinkError, LinkNotLoadedError
 
 if TYPE_CHECKING:
-    from .model import VellumBaseModel
     from .session import Session
 
 __all__ = ["AsDBRef", "BackLink", "DeleteRule", "Link", "LinkRule", "LinkSource"]
 
-T = TypeVar("T", bound="VellumBaseModel")
+class Identified(Protocol):
+    """What a link points to: a stored document (a ``VellumBaseModel``), known by its id."""
+
+    @property
+    def id(self) -> Any: ...
+
+
+T = TypeVar("T", bound=Identified)
 
 
 class LinkRule(Enum):
@@ -305,7 +311,7 @@ def _origin_of(annotation: Any) -> Any:
     return typing.get_origin(annotation)
 
 
-def _target(source: Any, kind: str) -> type[VellumBaseModel]:
+def _target(source: Any, kind: str) -> type[Any]:
     args: tuple[Any, ...] = typing.get_args(source)
     target: Any = args[0] if args else None
     if not (isinstance(target, type) and hasattr(target, "__vellum_settings__")):

@@ -278,31 +278,34 @@ class MigrationContext:
 
     async def create_index(self, collection: Collection, index: Index) -> None:
         """Creates ``index`` (nothing happens if it exists as declared)."""
-        label = f"create index {_name(collection)}.{index.name}"
-        at = self._next(label)
-        if at is None:
-            return
-        if self.dry_run:
-            self._reporter.would(label, 0)
-            return
-        self._reporter.start(label, None)
-        await self.store(collection).create_indexes([index.spec()], None)
-        await self._finish(at, label, 0, None)
+        store = self.store(collection)
+        await self._index_step(
+            f"create index {_name(collection)}.{index.name}",
+            lambda: store.create_indexes([index.spec()], None),
+        )
 
     async def drop_index(self, collection: Collection, name: str) -> None:
         """Drops the index ``name`` if it exists."""
-        label = f"drop index {_name(collection)}.{name}"
-        at = self._next(label)
-        if at is None:
+        store = self.store(collection)
+
+        async def drop() -> None:
+            if any(spec.get("name") == name for spec in await store.list_indexes(None)):
+                await store.drop_index(name, None)
+
+        await self._index_step(f"drop index {_name(collection)}.{name}", drop)
+
+    async def _index_step(self, label: str, run: Callable[[], Awaitable[None]]) -> None:
+        """A step on indexes: idempotent by itself (and outside transactions, where MongoDB
+        creates indexes only on empty collections)."""
+        index = self._next(label)
+        if index is None:
             return
         if self.dry_run:
             self._reporter.would(label, 0)
             return
         self._reporter.start(label, None)
-        store = self.store(collection)
-        if any(spec.get("name") == name for spec in await store.list_indexes(None)):
-            await store.drop_index(name, None)
-        await self._finish(at, label, 0, None)
+        await run()
+        await self._finish(index, label, 0, None)
 
     async def transform(
         self,
