@@ -10,6 +10,9 @@ The links scenario reads a library instead: books that each link to one author, 
 their authors. The ODMs use their own link fields (Vellum's `Link` stored as the author's
 `_id`, in `books`; Beanie's `Link` stored as a DBRef and joined with `$lookup`, in
 `books_dbref`); the drivers join by hand: every book, then one `$in` query for their authors.
+
+The migration scenario runs each ODM's migration tool on a folder holding one migration (see
+migration.py); the drivers have none.
 """
 # No `from __future__ import annotations`: the ODMs resolve models defined inside functions.
 
@@ -19,9 +22,14 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, Field
+
+from migration import BEANIE as BEANIE_MIGRATION
+from migration import VELLUM as VELLUM_MIGRATION
 
 USERS = "users"
 INSERTS = "inserts"
@@ -236,6 +244,13 @@ class Peer:
         """Title to author name in what `find_books` returned, to check that peers agree."""
         raise NotImplementedError
 
+    migration = ""
+    """The source of this ODM's migration module (migration.py), for `migrate`."""
+
+    async def migrate(self, folder: Path) -> None:
+        """Runs the migrations in `folder` with this ODM's own tool, as its users run it."""
+        raise NotImplementedError
+
     @property
     def version(self) -> str:
         return version_of(self.package)
@@ -340,6 +355,19 @@ class VellumPeer(Peer):
         assert all(isinstance(b.author.doc, self.author_model) for b in books)
         return {b.title: b.author.doc.name for b in books}
 
+    migration = VELLUM_MIGRATION
+
+    async def migrate(self, folder: Path) -> None:
+        from vellum.migrations import upgrade
+
+        # Transactions where the deployment has them (the default): none on the stub.
+        applied = await upgrade(self.client, None, folder)
+        assert len(applied) == 1, applied
+
+    @property
+    def transactions(self) -> bool:
+        return self.client.supports_transactions
+
 
 class VellumTrustedPeer(VellumPeer):
     label = "vellum trusted"
@@ -347,6 +375,9 @@ class VellumTrustedPeer(VellumPeer):
 
     async def find_books(self) -> list[Any]:
         raise NotImplementedError("validate_on_fetch=False takes no Link fields")
+
+    async def migrate(self, folder: Path) -> None:
+        raise NotImplementedError  # the same run as vellum's: a migration's models are its own
 
 
 # -- pymongo ---------------------------------------------------------------------------------
@@ -590,6 +621,7 @@ class BeaniePeer(Peer):
         self.insert_model: Any = BInsert
         self.author_model: Any = BAuthor
         self.book_model: Any = BBook
+        self.uri, self.database = uri, database
         self.client: Any = AsyncMongoClient(uri, uuidRepresentation="standard")
         await init_beanie(
             database=self.client[database], document_models=[BUser, BInsert, BAuthor, BBook]
@@ -631,6 +663,30 @@ class BeaniePeer(Peer):
     def book_authors(self, books: list[Any]) -> dict[str, str]:
         assert all(isinstance(b.author, self.author_model) for b in books)
         return {b.title: b.author.name for b in books}
+
+    migration = BEANIE_MIGRATION
+
+    async def migrate(self, folder: Path) -> None:
+        """What `beanie migrate -uri URI -db DB -p FOLDER --no-use-transaction` runs. Its
+        runner connects a client of its own from the URI: the URI asks for standard UUIDs (the
+        items' ids), as this peer's client does."""
+        from beanie.executors.migrate import MigrationSettings, run_migrate
+
+        settings = MigrationSettings(
+            connection_uri=with_option(self.uri, "uuidRepresentation=standard"),
+            database_name=self.database,
+            path=str(folder),
+            direction="FORWARD",
+            use_transaction=False,  # its default from Python; the stub has no transactions
+        )
+        await run_migrate(settings)
+
+
+def with_option(uri: str, option: str) -> str:
+    """`uri` with one more `name=value` option."""
+    if urlsplit(uri).query:
+        return f"{uri}&{option}"
+    return f"{uri}?{option}" if urlsplit(uri).path else f"{uri}/?{option}"
 
 
 # -- ODMantic --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
     bash benches/run.sh                # the full suite (builds the stub server first)
     bash benches/run.sh --smoke        # every scenario and peer once, on tiny sizes
     bash benches/run.sh --scenarios links --out /tmp/links   # some scenarios only
+    bash benches/run.sh --scenarios migration --out /tmp/mig # the migration scenario alone
 
 The server is the wire-protocol stub in benches/stubserver (it answers from canned,
 pre-encoded documents, so the numbers are the clients' costs), or the MongoDB that
@@ -30,12 +31,15 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from migration import RECORDS, reseed, stored_problem, stub_tally, tally_problem
+from migration import folder as migration_folder
 from peers import (
     AUTHORS,
     BOOKS,
@@ -61,6 +65,7 @@ SCENARIOS = (
     "update",
     "group",
     "links",
+    "migration",
     "ping",
     "bridge",
     "stream",
@@ -81,10 +86,14 @@ class Sizes:
     big_reps: int = 3  # for scenarios over 100 000 documents
     books: int = 10_000  # each links to one of `authors`
     authors: int = 1000
+    migration: int = 100_000  # items migrated
+    migration_batch: int = 1000  # documents per batch, for every ODM
 
     @classmethod
     def smoke(cls) -> Sizes:
-        return cls((100,), 20, 10, 50, 20, 20, 500, 1, 1, 200, 20)
+        sizes = cls((100,), 20, 10, 50, 20, 20, 500, 1, 1, 200, 20)
+        sizes.migration, sizes.migration_batch = 300, 100
+        return sizes
 
 
 @dataclass
@@ -108,7 +117,7 @@ class Result:
 
 
 class StubServer:
-    def __init__(self, docs: int, books: int, authors: int) -> None:
+    def __init__(self, docs: int, books: int, authors: int, items: int) -> None:
         binary = STUB / "stubserver"
         if not binary.exists():
             raise SystemExit(
@@ -117,9 +126,8 @@ class StubServer:
                 "(benches/run.sh does)"
             )
         command = [str(binary), "--docs", str(docs), "--books", str(books)]
-        self.process = subprocess.Popen(
-            [*command, "--authors", str(authors)], stdout=subprocess.PIPE, text=True
-        )
+        command += ["--authors", str(authors), "--items", str(items)]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         line = self.process.stdout.readline().strip()
         if not line.startswith("listening on "):
@@ -144,7 +152,8 @@ class StubServer:
 
 async def seed(uri: str, documents: int, sizes: Sizes) -> None:
     """Fills `vellum_bench` on a real server with the documents the stub would serve: the
-    users, and the library (its books twice: links as ids, and as DBRefs)."""
+    users, and the library (its books twice: links as ids, and as DBRefs). The items of the
+    migration scenario are seeded before each of its runs."""
     from bson import DBRef
     from pymongo import AsyncMongoClient
 
@@ -285,8 +294,105 @@ async def linking_peers(
     return linking, notes
 
 
+async def migration_scenario(
+    uri: str,
+    peers: dict[str, Peer],
+    sizes: Sizes,
+    on_stub: bool,
+    scenario: Callable[..., Awaitable[Result]],
+) -> None:
+    """Each ODM's migration tool runs one migration over `sizes.migration` items: `price`, a
+    string, becomes a Decimal through a Python function (migration.py). Each peer's run is
+    checked once, then timed: every item replaced once, with the right Decimal128 price and
+    its other fields as they were (on the stub, which checks the replacements it receives;
+    on a real server, by reading the items back). On a real server the items and the runners'
+    records are seeded again before every run, outside the timing; the stub keeps nothing, so
+    every run finds the items unmigrated and no migration applied."""
+    from pymongo import AsyncMongoClient
+
+    client: Any = AsyncMongoClient(uri, uuidRepresentation="standard")
+    db = client[DATABASE]
+    n, batch = sizes.migration, sizes.migration_batch
+
+    async def fresh() -> None:
+        if not on_stub:
+            await reseed(db, n)
+
+    try:
+        with ExitStack() as stack:
+            folders = {
+                label: stack.enter_context(migration_folder(peer.migration, batch))
+                for label, peer in peers.items()
+                if peer.migration
+            }
+            migrating: dict[str, Peer] = {}
+            notes: dict[str, str] = {}
+            for label, folder in folders.items():
+                peer = peers[label]
+                await fresh()
+                if on_stub:
+                    await stub_tally(db, True)
+                try:
+                    await peer.migrate(folder)
+                except NotImplementedError as err:
+                    if str(err):
+                        notes[label] = str(err)
+                    continue
+                finally:
+                    tally = await stub_tally(db, False) if on_stub else {}
+                problem = tally_problem(tally, n) if on_stub else await stored_problem(db, n)
+                if problem:
+                    raise RuntimeError(f"{label}'s migration went wrong: {problem}")
+                migrating[label] = peer
+
+            async def migrate(peer: Peer) -> float:
+                await fresh()
+                return await timed(lambda: peer.migrate(folders[peer.label])) * 1e3
+
+            result = await scenario(
+                f"migration: {n:,} documents, price str → Decimal by a Python function",
+                "ms",
+                sizes.big_reps,
+                migrate,
+                only=lambda peer: peer.label in migrating,
+            )
+        for label, peer in migrating.items():
+            notes[label] = migration_note(peer, batch)
+        if on_stub:
+            notes["stub"] = (
+                "filters on items are ignored (nothing is stored, so every item is still to "
+                "migrate and Vellum's marker filter selects them all); no sort is applied "
+                "(items are served in _id order); records collections are always empty; "
+                "counts of {_id: {$in: ids}} on items count the listed ids that are items'"
+            )
+        result.notes.update(notes)
+    finally:
+        if not on_stub:
+            for name in RECORDS:
+                await db.drop_collection(name)
+        await client.close()
+
+
+def migration_note(peer: Peer, batch: int) -> str:
+    """How the peer's run went: its runner, batch size, and whether it used transactions."""
+    if peer.label.startswith("vellum"):
+        if getattr(peer, "transactions", False):
+            path = "a transaction per batch (with its progress record)"
+        else:
+            path = "no transactions on this server: marker path (one final update_many)"
+        return f"upgrade(), ctx.transform(batch_size={batch}); {path}"
+    return (
+        f"run_migrate (connects its own client), iterative_migration(batch_size={batch}), "
+        "use_transaction=False"
+    )
+
+
 async def run_all(
-    uri: str, labels: list[str], sizes: Sizes, chosen: frozenset[str] = frozenset(SCENARIOS)
+    uri: str,
+    labels: list[str],
+    sizes: Sizes,
+    chosen: frozenset[str] = frozenset(SCENARIOS),
+    on_stub: bool = True,
 ) -> list[Result]:
     peers: dict[str, Peer] = {}
     for label in labels:
@@ -401,6 +507,9 @@ async def run_all(
             only=lambda peer: peer.label in linking,
         )
         links.notes.update(notes)
+
+    if "migration" in chosen:
+        await migration_scenario(uri, peers, sizes, on_stub, scenario)
 
     async def ping(peer: Peer) -> float:
         async def run() -> None:
@@ -527,6 +636,11 @@ def targets(results: list[Result], vellum: str = "vellum") -> list[Target]:
                 mine <= by_hand,
                 f"{mine / by_hand:.2f}x",
             )
+    result = find("migration:")
+    if result is not None:
+        mine, beanie = result.median(vellum), result.median("beanie")
+        if beanie and mine:
+            check(f"migration: beanie / {vellum} >= 5", beanie / mine >= 5, f"{beanie / mine:.1f}")
     result = find("stream")
     if result is not None and vellum in result.extra:
         growth = result.extra[vellum]["rss_growth_mb"]
@@ -544,13 +658,17 @@ def targets(results: list[Result], vellum: str = "vellum") -> list[Target]:
     return out
 
 
-def chart(results: list[Result], labels: list[str], path: Path) -> None:
+def chart(results: list[Result], labels: list[str], path: Path) -> bool:
+    """Draws each scenario's ratios to the baseline into `path`; False (nothing drawn) when no
+    scenario has a baseline (the migration scenario alone)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rows = [r for r in results if r.median(BASELINE)]
+    if not rows:
+        return False
     shown = [label for label in labels if label != BASELINE]
     fig, ax = plt.subplots(figsize=(11, 0.9 + 0.55 * len(rows) * max(1, len(shown)) / 3))
     height = 0.8 / max(1, len(shown))
@@ -567,6 +685,7 @@ def chart(results: list[Result], labels: list[str], path: Path) -> None:
     ax.legend(loc="lower right", fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    return True
 
 
 def main() -> int:
@@ -611,11 +730,11 @@ def main() -> int:
         print(f"seeding {documents:,} documents", file=sys.stderr)
         asyncio.run(seed(uri, documents, sizes))
     else:
-        stub = StubServer(documents, sizes.books, sizes.authors)
+        stub = StubServer(documents, sizes.books, sizes.authors, sizes.migration)
         uri = stub.uri
         server = "stub server (benches/stubserver)"
     try:
-        results = asyncio.run(run_all(uri, labels, sizes, chosen))
+        results = asyncio.run(run_all(uri, labels, sizes, chosen, on_stub=stub is not None))
         round_trip = stub.round_trip() if stub else None
     finally:
         if stub:
@@ -667,8 +786,9 @@ def main() -> int:
             "targets": [t.__dict__ for t in checked],
         }
         (out / "benchmarks.json").write_text(json.dumps(payload, indent=2) + "\n")
-        chart(results, labels, out / "benchmarks.png")
-        print(f"\nwrote {out / 'benchmarks.json'} and {out / 'benchmarks.png'}")
+        drawn = chart(results, labels, out / "benchmarks.png")
+        chart_text = f" and {out / 'benchmarks.png'}" if drawn else " (no chart: no baseline)"
+        print(f"\nwrote {out / 'benchmarks.json'}{chart_text}")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 use crate::bsonw::BsonBuf;
 use crate::handshake::{put_build_info, put_hello};
+use crate::items::{Tally, ITEMS};
 use crate::queries;
 use crate::replies::{put_ok, put_write_ack};
 use crate::server::{process_cpu_nanos, Server};
@@ -28,6 +29,12 @@ pub fn answer(out: &mut Vec<u8>, server: &Server, command: &OpMsg<'_>, connectio
         "insert" => put_write_ack(out, command.count_of("documents"), None),
         "update" => {
             let n = command.count_of("updates");
+            if server.replacements.recording() && body.get_str("update") == Ok(ITEMS) {
+                let statements = command.documents_of("updates");
+                server
+                    .replacements
+                    .record(&server.canned.items, &statements);
+            }
             put_write_ack(out, n, Some(n));
         }
         "delete" => put_write_ack(out, command.count_of("deletes"), None),
@@ -36,6 +43,11 @@ pub fn answer(out: &mut Vec<u8>, server: &Server, command: &OpMsg<'_>, connectio
         "stubStatsReset" => {
             server.stats.reset();
             put_ok(out);
+        }
+        "stubRecordItems" => {
+            let on = matches!(body.get_bool("stubRecordItems"), Ok(true));
+            let tally = server.replacements.set_recording(on);
+            put_tally(out, server.canned.items.documents.len(), &tally);
         }
         // ping, endSessions, drop, dropDatabase, commitTransaction,
         // abortTransaction and anything else: acknowledged.
@@ -66,6 +78,26 @@ fn put_created_indexes(out: &mut Vec<u8>, created: usize) {
     out.put_i32("numIndexesBefore", 1);
     out.put_i32("numIndexesAfter", 1 + i32::try_from(created).unwrap_or(0));
     out.put_bool("createdCollectionAutomatically", false);
+    out.put_f64("ok", 1.0);
+    out.doc_end(reply);
+}
+
+/// `{items, statements, replaced, repeated, wrong, problem?, ok}`: what the replacements of
+/// items recorded so far amount to (see `items.rs`).
+fn put_tally(out: &mut Vec<u8>, items: usize, tally: &Tally) {
+    let reply = out.doc_start();
+    for (field, value) in [
+        ("items", items),
+        ("statements", tally.statements),
+        ("replaced", tally.replaced),
+        ("repeated", tally.repeated),
+        ("wrong", tally.wrong),
+    ] {
+        out.put_i64(field, i64::try_from(value).unwrap_or(i64::MAX));
+    }
+    if let Some(problem) = &tally.problem {
+        out.put_str("problem", problem);
+    }
     out.put_f64("ok", 1.0);
     out.doc_end(reply);
 }

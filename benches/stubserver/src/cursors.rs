@@ -24,6 +24,9 @@ pub enum Source {
     Books,
     BooksDbref,
     BooksJoined,
+    Items,
+    /// A collection with no documents (the migration tools' own records).
+    Empty,
 }
 
 impl Source {
@@ -35,6 +38,8 @@ impl Source {
             Source::Books => &canned.library.books,
             Source::BooksDbref => &canned.library.books_dbref,
             Source::BooksJoined => &canned.library.joined,
+            Source::Items => &canned.items.documents,
+            Source::Empty => &[],
         }
     }
 }
@@ -207,7 +212,7 @@ mod tests {
     #[test]
     fn a_cursor_walks_to_its_end_then_closes() {
         let cursors = Cursors::default();
-        let canned = Canned::generate(250, 0, 1);
+        let canned = Canned::generate(250, 0, 1, 0);
         let id = cursors.open(Rows::All(Source::Users), 101, 250, "db.c".into());
         let first = cursors.next_batch(id, Some(100), &canned).unwrap();
         assert_eq!((first.start, first.end, first.id), (101, 201, id));

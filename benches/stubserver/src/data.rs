@@ -6,6 +6,7 @@
 //! same bytes.
 
 use crate::bsonw::{decimal128, kind, BsonBuf, UUID_SUBTYPE};
+use crate::items::Items;
 use crate::library::Library;
 
 const FIRST_NAMES: [&str; 16] = [
@@ -72,22 +73,26 @@ pub struct Canned {
     pub groups: Vec<Vec<u8>>,
     /// Authors and the books that link to them.
     pub library: Library,
+    /// The items a migration rewrites.
+    pub items: Items,
 }
 
 impl Canned {
-    /// `count` users, and a library of `books` books by `authors` authors.
-    pub fn generate(count: usize, books: usize, authors: usize) -> Canned {
+    /// `count` users, a library of `books` books by `authors` authors, and `items` items.
+    pub fn generate(count: usize, books: usize, authors: usize, items: usize) -> Canned {
         let mut generator = Generator(0x5EED);
         let users: Vec<Vec<u8>> = (0..count.max(1)).map(|i| user(&mut generator, i)).collect();
         let id_element_end = 4 + 1 + "_id".len() + 1 + 4 + 1 + 16;
         let first_user_rest = users[0][id_element_end..users[0].len() - 1].to_vec();
         let groups = (0..CITIES).map(|i| group(&mut generator, i)).collect();
         let library = Library::generate(&mut generator, books, authors);
+        let items = Items::generate(&mut generator, items);
         Canned {
             users,
             first_user_rest,
             groups,
             library,
+            items,
         }
     }
 }
@@ -147,7 +152,7 @@ mod tests {
 
     #[test]
     fn users_decode_with_every_field() {
-        let canned = Canned::generate(3, 0, 1);
+        let canned = Canned::generate(3, 0, 1, 0);
         let doc = bson::Document::from_reader(canned.users[2].as_slice()).unwrap();
         let keys: Vec<&str> = doc.keys().map(String::as_str).collect();
         assert_eq!(
@@ -172,7 +177,7 @@ mod tests {
 
     #[test]
     fn first_user_rest_follows_the_id() {
-        let canned = Canned::generate(1, 0, 1);
+        let canned = Canned::generate(1, 0, 1, 0);
         let user = &canned.users[0];
         assert!(user[..user.len() - 1].ends_with(&canned.first_user_rest));
         assert_eq!(canned.first_user_rest[0], kind::STRING);

@@ -1,24 +1,35 @@
 //! Reads: find, aggregate, getMore, killCursors, findAndModify, count and the index and
 //! collection listings, all answered from the canned documents.
 //!
-//! The library collections (`authors`, `books`, `books_dbref`) answer from the canned library;
-//! every other collection from the canned users. Filters are ignored except an equality on
-//! `_id` in a users collection, which returns the first canned user under the queried `_id`,
-//! and `{_id: {$in: [...]}}` on `authors`, which returns the authors with those ids (in
-//! stored order, as a collection scan would). `skip` and `limit` (and the `$skip`/`$limit`
-//! stages) are honoured; an aggregate of books with a `$lookup` stage returns each book with
-//! its author document in place of the link.
+//! The library collections (`authors`, `books`, `books_dbref`) answer from the canned library,
+//! `items` from the canned items, the migration tools' records (`vellum_migrations`, Beanie's
+//! `migrations_log`) from no documents at all; every other collection from the canned users.
+//! Filters are ignored except an equality on `_id` in a users collection, which returns the
+//! first canned user under the queried `_id`, and `{_id: {$in: [...]}}` on `authors`, which
+//! returns the authors with those ids (in stored order, as a collection scan would). `skip` and
+//! `limit` (and the `$skip`/`$limit` stages) are honoured; an aggregate of books with a
+//! `$lookup` stage returns each book with its author document in place of the link. Sorts are
+//! ignored: the canned lists are in `_id` order where a client asks for it (items).
+//!
+//! Counts (drivers' `{$group: {_id: 1, n: {$sum: 1}}}`, and `count`) answer with the size of
+//! the collection's canned list, 1 after an equality on `_id`, and on `items` after
+//! `{_id: {$in: [...]}}` with how many of those ids are items'. A `findAndModify` returns the
+//! first canned user (under the queried `_id`) in a users collection, elsewhere `{_id: <the
+//! queried _id>}`: enough for an upsert of a lock or a record, which the stub does not keep.
 
-use bson::{RawBsonRef, RawDocument, RawDocumentBuf};
+use bson::{RawArray, RawBsonRef, RawDocument, RawDocumentBuf};
 
 use crate::bsonw::{kind, BsonBuf};
 use crate::cursors::{put_cursor_reply, Rows, Source, DEFAULT_FIRST_BATCH};
 use crate::data::Canned;
+use crate::items::ITEMS;
 use crate::library::{AUTHORS, BOOKS, BOOKS_DBREF};
 use crate::replies::put_error;
 use crate::server::Server;
 
 const CURSOR_NOT_FOUND: i32 = 43;
+/// The collections where Vellum's and Beanie's migration runners keep their records.
+const MIGRATION_RECORDS: [&str; 2] = ["vellum_migrations", "migrations_log"];
 
 /// An integer option as a count, whatever numeric type the driver sent it as.
 fn as_count(value: RawBsonRef<'_>) -> Option<i64> {
@@ -49,21 +60,28 @@ fn namespace(body: &RawDocument, command: &str) -> String {
     format!("{database}.{collection}")
 }
 
-/// The canned list a collection reads from: the users, unless it is a library collection.
+/// The canned list a collection reads from: the users, unless it is a library collection, the
+/// items or a migration tool's records.
 fn source_of(body: &RawDocument, command: &str) -> Source {
     match body.get(command) {
         Ok(Some(RawBsonRef::String(AUTHORS))) => Source::Authors,
         Ok(Some(RawBsonRef::String(BOOKS))) => Source::Books,
         Ok(Some(RawBsonRef::String(BOOKS_DBREF))) => Source::BooksDbref,
+        Ok(Some(RawBsonRef::String(ITEMS))) => Source::Items,
+        Ok(Some(RawBsonRef::String(name))) if MIGRATION_RECORDS.contains(&name) => Source::Empty,
         _ => Source::Users,
     }
+}
+
+/// The list of `filter`'s `{_id: {$in: [...]}}`; None for any other filter.
+fn ids_in(filter: &RawDocument) -> Option<&RawArray> {
+    filter.get_document("_id").ok()?.get_array("$in").ok()
 }
 
 /// The positions of the authors whose UUID is in `filter`'s `{_id: {$in: [...]}}`, in stored
 /// order; None for any other filter.
 fn authors_in(canned: &Canned, filter: &RawDocument) -> Option<Rows> {
-    let condition = filter.get_document("_id").ok()?;
-    let ids = condition.get_array("$in").ok()?;
+    let ids = ids_in(filter)?;
     let mut positions: Vec<usize> = ids
         .into_iter()
         .flatten()
@@ -190,6 +208,7 @@ pub fn aggregate(out: &mut Vec<u8>, server: &Server, body: &RawDocument) {
         limit: None,
     };
     let mut by_id = None;
+    let mut listed = None;
     let mut count_group = false;
     for stage in body.get_array("pipeline").into_iter().flatten().flatten() {
         let Some(stage) = stage.as_document() else {
@@ -204,21 +223,32 @@ pub fn aggregate(out: &mut Vec<u8>, server: &Server, body: &RawDocument) {
             ("$lookup", _) if matches!(source, Source::Books | Source::BooksDbref) => {
                 source = Source::BooksJoined;
             }
-            ("$match", RawBsonRef::Document(filter)) => by_id = by_id.or(id_equality(filter)),
+            ("$match", RawBsonRef::Document(filter)) => {
+                by_id = by_id.or(id_equality(filter));
+                listed = listed.or(ids_in(filter));
+            }
             ("$limit", value) => selection.limit = as_count(value).map(to_usize),
             ("$skip", value) => selection.skip = as_count(value).map_or(0, to_usize),
             _ => {}
         }
     }
     if count_group {
-        let total = if by_id.is_some() {
-            1
-        } else {
-            server.canned.users.len()
+        let canned = &server.canned;
+        let total = match (source, by_id, listed) {
+            (Source::Empty, ..) => 0,
+            (_, Some(_), _) => 1,
+            (Source::Items, None, Some(ids)) => canned.items.count_of(ids.into_iter().flatten()),
+            _ => source.documents(canned).len(),
         };
-        let total = i64::try_from(total).unwrap_or(i64::MAX);
-        let document = bson::rawdoc! { "_id": 1, "n": total }.into_bytes();
-        put_cursor_reply(out, "firstBatch", &[document], 0, &namespace);
+        // As MongoDB's $group: no group, so no document, when nothing matched.
+        let documents: Vec<Vec<u8>> = (total > 0)
+            .then(|| {
+                let total = i64::try_from(total).unwrap_or(i64::MAX);
+                bson::rawdoc! { "_id": 1, "n": total }.into_bytes()
+            })
+            .into_iter()
+            .collect();
+        put_cursor_reply(out, "firstBatch", &documents, 0, &namespace);
         return;
     }
     if let (Some(id), Source::Users) = (by_id, source) {
@@ -282,13 +312,25 @@ pub fn kill_cursors(out: &mut Vec<u8>, server: &Server, body: &RawDocument) {
     out.doc_end(reply);
 }
 
-/// `{lastErrorObject: {n: 1, updatedExisting: true}, value: <user>, ok: 1}`: the first canned
-/// user, under the queried `_id` when there is one.
+/// `{lastErrorObject: {n: 1, updatedExisting: true}, value: <document>, ok: 1}`: in a users
+/// collection the first canned user, under the queried `_id` when there is one; elsewhere
+/// `{_id: <the queried _id>}`.
 pub fn find_and_modify(out: &mut Vec<u8>, server: &Server, body: &RawDocument) {
     let id = body.get_document("query").ok().and_then(id_equality);
-    let user = match id {
-        Some(id) => user_with_id(&server.canned, id),
-        None => server.canned.users[0].clone(),
+    let command = match body.into_iter().next() {
+        Some(Ok((name, _))) => name,
+        _ => "findAndModify",
+    };
+    let user = match (source_of(body, command), id) {
+        (Source::Users, Some(id)) => user_with_id(&server.canned, id),
+        (Source::Users, None) => server.canned.users[0].clone(),
+        (_, id) => {
+            let mut document = RawDocumentBuf::new();
+            if let Some(id) = id {
+                document.append_ref("_id", id);
+            }
+            document.into_bytes()
+        }
     };
     let reply = out.doc_start();
     let last_error = out.sub_start(kind::DOCUMENT, "lastErrorObject");
@@ -301,7 +343,7 @@ pub fn find_and_modify(out: &mut Vec<u8>, server: &Server, body: &RawDocument) {
 }
 
 pub fn count(out: &mut Vec<u8>, server: &Server, body: &RawDocument) {
-    let total = server.canned.users.len();
+    let total = source_of(body, "count").documents(&server.canned).len();
     let skip = to_usize(count_field(body, "skip").unwrap_or(0));
     let mut n = total.saturating_sub(skip);
     if let Some(limit) = count_field(body, "limit").filter(|&l| l != 0) {
@@ -359,7 +401,7 @@ mod tests {
 
     #[test]
     fn in_on_authors_returns_those_authors_in_stored_order() {
-        let canned = Canned::generate(1, 30, 10);
+        let canned = Canned::generate(1, 30, 10, 0);
         let id_at = |at: usize| {
             let author = Document::from_reader(canned.library.authors[at].as_slice()).unwrap();
             match author.get("_id") {
@@ -376,15 +418,20 @@ mod tests {
         assert!(authors_in(&canned, &rawdoc! { "name": "x" }).is_none());
     }
 
-    #[test]
-    fn a_lookup_on_books_returns_the_joined_books() {
-        let server = Server {
-            canned: Canned::generate(1, 5, 2),
+    fn server(canned: Canned) -> Server {
+        Server {
+            canned,
             cursors: crate::cursors::Cursors::default(),
             address: String::new(),
             replica_set: None,
             stats: crate::server::Stats::default(),
-        };
+            replacements: crate::items::Replacements::default(),
+        }
+    }
+
+    #[test]
+    fn a_lookup_on_books_returns_the_joined_books() {
+        let server = server(Canned::generate(1, 5, 2, 0));
         let lookup = rawdoc! { "$lookup": { "from": "authors", "as": "_link_author" } };
         let body = rawdoc! { "aggregate": BOOKS_DBREF, "pipeline": [lookup], "$db": "db" };
         let mut out = Vec::new();
@@ -403,5 +450,48 @@ mod tests {
             .get_document("author")
             .unwrap()
             .contains_key("$ref"));
+    }
+
+    #[test]
+    fn items_are_served_and_counted_and_records_are_empty() {
+        let server = server(Canned::generate(1, 0, 1, 250));
+        let body = rawdoc! { "find": ITEMS, "filter": { "_m": { "$ne": "x" } }, "sort": { "_id": 1 }, "$db": "db" };
+        let mut out = Vec::new();
+        find(&mut out, &server, &body);
+        let batch = first_batch(&out);
+        assert_eq!(batch.len(), DEFAULT_FIRST_BATCH);
+        assert!(batch[0].get_str("price").is_ok());
+        let count = |collection: &str, filter: bson::Document| {
+            let pipeline = [
+                bson::doc! { "$match": filter },
+                bson::doc! { "$group": { "_id": 1, "n": { "$sum": 1 } } },
+            ];
+            let body = bson::doc! { "aggregate": collection, "pipeline": pipeline.to_vec(), "cursor": {}, "$db": "db" };
+            let body = RawDocumentBuf::from_document(&body).unwrap();
+            let mut out = Vec::new();
+            aggregate(&mut out, &server, &body);
+            first_batch(&out).first().map(|d| d.get_i64("n").unwrap())
+        };
+        assert_eq!(count(ITEMS, bson::doc! {}), Some(250));
+        let ids: Vec<bson::Bson> = batch[..3]
+            .iter()
+            .map(|d| d.get("_id").unwrap().clone())
+            .collect();
+        let listed = bson::doc! { "_id": { "$in": [ids[0].clone(), ids[2].clone(), bson::Bson::from(uuid(&[7; 16]))] } };
+        assert_eq!(count(ITEMS, listed), Some(2));
+        assert_eq!(count("vellum_migrations", bson::doc! {}), None);
+        let body =
+            rawdoc! { "find": "migrations_log", "filter": { "is_current": true }, "$db": "db" };
+        let mut out = Vec::new();
+        find(&mut out, &server, &body);
+        assert!(first_batch(&out).is_empty());
+        let body = rawdoc! { "findAndModify": "vellum_migrations", "query": { "_id": "lock" }, "upsert": true, "$db": "db" };
+        let mut out = Vec::new();
+        find_and_modify(&mut out, &server, &body);
+        let reply = Document::from_reader(out.as_slice()).unwrap();
+        assert_eq!(
+            reply.get_document("value").unwrap(),
+            &bson::doc! { "_id": "lock" }
+        );
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::cursors::Cursors;
 use crate::data::Canned;
+use crate::items::Replacements;
 
 pub struct Server {
     pub canned: Canned,
@@ -15,6 +16,8 @@ pub struct Server {
     /// Describe a replica-set primary of this name instead of a standalone.
     pub replica_set: Option<String>,
     pub stats: Stats,
+    /// The replacements of items received while recording (`stubRecordItems`).
+    pub replacements: Replacements,
 }
 
 /// Requests answered, and the time spent on them from a fully read request: building the

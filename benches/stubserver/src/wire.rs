@@ -34,6 +34,8 @@ impl Header {
 pub struct Sequence<'a> {
     pub identifier: &'a str,
     pub count: usize,
+    /// The documents, one after another.
+    pub bytes: &'a [u8],
 }
 
 /// A parsed OP_MSG: the command body and the document sequences sent beside it.
@@ -54,6 +56,32 @@ impl OpMsg<'_> {
         match self.body.get_array(field) {
             Ok(array) => array.into_iter().count(),
             Err(_) => 0,
+        }
+    }
+
+    /// The documents the command carries under `field` (a kind-1 sequence, or an array in the
+    /// body), in order.
+    pub fn documents_of(&self, field: &str) -> Vec<&RawDocument> {
+        if let Some(sequence) = self.sequences.iter().find(|s| s.identifier == field) {
+            let mut documents = Vec::with_capacity(sequence.count);
+            let mut at = 0;
+            while at < sequence.bytes.len() {
+                // Each was read once when the message was parsed.
+                let Ok((document, next)) = read_document(sequence.bytes, at) else {
+                    break;
+                };
+                documents.push(document);
+                at = next;
+            }
+            return documents;
+        }
+        match self.body.get_array(field) {
+            Ok(array) => array
+                .into_iter()
+                .flatten()
+                .filter_map(|value| value.as_document())
+                .collect(),
+            Err(_) => Vec::new(),
         }
     }
 }
@@ -110,13 +138,20 @@ pub fn parse_op_msg(message: &[u8]) -> ParseResult<OpMsg<'_>> {
             1 => {
                 let size = usize::try_from(read_i32(sections, at)?).map_err(|e| e.to_string())?;
                 let section_end = at + size;
-                let (identifier, mut next) = read_cstring(sections, at + 4)?;
-                let mut count = 0;
-                while next < section_end {
-                    next = read_document(sections, next)?.1;
+                let (identifier, first) = read_cstring(sections, at + 4)?;
+                let bytes = sections
+                    .get(first..section_end)
+                    .ok_or("document sequence overruns the message")?;
+                let (mut next, mut count) = (0, 0);
+                while next < bytes.len() {
+                    next = read_document(bytes, next)?.1;
                     count += 1;
                 }
-                sequences.push(Sequence { identifier, count });
+                sequences.push(Sequence {
+                    identifier,
+                    count,
+                    bytes,
+                });
                 at = section_end;
             }
             other => return Err(format!("unknown OP_MSG section kind {other}")),
@@ -204,6 +239,9 @@ mod tests {
         let parsed = parse_op_msg(&message).unwrap();
         assert_eq!(parsed.body.get_str("insert").unwrap(), "users");
         assert_eq!(parsed.count_of("documents"), 3);
+        let documents = parsed.documents_of("documents");
+        let values: Vec<i32> = documents.iter().map(|d| d.get_i32("i").unwrap()).collect();
+        assert_eq!(values, [0, 1, 2]);
         assert!(!parsed.more_to_come);
     }
 }
