@@ -6,6 +6,7 @@
 //! same bytes.
 
 use crate::bsonw::{decimal128, kind, BsonBuf, UUID_SUBTYPE};
+use crate::generator::Generator;
 use crate::items::Items;
 use crate::library::Library;
 
@@ -35,32 +36,6 @@ const TAGS: [&str; 12] = [
 pub const CITIES: usize = 1000;
 /// 2024-01-01T00:00:00Z in milliseconds.
 const BASE_MILLIS: i64 = 1_704_067_200_000;
-
-/// A splitmix64 step: a small, good-enough deterministic generator.
-pub struct Generator(pub u64);
-
-impl Generator {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    pub fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
-
-    pub fn uuid_v4(&mut self) -> [u8; 16] {
-        let mut bytes = [0u8; 16];
-        bytes[..8].copy_from_slice(&self.next().to_le_bytes());
-        bytes[8..].copy_from_slice(&self.next().to_le_bytes());
-        bytes[6] = (bytes[6] & 0x0F) | 0x40;
-        bytes[8] = (bytes[8] & 0x3F) | 0x80;
-        bytes
-    }
-}
 
 /// The encoded documents every find and aggregate answers from.
 pub struct Canned {

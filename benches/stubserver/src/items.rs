@@ -19,7 +19,7 @@ use std::sync::Mutex;
 use bson::{RawBsonRef, RawDocument};
 
 use crate::bsonw::{BsonBuf, UUID_SUBTYPE};
-use crate::data::Generator;
+use crate::generator::Generator;
 
 pub const ITEMS: &str = "items";
 

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use crate::bsonw::{kind, BsonBuf, UUID_SUBTYPE};
-use crate::data::Generator;
+use crate::generator::Generator;
 
 pub const AUTHORS: &str = "authors";
 pub const BOOKS: &str = "books";

@@ -61,6 +61,7 @@ mod commands;
 mod connection;
 mod cursors;
 mod data;
+mod generator;
 mod handshake;
 mod items;
 mod library;
