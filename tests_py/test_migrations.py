@@ -293,6 +293,8 @@ async def seed_items(client: VellumClient, db: str, count: int) -> VellumReposit
     return items
 
 
+@pytest.mark.server_volume
+@pytest.mark.timeout(900)  # about 2 minutes on the emulator
 async def test_a_transform_that_fails_halfway_resumes_and_migrates_each_document_once(
     client: VellumClient, db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -448,6 +450,8 @@ async def test_on_a_terminal_the_command_draws_a_progress_bar(
     assert isinstance(reporter_for(io.StringIO()), PlainReporter)
 
 
+@pytest.mark.server_volume
+@pytest.mark.timeout(600)
 async def test_without_transactions_a_marker_keeps_a_resumed_transform_from_repeating(
     client: VellumClient, db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -483,6 +487,8 @@ def kill_when(command: list[str], environment: dict[str, str], seen: str) -> tup
     return code, "".join(lines)
 
 
+@pytest.mark.server_volume
+@pytest.mark.timeout(600)
 async def test_a_killed_command_resumes_where_it_stopped(
     server: Server, client: VellumClient, db: str, tmp_path: Path
 ) -> None:
