@@ -34,6 +34,12 @@ functions (site-packages is not edited; written against mongoeco 4.11.0):
 (l) an update pipeline is a no-op only when the document's BSON is unchanged,
     as in MongoDB, so changing only a number's type (7 -> 7.0, Decimal128("7"),
     Int64 7) is stored (the emulator compared values: 7 == 7.0, nothing written).
+(m) a transaction whose commit fails with the memory engine's write conflict (any write
+    committed since it started) is aborted, and the reply is MongoDB's: code 112
+    WriteConflict with the TransientTransactionError label, so drivers retry the whole
+    transaction (the emulator answered code 8 with no label and kept the transaction open,
+    so every later transaction on that session conflicted again); committing it again is
+    NoSuchTransaction (251), not a silent ok.
 (e) and (f) keep the engine's semantics exactly (tests_py/launcher_differential.py
 compares the engine with and without them over random operation sequences).
 """
@@ -61,6 +67,7 @@ import mongoeco.wire.executor as wire_executor
 import mongoeco.wire.handshake as wire_handshake
 import mongoeco.wire.protocol as wire_protocol
 import mongoeco.wire.proxy as wire_proxy
+import mongoeco.wire.sessions as wire_sessions
 from bson.dbref import DBRef as BsonDBRef
 from bson.int64 import Int64
 from bson.objectid import ObjectId
@@ -76,6 +83,7 @@ from mongoeco.types import DBRef as EcoDBRef
 from mongoeco.types import Decimal128 as EcoDecimal128
 from mongoeco.types import UndefinedType
 from mongoeco.wire import AsyncMongoEcoProxyServer
+from mongoeco.wire._session_identity import wire_session_key
 
 EXPECTED_MONGOECO = "4.11.0"
 REPLICA_SET = "rs0"
@@ -291,11 +299,12 @@ def plain_id(value: Any, depth: int = 0) -> bool:
 # Tests compare the engine with and without them; VELLUM_LAUNCHER_SHIMS=0 turns them off (to
 # measure what they save).
 SHIMS_ENABLED = os.environ.get("VELLUM_LAUNCHER_SHIMS", "1") != "0"
-STATS = {  # how often (e), (f), (h) and (i) took over
+STATS = {  # how often (e), (f), (h), (i) and (m) took over
     "id_scans_skipped": 0,
     "mapped_checks": 0,
     "connections_closed": 0,
     "transaction_fail_points": 0,
+    "write_conflicts": 0,
 }
 _UNIQUE_MAPS = "_vellum_unique_maps"
 
@@ -667,6 +676,57 @@ def _pipeline_result_changed(original: dict[str, Any], result: dict[str, Any]) -
 
 
 update_operators.document_id_bson_type_changed = _pipeline_result_changed
+
+
+# (m) MemoryEngine._commit_session_transaction (engines/memory.py) refuses to commit a transaction
+# with writes when anything at all was written since its snapshot (another transaction's commit
+# or any write outside one, in any database): OperationFailure("Write conflict during transaction
+# commit"), with no code and no label, which (d) made code 8 UnknownError. It raises before
+# dropping the transaction, and the session's transaction stays active: the wire session store
+# starts a new one on `startTransaction` only when none is active, so the driver's retry ran on
+# the stale snapshot (with the first attempt's writes still in it) and conflicted again forever.
+# MongoDB reports a write conflict as WriteConflict (112) with the TransientTransactionError label
+# and aborts the transaction, and a commit of an aborted transaction is NoSuchTransaction (251,
+# also TransientTransactionError at commit). Do both here, at the wire's commit (labels on the
+# engine's error would make mongoeco's session retry the commit itself). Which writes conflict is
+# still the engine's rule (any write, not only writes to the same documents).
+WRITE_CONFLICT_MESSAGE = "Write conflict during transaction commit"
+TRANSIENT_TRANSACTION_ERROR = "TransientTransactionError"
+_CONFLICTS = "_vellum_write_conflicts"  # session key -> txnNumber aborted by a conflict
+_store_commit_transaction = wire_sessions.WireSessionStore.commit_transaction
+
+
+def _transaction_failure(message: str, code: int, code_name: str) -> EcoOperationFailure:
+    return EcoOperationFailure(
+        message,
+        code=code,
+        details={"codeName": code_name},
+        error_labels=(TRANSIENT_TRANSACTION_ERROR,),
+    )
+
+
+def commit_transaction(self, body):
+    conflicts = self.__dict__.setdefault(_CONFLICTS, {})
+    lsid, number = body.get("lsid"), _plain(body.get("txnNumber"))
+    key = None if lsid is None or number is None else wire_session_key(lsid)
+    if key is not None and conflicts.get(key) == number:
+        message = f"Transaction {number} has been aborted (write conflict at its commit)."
+        raise _transaction_failure(message, 251, "NoSuchTransaction")
+    try:
+        return _store_commit_transaction(self, body)
+    except EcoOperationFailure as error:
+        if error.code is not None or WRITE_CONFLICT_MESSAGE not in str(error):
+            raise
+        session = self._require_session(body)
+        if session.transaction_active:
+            session.abort_transaction()
+        if key is not None:
+            conflicts[key] = number
+        STATS["write_conflicts"] += 1
+        raise _transaction_failure(str(error), 112, "WriteConflict") from error
+
+
+wire_sessions.WireSessionStore.commit_transaction = commit_transaction
 
 
 async def serve(host: str, port: int) -> None:

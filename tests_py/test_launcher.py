@@ -3,6 +3,7 @@ tests_py/launcher_differential.py, which runs in the server's own venv)."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import uuid
 from collections.abc import Mapping
@@ -13,12 +14,13 @@ from typing import Any, cast
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, Server
 from vellum import (
     ConnectionError,
     DuplicateKeyError,
     Index,
     OperationFailure,
+    Session,
     VellumBaseModel,
     VellumClient,
     VellumRepository,
@@ -110,6 +112,96 @@ async def test_fail_points_reach_commit(
     async with client.transaction() as session:  # the fail point was used up
         await coll.insert_one({"_id": 2}, session=session._core)  # pyright: ignore[reportPrivateUsage]
     assert await coll.find({"_id": 2}) == [{"_id": 2}]
+
+
+async def test_a_commit_after_another_commit_is_a_transient_write_conflict(
+    own_client: VellumClient, db_name: str, server: Server
+) -> None:
+    """Shim (m): the emulator refuses to commit a transaction when anything was written since it
+    started; that refusal is MongoDB's WriteConflict (112, TransientTransactionError), and the
+    transaction is aborted (the emulator answered code 8 and kept it open, so the session's next
+    transaction conflicted again)."""
+    if server.is_real_mongodb:
+        pytest.skip("MongoDB refuses the conflicting write itself (test_transactions.py)")
+    client = own_client  # without the shim the loser stays open on a pooled server session
+    coll = client._core.collection(db_name, "conflicts")  # pyright: ignore[reportPrivateUsage]
+    await coll.insert_one({"_id": "counter", "n": 0})
+    async with client.start_session() as loser, client.start_session() as winner:
+        await loser.start_transaction()
+        await winner.start_transaction()
+        await coll.update_one({"_id": "counter"}, {"$inc": {"n": 1}}, session=loser._core)  # pyright: ignore[reportPrivateUsage]
+        await coll.insert_one({"_id": "loser"}, session=loser._core)  # pyright: ignore[reportPrivateUsage]
+        await coll.update_one({"_id": "counter"}, {"$inc": {"n": 10}}, session=winner._core)  # pyright: ignore[reportPrivateUsage]
+        await winner.commit_transaction()
+        with pytest.raises(OperationFailure) as conflict:
+            await loser.commit_transaction()
+    assert conflict.value.code == 112
+    assert conflict.value.code_name == "WriteConflict"
+    assert conflict.value.has_error_label("TransientTransactionError")
+    assert await coll.find({}) == [{"_id": "counter", "n": 10}]
+
+    # The same session: committing the aborted transaction again is NoSuchTransaction, and its
+    # next transaction starts from a fresh snapshot.
+    async with client.start_session() as session:
+        await session.start_transaction()
+        await coll.insert_one({"_id": "first"}, session=session._core)  # pyright: ignore[reportPrivateUsage]
+        await coll.insert_one({"_id": "between"})  # outside any transaction: a conflict too
+        with pytest.raises(OperationFailure) as first:
+            await session.commit_transaction()
+        assert (first.value.code, first.value.error_labels) == (112, ("TransientTransactionError",))
+        with pytest.raises(OperationFailure) as again:
+            await session.commit_transaction()
+        assert again.value.code == 251  # NoSuchTransaction
+        assert again.value.has_error_label("TransientTransactionError")
+        await session.start_transaction()
+        await coll.insert_one({"_id": "second"}, session=session._core)  # pyright: ignore[reportPrivateUsage]
+        await session.commit_transaction()
+    stored = await coll.find({}, sort={"_id": 1})
+    assert [d["_id"] for d in stored] == ["between", "counter", "second"]
+
+
+async def test_with_transaction_retries_the_loser_of_a_write_conflict(
+    own_client: VellumClient, db_name: str
+) -> None:
+    """Shim (m): two overlapping with_transaction calls increment one counter; the one that
+    commits second conflicts (on MongoDB at its write, on the emulator at its commit) and is
+    run again, so both increments land once each."""
+    client = own_client
+    coll = client._core.collection(db_name, "counters")  # pyright: ignore[reportPrivateUsage]
+    await coll.insert_one({"_id": "counter", "n": 0, "by": []})
+    attempts = {"winner": 0, "loser": 0}
+    winner_wrote, loser_wrote, winner_committed = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def increment(session: Session, by: str) -> None:
+        update = {"$inc": {"n": 1}, "$push": {"by": by}}
+        await coll.update_one({"_id": "counter"}, update, session=session._core)  # pyright: ignore[reportPrivateUsage]
+
+    async def winner(session: Session) -> None:
+        attempts["winner"] += 1
+        await increment(session, "winner")
+        winner_wrote.set()
+        await loser_wrote.wait()  # the loser's transaction has begun before this one commits
+
+    async def loser(session: Session) -> None:
+        attempts["loser"] += 1
+        if attempts["loser"] == 1:
+            await winner_wrote.wait()
+            try:
+                await increment(session, "loser")
+            finally:
+                loser_wrote.set()
+            await winner_committed.wait()
+        else:
+            await increment(session, "loser")
+
+    async def run_winner() -> None:
+        await client.with_transaction(winner)
+        winner_committed.set()
+
+    await asyncio.wait_for(asyncio.gather(run_winner(), client.with_transaction(loser)), 60)
+    assert attempts["winner"] == 1
+    assert attempts["loser"] >= 2
+    assert await coll.find({}) == [{"_id": "counter", "n": 2, "by": ["winner", "loser"]}]
 
 
 async def test_dbrefs_with_uuid_ids_come_back_as_stored(client: VellumClient, db_name: str) -> None:
