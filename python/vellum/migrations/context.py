@@ -390,8 +390,9 @@ class MigrationContext:
             ]
             if atomic:
                 async with self._quiet():
-                    # Retried whole on a transient error (a write conflict with a transaction
-                    # that a killed runner left open, until the server aborts it).
+                    # Retried whole on a transient error (a write conflict with another writer
+                    # of the same documents, such as a killed runner's transaction until the
+                    # server aborts it).
                     written += await self.client.with_transaction(
                         partial(
                             self._write_batch, store, documents, index, batch[-1]["_id"], written
