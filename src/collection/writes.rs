@@ -57,13 +57,7 @@ impl Collection {
         session: Option<&Bound<'py, Session>>,
         plan: Option<&Bound<'py, ModelPlan>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let documents = documents
-            .try_iter()?
-            .map(|d| match plan {
-                Some(plan) => encode_with_plan(&d?, plan.get()),
-                None => encode_document(&d?),
-            })
-            .collect::<PyResult<Vec<_>>>()?;
+        let documents = encode_all(documents, plan)?;
         // A document over MongoDB's 16 MiB limit is refused as the server refuses a write:
         // ordered, the documents before it are stored; unordered, all the others are.
         let oversized = documents
@@ -117,13 +111,7 @@ impl Collection {
         session: Option<&Bound<'py, Session>>,
         ordered: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let documents = documents
-            .try_iter()?
-            .map(|d| match plan {
-                Some(plan) => encode_with_plan(&d?, plan.get()),
-                None => encode_document(&d?),
-            })
-            .collect::<PyResult<Vec<_>>>()?;
+        let documents = encode_all(documents, plan)?;
         let filters = filters
             .map(|filters| -> PyResult<Vec<_>> {
                 filters
@@ -362,6 +350,21 @@ fn replacements(
         statements.push((filter, document));
     }
     Ok(statements)
+}
+
+/// Each document as BSON: models by `plan` (encoded from their fields, see `ModelPlan`), the
+/// rest as dicts.
+fn encode_all(
+    documents: &Bound<'_, PyAny>,
+    plan: Option<&Bound<'_, ModelPlan>>,
+) -> PyResult<Vec<RawDocumentBuf>> {
+    documents
+        .try_iter()?
+        .map(|d| match plan {
+            Some(plan) => encode_with_plan(&d?, plan.get()),
+            None => encode_document(&d?),
+        })
+        .collect()
 }
 
 fn invalid(e: bson::raw::Error) -> PyErr {
