@@ -518,3 +518,13 @@ async def test_very_many_ids_are_read_in_bounded_concurrent_chunks(
     books = await repos.books.find(fetch_links=["author"])
     assert counting.command_counts() == {"find": 1 + 3}  # 5 ids in chunks of 2
     assert sorted(b.author.doc.name for b in books) == [f"a{i}" for i in range(5)]
+
+
+async def test_models_with_back_links_update_and_compare(repos: Repos) -> None:
+    ada = await repos.authors.create(Author(name="Ada"))
+    updated = await repos.authors.update(ada.id, {"name": "Ada L."})
+    assert updated is not None and updated.name == "Ada L."
+    again = await repos.authors.get(ada.id)
+    assert again is not None
+    assert again.books == updated.books  # a back-link stores nothing: equal loaded or not
+    assert Author.model_construct(name="x").books.field == "author"

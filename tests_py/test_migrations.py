@@ -542,6 +542,7 @@ async def test_a_second_runner_is_refused_with_exit_code_3(
 class Profile(SchemaVersioned, VellumBaseModel):
     display_name: str
     cents: int
+    bio: str = ""
 
     class Settings:
         collection_name = "profiles"
@@ -683,3 +684,65 @@ async def test_a_dry_run_of_a_transform_shows_documents_before_and_after(
     before, after = samples[0]
     assert after["price"] == Decimal(before["price"]) and after["seen"] == before["seen"] + 1
     assert await _raw(client, db, "items").count_documents({"seen": 1}) == 0
+
+
+async def test_write_back_never_undoes_a_concurrent_write_and_keeps_other_fields(
+    client: VellumClient, db: str
+) -> None:
+    profiles = _raw(client, db, "profiles")
+    old = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    first, second = uuid4(), uuid4()
+    await profiles.insert_many(
+        [
+            {
+                "_id": first,
+                "schema_version": 1,
+                "name": "Ada",
+                "price": 1.0,
+                "updated_at": old,
+                "other": "kept",
+            },
+            {"_id": second, "schema_version": 1, "name": "Bob", "price": 2.0, "updated_at": old},
+        ]
+    )
+    written = VellumRepository(WrittenBack, client, db)
+    raws = await profiles.find({"_id": second})
+    # Someone changes Bob after this reader read him and before its write-back.
+    await profiles.update_one(
+        {"_id": second}, {"$set": {"price": 9.0, "updated_at": datetime.now(timezone.utc)}}
+    )
+    await written._read(raws, None)  # pyright: ignore[reportPrivateUsage]
+    bob = await profiles.find_one({"_id": second})
+    assert bob is not None and bob["price"] == 9.0 and "cents" not in bob  # not undone
+    await written.find({"_id": first})
+    ada = await profiles.find_one({"_id": first})
+    assert ada is not None and ada["cents"] == 100 and ada["other"] == "kept"
+    assert ada["schema_version"] == 3
+
+
+async def test_an_upgrade_that_returns_nothing_is_a_clear_error(
+    client: VellumClient, db: str
+) -> None:
+    class Broken(SchemaVersioned, VellumBaseModel):
+        class Settings:
+            collection_name = "broken"
+            schema_version = 2
+
+        @upgrades_from(1)
+        @staticmethod
+        def _forgot(doc: dict[str, Any]) -> dict[str, Any]:
+            doc["x"] = 1
+            return None  # type: ignore[return-value]
+
+    await _raw(client, db, "broken").insert_one({"_id": uuid4(), "schema_version": 1})
+    with pytest.raises(TypeError, match="returned NoneType; an upgrade returns the document"):
+        await VellumRepository(Broken, client, db).find()
+
+
+async def test_a_write_returns_old_documents_upgraded(client: VellumClient, db: str) -> None:
+    profiles = _raw(client, db, "profiles")
+    doc_id = uuid4()
+    await profiles.insert_one({"_id": doc_id, "schema_version": 1, "name": "Ada", "price": 1.5})
+    updated = await VellumRepository(Profile, client, db).update(doc_id, {"bio": "hi"})
+    assert updated is not None and updated.display_name == "Ada" and updated.cents == 150
+    assert updated.bio == "hi"

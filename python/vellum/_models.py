@@ -65,14 +65,14 @@ class ModelDocuments(Generic[M]):
         if self.upgrades is not None:
             self.read_plan = None
 
-    def upgrade_all(self, raws: list[Any]) -> set[Any]:
-        """Upgrades, in place, the stored documents of older schema versions; returns their
-        ids."""
+    def upgrade_all(self, raws: list[Any]) -> dict[Any, dict[str, Any]]:
+        """Upgrades, in place, the stored documents of older schema versions; returns them by
+        id, each with the ``updated_at`` it was read with."""
         upgrades = self.upgrades
         if upgrades is None:
-            return set()
+            return {}
         documents = [cast("dict[str, Any]", raw) for raw in raws if isinstance(raw, dict)]
-        return {raw.get("_id") for raw in documents if upgrades.upgrade(raw)}
+        return {raw.get("_id"): raw for raw in documents if upgrades.upgrade(raw)}
 
     def id(self, doc_id: Any) -> Any:
         try:
@@ -86,7 +86,13 @@ class ModelDocuments(Generic[M]):
             ) from None
 
     def load(self, raw: dict[str, Any] | M) -> M:
-        return raw if isinstance(raw, self.model) else self.load_as(self.model, raw)  # type: ignore[arg-type]
+        """One stored document (as a write returned it, say) as a model, upgraded first if it
+        is of an older schema version."""
+        if isinstance(raw, self.model):
+            return raw
+        if self.upgrades is not None:
+            self.upgrades.upgrade(raw)  # type: ignore[arg-type]
+        return self.load_as(self.model, raw)  # type: ignore[arg-type]
 
     def load_all(self, raws: list[dict[str, Any] | M]) -> list[M]:
         """A batch as models: the ones the core built from documents that match the plan are

@@ -13,7 +13,7 @@ from ._bridge.documents import Store, Written, as_filter
 from ._links import FetchLinks, LinkLoader, link_paths
 from ._models import M, ModelDocuments, P
 from ._policies.schema_version import SCHEMA_VERSION, SchemaVersion
-from ._policies.timestamps import utc_now
+from ._policies.timestamps import UPDATED_AT, utc_now
 from ._policies.versioning import Versioning
 from .client import VellumClient
 from .errors import DuplicateKeyError
@@ -120,22 +120,32 @@ class RepositoryReads(Generic[M]):
         """Documents (or models the core built) just read, as checked models: upgraded from
         older schema versions (and written back if the model asks), validated, handed to the
         policies and hooks, their links loaded as ``fetch_links`` asks."""
-        upgraded = self._documents.upgrade_all(raws) if self._documents.upgrades else ()
+        upgraded = self._documents.upgrade_all(raws) if self._documents.upgrades else {}
         documents = self._load_all(raws)
         if upgraded and self._schema is not None and self._schema.write_back:
-            await self._write_back([d for d in documents if d.id in upgraded], session)
+            await self._write_back([d for d in documents if d.id in upgraded], upgraded, session)
         if self._checks or fetch_links:
             await self._fetched(documents, session, fetch_links, include_deleted)
         return documents
 
-    async def _write_back(self, documents: list[M], session: Session | None) -> None:
-        """Stores documents upgraded on read, unless someone stored them at the current
-        version meanwhile."""
-        older: Mapping[str, Any] = {
-            SCHEMA_VERSION: {"$lt": self._schema.current if self._schema else 0}
-        }
+    async def _write_back(
+        self, documents: list[M], raws: dict[Any, dict[str, Any]], session: Session | None
+    ) -> None:
+        """Stores documents upgraded on read: only where the stored one is still older and
+        unchanged since the read (its ``updated_at``), so a concurrent write is never undone;
+        stored fields the model does not declare are kept."""
+        current = self._schema.current if self._schema else 0
         stored = self._documents.checked(documents)
-        filters: list[Mapping[str, Any]] = [older] * len(stored)
+        filters: list[Mapping[str, Any]] = []
+        for document in stored:
+            raw = raws[document["_id"]]
+            document.update({k: v for k, v in raw.items() if k not in document})
+            filters.append(
+                {
+                    SCHEMA_VERSION: {"$not": {"$gte": current}},
+                    UPDATED_AT: raw.get(UPDATED_AT),
+                }
+            )
         await self._store.replace_many(stored, filters, session, None)
 
     def _load_all(self, raws: list[Any]) -> list[M]:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AsDBRef", "BackLink", "DeleteRule", "Link", "LinkRule", "LinkSource"]
 
+
 class Identified(Protocol):
     """What a link points to: a stored document (a ``VellumBaseModel``), known by its id."""
 
@@ -250,6 +251,17 @@ class BackLink(Generic[T]):
 
     def __len__(self) -> int:
         return len(self.docs)
+
+    def __bool__(self) -> bool:
+        # A back-link is there whether loaded or not (Pydantic tests defaults for emptiness).
+        return True
+
+    def __eq__(self, other: object) -> bool:
+        # What is stored decides equality: a back-link stores nothing, so two of the same field
+        # are equal, loaded or not (models that hold one compare by their stored fields).
+        if not isinstance(other, BackLink):
+            return NotImplemented
+        return self.field == typing.cast("BackLink[Any]", other).field
 
     # Unhashable, so that Pydantic copies the declared default for each instance (each gets
     # its own back-link, not loaded) instead of sharing it.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
 
@@ -93,7 +93,19 @@ class SchemaVersion(Policy):
             step = self.upgrades.get(version)
             if step is None:
                 break
-            upgraded = step(raw)
+            doc_id = raw.get("_id")
+            result = cast("object", step(raw))  # user code: check what it returned
+            if not isinstance(result, dict):
+                raise TypeError(
+                    f"the upgrade from schema version {version} returned "
+                    f"{type(result).__name__}; an upgrade returns the document (a dict)"
+                )
+            upgraded = cast("dict[str, Any]", result)
+            if upgraded.get("_id") != doc_id:
+                raise TypeError(
+                    f"the upgrade from schema version {version} changed or dropped _id "
+                    f"{doc_id!r}; an upgrade keeps the document's _id"
+                )
             if upgraded is not raw:
                 raw.clear()
                 raw.update(upgraded)

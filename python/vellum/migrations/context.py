@@ -53,7 +53,8 @@ _CONVERSIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "long": ("long", ("string", "int", "double", "decimal")),
     "double": ("double", ("string", "int", "long", "decimal")),
     "string": ("string", ("int", "long", "double", "decimal", "bool", "date", "objectId")),
-    "bool": ("bool", ("string", "int", "long", "double")),
+    # Not from strings: MongoDB converts every string to true, "false" and "" included.
+    "bool": ("bool", ("int", "long", "double")),
 }
 
 
