@@ -203,7 +203,7 @@ async def test_a_dry_run_counts_and_writes_nothing(
     assert not (await status(client, db, tmp_path))[0].applied
     assert lines[:3] == [
         "rename people.name to full_name: 2",
-        "default people.active = True: 2",
+        "default people.active: 2",
         "convert people.balance to decimal: 3",
     ]
 
@@ -466,6 +466,10 @@ async def test_without_transactions_a_marker_keeps_a_resumed_transform_from_repe
     marked = await items.count_documents({"_vellum_migration": {"$exists": True}})
     assert 0 < marked < count and marked == await items.count_documents({"seen": 1})
     monkeypatch.setenv("VELLUM_TEST_CRASH_AT", "-1")
+    # Resuming it with transactions would redo the marked documents: refused.
+    with pytest.raises(MigrationError, match=r"resume it the same way \(transactions=False\)"):
+        await upgrade(client, db, tmp_path, transactions=True)
+    assert await items.count_documents({"seen": 1}) == marked
     assert await upgrade(client, db, tmp_path, transactions=False) == ["t1"]
     assert await items.count_documents({"seen": 1}) == count
     assert await items.count_documents({"_vellum_migration": {"$exists": True}}) == 0

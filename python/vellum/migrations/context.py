@@ -29,7 +29,7 @@ from ..indexes import Index
 from ..model import VellumBaseModel
 from ..session import Session
 from .progress import Reporter
-from .state import Lock, State
+from .state import Lock, Progress, State
 
 __all__ = ["TRANSACTION_LIMIT", "ConversionReport", "MigrationContext"]
 
@@ -149,10 +149,16 @@ class MigrationContext:
         self._reporter.finish(label, changed)
 
     async def _server_step(
-        self, label: str, store: Store, filter: Mapping[str, Any], update: Any
+        self,
+        label: str,
+        store: Store,
+        filter: Mapping[str, Any],
+        update: Any,
+        claimed: int | None = None,
     ) -> int:
-        """One ``update_many`` whose filter selects exactly the documents still to change."""
-        index = self._next(label)
+        """One ``update_many`` whose filter selects exactly the documents still to change
+        (``claimed``: the step's index, when the caller took it already)."""
+        index = self._next(label) if claimed is None else claimed
         if index is None:
             return 0
         total = await store.count(filter)
@@ -199,7 +205,9 @@ class MigrationContext:
         """Sets ``field`` to ``value`` in the documents that lack it (a present null is kept);
         returns how many changed."""
         _check_path(field)
-        label = f"default {_name(collection)}.{field} = {value!r}"
+        # The value is not part of the label: a value made at run time (a timestamp, an id)
+        # must not look like an edited migration when a stopped run resumes.
+        label = f"default {_name(collection)}.{field}"
         filter = {field: {"$exists": False}}
         return await self._server_step(
             label, self.store(collection), filter, {"$set": {field: value}}
@@ -238,6 +246,10 @@ class MigrationContext:
         if to == "string" and "string" in sources:
             raise MigrationError("a conversion to string cannot also convert from string")
         name = _name(collection)
+        label = f"convert {name}.{field} to {to}"
+        index = self._next(label)
+        if index is None:
+            return ConversionReport(field, to, 0, 0)
         store = self.store(collection)
         pending = {field: {"$type": sources}}
         # The values that would not convert are found first, by the server: with failures
@@ -262,7 +274,6 @@ class MigrationContext:
                 trial.with_stage("$sort", {"_id": 1}).with_stage("$limit", 5)
             )
             failures = [{"_id": row.get("_id"), "value": row.get("value")} for row in rows]
-        label = f"convert {name}.{field} to {to}"
         if failed and not allow_failures:
             report = ConversionReport(field, to, 0, failed, failures)
             self._reporter.note(str(report))
@@ -271,7 +282,9 @@ class MigrationContext:
                 "pass allow_failures=True to convert the others and keep them as they are"
             )
         convert = {"$convert": {"input": f"${field}", "to": target, "onError": f"${field}"}}
-        changed = await self._server_step(label, store, pending, [{"$set": {field: convert}}])
+        changed = await self._server_step(
+            label, store, pending, [{"$set": {field: convert}}], claimed=index
+        )
         report = ConversionReport(field, to, 0 if self.dry_run else changed, failed, failures)
         if failed:
             self._reporter.note(str(report))
@@ -338,12 +351,25 @@ class MigrationContext:
         # _id done): a resumed run starts after it. Without, each written document carries
         # the step's marker until the step ends, and a resumed run skips the marked ones.
         atomic = self._transactions and not self.dry_run
+        done = await self._state.progress(self.revision, self.direction, index)
+        mode = "transaction" if atomic else "marker"
+        if done is not None and done.mode == "unmark":
+            return await self._unmark(store, step, index, label, done.written)
+        if done is not None and done.mode != mode and not self.dry_run:
+            raise MigrationError(
+                f"{label} started {'with' if done.mode == 'transaction' else 'without'} "
+                f"transactions and stopped; resume it the same way (transactions="
+                f"{done.mode == 'transaction'}), or documents would be transformed twice"
+            )
         if atomic:
-            last = await self._state.progress(self.revision, self.direction, index)
-            pending: dict[str, Any] = {} if last is None else {"_id": {"$gt": last[0]}}
-            written = 0 if last is None else last[1]
+            pending: dict[str, Any] = {} if done is None else {"_id": {"$gt": done.last_id}}
+            written = 0 if done is None else done.written
         else:
             pending, written = {MARKER: {"$ne": step}}, 0
+            if done is None and not self.dry_run:
+                await self._state.save_progress(
+                    self.revision, self.direction, index, Progress(mode, None, 0), None
+                )
         if filter:
             pending = {"$and": [dict(filter), pending]}
         reading = ModelDocuments(old, name)
@@ -406,9 +432,19 @@ class MigrationContext:
                 written += result.modified - len(kept)
             self._reporter.advance(len(batch))
         if not atomic:
-            await store.update(
-                {MARKER: step}, {"$unset": {MARKER: ""}}, upsert=False, many=True, session=None
+            # Recorded first: a run that stops while the markers are removed resumes by
+            # removing the rest, never by transforming the unmarked documents again.
+            await self._state.save_progress(
+                self.revision, self.direction, index, Progress("unmark", None, written), None
             )
+            return await self._unmark(store, step, index, label, written)
+        await self._finish(index, label, written, None)
+        return written
+
+    async def _unmark(self, store: Store, step: str, index: int, label: str, written: int) -> int:
+        await store.update(
+            {MARKER: step}, {"$unset": {MARKER: ""}}, upsert=False, many=True, session=None
+        )
         await self._finish(index, label, written, None)
         return written
 
@@ -426,7 +462,11 @@ class MigrationContext:
         if documents:
             modified = (await store.replace_many(documents, None, session, None)).modified
         await self._state.save_progress(
-            self.revision, self.direction, index, last_id, so_far + modified, session
+            self.revision,
+            self.direction,
+            index,
+            Progress("transaction", last_id, so_far + modified),
+            session,
         )
         return modified
 

@@ -10,6 +10,7 @@ import os
 import socket
 from collections.abc import Mapping
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -20,10 +21,21 @@ from ..client import VellumClient
 from ..errors import DuplicateKeyError, MigrationError, MigrationLockedError
 from ..session import Session
 
-__all__ = ["STATE_COLLECTION", "Lock", "State"]
+__all__ = ["STATE_COLLECTION", "Lock", "Progress", "State"]
 
 STATE_COLLECTION = "vellum_migrations"
 LOCK_ID = "lock"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a batched step got: ``mode`` is ``"transaction"`` (each batch committed with
+    this record; ``last_id`` the last ``_id`` done), ``"marker"`` (written documents carry the
+    step's marker) or ``"unmark"`` (every batch is written; the markers are being removed)."""
+
+    mode: str
+    last_id: Any
+    written: int
 
 
 class State:
@@ -96,18 +108,19 @@ class State:
             session=session,
         )
 
-    async def progress(self, revision: str, direction: str, index: int) -> tuple[Any, int] | None:
-        """How far a batched step got: the last ``_id`` done and how many were written."""
+    async def progress(self, revision: str, direction: str, index: int) -> Progress | None:
+        """How far a batched step got."""
         row = await self.store.find_one({"_id": f"progress:{revision}:{direction}:{index}"})
-        return None if row is None else (row["last_id"], int(row["written"]))
+        if row is None:
+            return None
+        return Progress(row.get("mode", "transaction"), row.get("last_id"), int(row["written"]))
 
     async def save_progress(
         self,
         revision: str,
         direction: str,
         index: int,
-        last_id: Any,
-        written: int,
+        progress: Progress,
         session: Session | None,
     ) -> None:
         await self.store.upsert_one(
@@ -118,8 +131,9 @@ class State:
                     "revision": revision,
                     "direction": direction,
                     "index": index,
-                    "last_id": last_id,
-                    "written": written,
+                    "mode": progress.mode,
+                    "last_id": progress.last_id,
+                    "written": progress.written,
                 }
             },
             session,
