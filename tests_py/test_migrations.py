@@ -750,3 +750,58 @@ async def test_a_write_returns_old_documents_upgraded(client: VellumClient, db: 
     updated = await VellumRepository(Profile, client, db).update(doc_id, {"bio": "hi"})
     assert updated is not None and updated.display_name == "Ada" and updated.cents == 150
     assert updated.bio == "hi"
+
+
+def test_a_revision_is_named_by_its_id_or_a_prefix_only_it_has(tmp_path: Path) -> None:
+    write(tmp_path, "a", 'revision = "v10_x"\ndown_revision = None\nasync def upgrade(ctx): pass\n')
+    write(
+        tmp_path, "b", 'revision = "v1_y"\ndown_revision = "v10_x"\nasync def upgrade(ctx): pass\n'
+    )
+    write(tmp_path, "c", 'revision = "v1"\ndown_revision = "v1_y"\nasync def upgrade(ctx): pass\n')
+    chain = load_chain(tmp_path)
+    assert chain.index("v1") == 2  # the exact id wins over prefixes
+    assert chain.index("v10") == 0
+    with pytest.raises(MigrationError, match="could be any of v10_x, v1_y, v1; give more"):
+        chain.index("v")
+    with pytest.raises(MigrationError, match="no revision ''"):
+        chain.index("")
+
+
+async def test_down_refuses_to_skip_a_partly_applied_revision_and_checks_downgrades_first(
+    client: VellumClient, db: str, tmp_path: Path
+) -> None:
+    await _raw(client, db, "prices").insert_many([{"_id": 1, "p": "1"}, {"_id": 2, "p": "x"}])
+    write(tmp_path, "r1", 'revision = "r1"\ndown_revision = None\nasync def upgrade(ctx): pass\n')
+    write(
+        tmp_path,
+        "r2",
+        """
+        revision = "r2"
+        down_revision = "r1"
+        async def upgrade(ctx):
+            await ctx.set_default("prices", "currency", "EUR")
+            await ctx.convert_field("prices", "p", "int")
+        async def downgrade(ctx):
+            pass
+        """,
+    )
+    with pytest.raises(MigrationError, match="1 did not"):
+        await upgrade(client, db, tmp_path)  # r1 applied, r2 stopped after its first step
+    with pytest.raises(MigrationError, match="stopped partway through its upgrade"):
+        await downgrade(client, db, tmp_path)
+    await _raw(client, db, "prices").update_one({"_id": 2}, {"$set": {"p": "2"}})
+    assert await upgrade(client, db, tmp_path) == ["r2"]
+    with pytest.raises(MigrationError, match="r1.py has no downgrade.*nothing was undone"):
+        await downgrade(client, db, tmp_path, to="base")
+    assert [row.applied for row in await status(client, db, tmp_path)] == [True, True]
+
+
+async def test_a_lease_too_short_or_lost_stops_the_runner(client: VellumClient, db: str) -> None:
+    state = State(client, db, "vellum_migrations")
+    lock = Lock(state, timedelta(seconds=60))
+    await lock.acquire()
+    lock._expires = 0.0  # pyright: ignore[reportPrivateUsage]  (as if the loop was blocked)
+    with pytest.raises(MigrationError, match="ran out before it could be renewed"):
+        lock.check()
+    await lock.release()
+    assert vellum_command("migrate", "up", "--lease", "0", uri="mongodb://x", db=db).returncode == 2

@@ -143,6 +143,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Runs the command; returns its exit code."""
     stream = out or sys.stdout
     args = _parser().parse_args(argv)
+    if getattr(args, "lease", 60.0) <= 0:
+        print("vellum: --lease must be a positive number of seconds", file=sys.stderr)
+        return USAGE
     try:
         if args.action == "new":
             path = scaffold(args.folder, args.name)

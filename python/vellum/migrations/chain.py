@@ -61,10 +61,17 @@ class Chain:
         return self.migrations[-1].revision if self.migrations else None
 
     def index(self, revision: str) -> int:
-        for i, migration in enumerate(self.migrations):
-            if migration.revision == revision or migration.revision.startswith(revision):
-                return i
-        known = ", ".join(m.revision for m in self.migrations) or "none"
+        """The position of ``revision``: its id, or a prefix that only it starts with."""
+        ids = [m.revision for m in self.migrations]
+        if revision in ids:
+            return ids.index(revision)
+        matches = [i for i, known in enumerate(ids) if revision and known.startswith(revision)]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            shown = ", ".join(ids[i] for i in matches)
+            raise MigrationError(f"{revision!r} could be any of {shown}; give more of it")
+        known = ", ".join(ids) or "none"
         raise MigrationError(f"no revision {revision!r} in {self.folder}; the revisions: {known}")
 
     def __iter__(self):

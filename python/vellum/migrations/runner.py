@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -63,7 +64,7 @@ class _Run:
 
     async def run(
         self,
-        migrations: list[Migration],
+        plan: Callable[[dict[str, Any]], Awaitable[list[Migration]]],
         direction: str,
         dry_run: bool,
         reporter: Reporter,
@@ -82,6 +83,16 @@ class _Run:
         if lock is not None:
             await lock.acquire()
         try:
+            # What to run is decided under the lock: a runner that just finished may have
+            # applied some of it.
+            migrations = await plan(await self.applied())
+            if direction == "down":
+                cannot = [m.path.name for m in migrations if m.downgrade is None]
+                if cannot:
+                    raise MigrationError(
+                        f"{', '.join(cannot)} {'has' if len(cannot) == 1 else 'have'} no "
+                        "downgrade, so they cannot be undone; nothing was undone"
+                    )
             for migration in migrations:
                 reporter.revision(migration.revision, migration.name, direction)
                 step = migration.upgrade if direction == "up" else migration.downgrade
@@ -159,9 +170,11 @@ async def upgrade(
     stopped when run again. ``transactions``: whether steps use transactions (by default
     when the deployment has them); ``lease``: how long the lock outlives a runner that died."""
     run = _Run(client, database, folder, collection)
-    applied = await run.applied()
     last = len(run.chain) - 1 if to is None else run.chain.index(to)
-    pending = [m for m in run.chain.migrations[: last + 1] if m.revision not in applied]
+
+    async def pending(applied: dict[str, Any]) -> list[Migration]:
+        return [m for m in run.chain.migrations[: last + 1] if m.revision not in applied]
+
     return await run.run(pending, "up", dry_run, reporter or Reporter(), lease, transactions)
 
 
@@ -180,19 +193,25 @@ async def downgrade(
     """Undoes applied revisions, newest first: the last one (by default), or every one after
     ``to`` (``"base"``: all of them); returns the revisions undone."""
     run = _Run(client, database, folder, collection)
-    applied = await run.applied()
     chain = run.chain.migrations
-    applied_in_order = [m for m in chain if m.revision in applied]
-    if not applied_in_order:
-        return []
-    if to is None:
-        undo = applied_in_order[-1:]
-    elif to == BASE:
-        undo = applied_in_order
-    else:
-        keep = run.chain.index(to)
-        undo = [m for m in applied_in_order if chain.index(m) > keep]
-    undo.reverse()
+    keep = None if to in (None, BASE) else run.chain.index(to)
+
+    async def undo(applied: dict[str, Any]) -> list[Migration]:
+        applied_in_order = [m for m in chain if m.revision in applied]
+        following = chain[len(applied_in_order)] if len(applied_in_order) < len(chain) else None
+        if following is not None and await run.state.finished_steps(following.revision, "up"):
+            raise MigrationError(
+                f"{following.path.name} stopped partway through its upgrade; run `up` to finish "
+                "it first (undoing the revision before it would leave its changes behind)"
+            )
+        if to is None:
+            chosen = applied_in_order[-1:]
+        elif to == BASE:
+            chosen = applied_in_order
+        else:
+            chosen = [m for m in applied_in_order if chain.index(m) > (keep or 0)]
+        return list(reversed(chosen))
+
     return await run.run(undo, "down", dry_run, reporter or Reporter(), lease, transactions)
 
 

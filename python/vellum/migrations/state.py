@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import time
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
@@ -149,7 +150,7 @@ class Lock:
     took over) stops at its next step with a :class:`MigrationError`.
     """
 
-    __slots__ = ("_lost", "_renewal", "lease", "owner", "quiet", "store")
+    __slots__ = ("_expires", "_lost", "_renewal", "lease", "owner", "quiet", "store")
 
     def __init__(self, state: State, lease: timedelta) -> None:
         self.store = state.store
@@ -157,6 +158,7 @@ class Lock:
         self.owner = uuid4().hex
         self._renewal: asyncio.Task[None] | None = None
         self._lost: str | None = None
+        self._expires = 0.0  # when the lease runs out unless renewed (monotonic clock)
         # Held by a step around each of its transactions: the renewal waits for it, so that
         # this runner's own lock write never lands inside its transaction (a server that
         # detects conflicts coarsely, such as the test emulator, would abort the commit).
@@ -187,27 +189,35 @@ class Lock:
                 "done. Wait for it, or for its lease to run out if it crashed.",
                 holder,
             ) from None
+        self._expires = time.monotonic() + self.lease.total_seconds()
         self._renewal = asyncio.create_task(self._renew_forever())
 
     async def _renew_forever(self) -> None:
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 3)
+            started = time.monotonic()
             try:
                 async with self.quiet:
-                    renewed = await self.store.upsert_one(
-                        {"_id": LOCK_ID, "owner": self.owner}, self._claim(utc_now()), None
+                    # Never an upsert: a lock another runner took (and maybe released) since
+                    # is lost, not taken back.
+                    renewed = await self.store.set_one(
+                        {"_id": LOCK_ID, "owner": self.owner},
+                        {"expires_at": utc_now() + self.lease},
+                        None,
                     )
-            except DuplicateKeyError:
-                renewed = None
             except Exception as err:
                 self._lost = f"renewing the migration lock failed: {err}"
                 return
-            if renewed is None:
+            if renewed.document is None:
                 self._lost = "the migration lock's lease ran out and another runner took it"
                 return
+            self._expires = started + self.lease.total_seconds()
 
     def check(self) -> None:
-        """Raises if the lock was lost (checked between steps and batches)."""
+        """Raises if the lock was lost, or its lease ran out without a renewal (the event
+        loop was blocked, say): checked between steps and batches."""
+        if self._lost is None and time.monotonic() > self._expires:
+            self._lost = "the migration lock's lease ran out before it could be renewed"
         if self._lost is not None:
             raise MigrationError(f"{self._lost}; stopped here, the next run resumes")
 
