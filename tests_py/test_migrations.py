@@ -791,7 +791,7 @@ async def test_down_refuses_to_skip_a_partly_applied_revision_and_checks_downgra
         await downgrade(client, db, tmp_path)
     await _raw(client, db, "prices").update_one({"_id": 2}, {"$set": {"p": "2"}})
     assert await upgrade(client, db, tmp_path) == ["r2"]
-    with pytest.raises(MigrationError, match="r1.py has no downgrade.*nothing was undone"):
+    with pytest.raises(MigrationError, match=r"r1\.py has no downgrade.*nothing was undone"):
         await downgrade(client, db, tmp_path, to="base")
     assert [row.applied for row in await status(client, db, tmp_path)] == [True, True]
 
