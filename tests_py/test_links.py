@@ -528,3 +528,21 @@ async def test_models_with_back_links_update_and_compare(repos: Repos) -> None:
     assert again is not None
     assert again.books == updated.books  # a back-link stores nothing: equal loaded or not
     assert Author.model_construct(name="x").books.field == "author"
+
+
+class Inner(BaseModel):
+    b: Link[Publisher] | None = None
+
+
+class Collide(VellumBaseModel):
+    a_b: Link[Author] | None = None
+    a: Inner = Inner()
+
+
+def test_lookups_of_different_paths_never_share_a_name() -> None:
+    expr = (Collide.Q.a_b.name == "x") & (Collide.Q.a.b.name == "y")
+    lookups = [s["$lookup"] for s in expr.lookup_pipeline().stages if "$lookup" in s]
+    assert [(lookup["from"], lookup["as"]) for lookup in lookups] == [
+        ("author", "_vellum_a__b"),
+        ("publisher", "_vellum_a_b"),
+    ]

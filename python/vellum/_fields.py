@@ -55,7 +55,8 @@ class LinkField:
         """The ``$lookup`` that brings the linked documents next to the field at ``path``."""
         settings = self.target.__vellum_settings__
         scope = settings.policies.scope({}, False)
-        as_name = "_vellum_" + path.replace(".", "_")
+        # One name per path and no two paths alike: "_" doubled, then "." as "_".
+        as_name = "_vellum_" + path.replace("_", "__").replace(".", "_")
         return (settings.collection_name, self.id_path(path), as_name, dict(scope) or None)
 
 

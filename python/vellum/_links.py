@@ -113,8 +113,8 @@ def values_at(documents: Iterable[Any], steps: Sequence[str]) -> Iterator[Any]:
 
 def _flat(values: Iterable[Any]) -> Iterator[Any]:
     for value in values:
-        if isinstance(value, list):
-            yield from typing.cast("list[Any]", value)
+        if isinstance(value, (list, tuple, set, frozenset)):
+            yield from typing.cast("Iterable[Any]", value)
         elif value is not None:
             yield value
 

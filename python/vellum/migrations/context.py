@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 from .._bridge import Pipeline
 from .._bridge.documents import Store
 from .._models import ModelDocuments
+from .._policies.schema_version import SchemaVersion
+from .._policies.timestamps import utc_now
 from ..client import VellumClient
 from ..errors import MigrationError
 from ..indexes import Index
@@ -375,6 +377,7 @@ class MigrationContext:
         reading = ModelDocuments(old, name)
         writing = ModelDocuments(new, name)
         declared = {f.alias or n for n, f in old.model_fields.items()} | {MARKER}
+        schema = new.__vellum_settings__.policies.get(SchemaVersion)
         total = await store.count(pending)
         if self.dry_run:
             samples: list[tuple[Any, Any]] = []
@@ -411,6 +414,8 @@ class MigrationContext:
                 changed.append(after)
                 others.append({k: v for k, v in raw.items() if k not in declared})
             # The stored fields neither model declares are kept as they are.
+            if schema is not None:
+                schema.prepare(changed, utc_now())  # stored at the new model's version
             documents = [
                 {**document, **{k: v for k, v in extra.items() if k not in document}}
                 for document, extra in zip(writing.checked(changed), others, strict=True)
