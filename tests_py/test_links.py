@@ -546,3 +546,21 @@ def test_lookups_of_different_paths_never_share_a_name() -> None:
         ("author", "_vellum_a__b"),
         ("publisher", "_vellum_a_b"),
     ]
+
+
+class Person(VellumBaseModel):
+    name: str
+    friend: Link[Person] | None = None
+
+
+async def test_write_stores_a_cycle_of_unsaved_documents(counting: VellumClient) -> None:
+    from vellum import LinkRule
+
+    people = VellumRepository(Person, counting)
+    a, b = Person(name="a"), Person(name="b")
+    a.friend, b.friend = Link(b), Link(a)
+    await people.create(a, link_rule=LinkRule.WRITE)
+    loaded = await people.get(a.id, fetch_links=2)
+    assert loaded is not None and loaded.friend is not None
+    friend = loaded.friend.doc
+    assert friend.name == "b" and friend.friend is not None and friend.friend.doc.name == "a"

@@ -94,6 +94,7 @@ class VellumRepository(RepositoryReads[M]):
         link_rule: LinkRule,
         *,
         many: bool = False,
+        links_checked: bool = False,
     ) -> list[M]:
         model, coerce = self.model, self._documents.coerce
         # Comprehensions rather than a method call per document: on 10 000 documents the calls
@@ -103,7 +104,7 @@ class VellumRepository(RepositoryReads[M]):
         if events and self._policies.handles("before_insert"):
             for doc in docs:
                 await self._policies.on("before_insert", doc, session)
-        if self._links_in:
+        if self._links_in and not links_checked:
             await self._store_links(docs, link_rule, session)
         self._policies.prepare(docs, utc_now())
         encoded, plan = self._documents.for_insert(docs), self._documents.write_plan
@@ -122,13 +123,21 @@ class VellumRepository(RepositoryReads[M]):
         return docs
 
     async def _store_links(
-        self, docs: Sequence[M], rule: LinkRule, session: Session | None, depth: int = 0
+        self,
+        docs: Sequence[M],
+        rule: LinkRule,
+        session: Session | None,
+        depth: int = 0,
+        writing: set[int] | None = None,
     ) -> None:
         """Applies ``rule`` to the documents that ``docs`` link to and that were never stored:
-        refuses them (nothing written), or inserts them first, their own links first."""
+        refuses them (nothing written), or inserts them first, their own links first.
+        ``writing``: the documents this write stores (by ``id()``), links between which
+        (cycles included) need no check."""
         if depth > MAX_DEPTH:
             raise UnsavedLinkError(f"links to unsaved documents nest deeper than {MAX_DEPTH}")
-        writing = {id(doc) for doc in docs}
+        if writing is None:
+            writing = {id(doc) for doc in docs}
         for target, linked in linked_documents(docs, self.model).items():
             # Only documents the repository never stamped can be unsaved; the server says
             # which of them are.
@@ -149,8 +158,11 @@ class VellumRepository(RepositoryReads[M]):
                 )
             if not isinstance(repository, VellumRepository):
                 raise TypeError("linked documents are written through a VellumRepository")
-            await repository._store_links(unsaved, rule, session, depth + 1)  # pyright: ignore[reportPrivateUsage]
-            await repository.create_many(unsaved, session=session)
+            writing.update(id(d) for d in unsaved)
+            await repository._store_links(unsaved, rule, session, depth + 1, writing)  # pyright: ignore[reportPrivateUsage]
+            await repository._insert(  # pyright: ignore[reportPrivateUsage]
+                unsaved, True, session, False, rule, many=True, links_checked=True
+            )
 
     async def _send(
         self,
