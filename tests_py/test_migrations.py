@@ -275,7 +275,7 @@ def change(item):
         raise RuntimeError("crash in the middle")
     if 0 <= SLOW_AFTER <= calls:
         import time
-        time.sleep(0.01)
+        time.sleep(0.004)
     return NewItem(id=item.id, price=Decimal(item.price), seen=item.seen + 1,
                    created_at=item.created_at, updated_at=item.updated_at)
 
@@ -499,22 +499,24 @@ async def test_a_killed_command_resumes_where_it_stopped(
     count = 20_000
     await seed_items(client, db, count)
     folder = tmp_path / "migrations"
-    write(folder, "t1", TRANSFORM.replace("BATCH", "2000"))
+    # Batches of 500 whose second half each keep the event loop for 2 s (a slow function):
+    # less than the 5 s lease, which is renewed between them, and time to kill the command.
+    write(folder, "t1", TRANSFORM.replace("BATCH", "500"))
     environment = {
         **os.environ,
         "VELLUM_MONGODB_URI": server.uri,
         "VELLUM_DATABASE": db,
         "VELLUM_MIGRATIONS": str(folder),
         "PYTHONPATH": str(REPO / "tests_py"),
-        "VELLUM_TEST_SLOW_AFTER": str(count // 2),  # batches after half slow down: time to kill
+        "VELLUM_TEST_SLOW_AFTER": str(count // 2),
     }
-    command = [sys.executable, "-m", "vellum.cli", "migrate", "up", "--lease", "2"]
+    command = [sys.executable, "-m", "vellum.cli", "migrate", "up", "--lease", "5"]
     # Killed at its first progress line (after 5 s), halfway or so.
     code, output = await asyncio.to_thread(kill_when, command, environment, f"/{count} (")
     assert code == -9, output
     items = _raw(client, db, "items")
     assert 0 < await items.count_documents({"seen": 1}) < count
-    await asyncio.sleep(2.5)  # the dead runner's lease runs out
+    await asyncio.sleep(5.5)  # the dead runner's lease runs out
     environment.pop("VELLUM_TEST_SLOW_AFTER")
     again = await asyncio.to_thread(
         subprocess.run, command, capture_output=True, text=True, env=environment, timeout=600
