@@ -58,7 +58,7 @@ class PipelineSource:
         fetch_links: FetchLinks,
         session: Session | None,
     ) -> None:
-        await self._reads.load_links(documents, model, fetch_links, session)
+        await self._reads._links.load(documents, model, fetch_links, False, session)  # pyright: ignore[reportPrivateUsage]
 
 
 class RepositoryReads(Generic[M]):
@@ -200,17 +200,6 @@ class RepositoryReads(Generic[M]):
             batch_size=_LINK_BATCH,
         )
         return await self._read(raws, session, fetch_links, include_deleted)
-
-    async def load_links(
-        self,
-        documents: list[Any],
-        model: type[BaseModel],
-        fetch_links: FetchLinks,
-        session: Session | None,
-    ) -> None:
-        """Loads the links of documents this repository did not read itself (aggregation
-        results, projections)."""
-        await self._links.load(documents, model, fetch_links, False, session)
 
     async def fetch_one(self, model: type[Any], doc_id: Any, session: Session | None) -> Any:
         """A link's document, for ``await link.fetch()``."""

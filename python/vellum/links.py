@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel, Field, GetCoreSchemaHandler, TypeAdapter, ValidationError
 from pydantic_core import core_schema
 
-from .errors import DanglingLinkError, LinkNotLoadedError
+from .errors import DanglingLinkError, DocumentValidationError, LinkNotLoadedError
 
 if TYPE_CHECKING:
     from .session import Session
@@ -103,7 +103,15 @@ class Link(Generic[T]):
         """A link to the ``model`` document with this id, not loaded."""
         link: Link[T] = cls.__new__(cls)
         link.model = model
-        link.id = _id_adapter(model).validate_python(doc_id)
+        try:
+            link.id = _id_adapter(model).validate_python(doc_id)
+        except ValidationError as err:
+            raise DocumentValidationError(
+                f"{doc_id!r} is not an id of {model.__name__}: {err.errors()[0]['msg']}",
+                model=model.__name__,
+                document_id=doc_id,
+                errors=err.errors(),
+            ) from None
         link._doc = _UNFETCHED
         link._source = None
         return link

@@ -150,7 +150,7 @@ class Lock:
     took over) stops at its next step with a :class:`MigrationError`.
     """
 
-    __slots__ = ("_expires", "_lost", "_renewal", "lease", "owner", "quiet", "store")
+    __slots__ = ("_cause", "_expires", "_lost", "_renewal", "lease", "owner", "quiet", "store")
 
     def __init__(self, state: State, lease: timedelta) -> None:
         self.store = state.store
@@ -158,6 +158,7 @@ class Lock:
         self.owner = uuid4().hex
         self._renewal: asyncio.Task[None] | None = None
         self._lost: str | None = None
+        self._cause: Exception | None = None  # the renewal's error, kept with its code and labels
         self._expires = 0.0  # when the lease runs out unless renewed (monotonic clock)
         # Held by a step around each of its transactions: the renewal waits for it, so that
         # this runner's own lock write never lands inside its transaction (a server that
@@ -207,6 +208,7 @@ class Lock:
                     )
             except Exception as err:
                 self._lost = f"renewing the migration lock failed: {err}"
+                self._cause = err
                 return
             if renewed.document is None:
                 self._lost = "the migration lock's lease ran out and another runner took it"
@@ -219,7 +221,9 @@ class Lock:
         if self._lost is None and time.monotonic() > self._expires:
             self._lost = "the migration lock's lease ran out before it could be renewed"
         if self._lost is not None:
-            raise MigrationError(f"{self._lost}; stopped here, the next run resumes")
+            raise MigrationError(f"{self._lost}; stopped here, the next run resumes") from (
+                self._cause
+            )
 
     async def release(self) -> None:
         if self._renewal is not None:
