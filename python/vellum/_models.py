@@ -16,7 +16,7 @@ from ._policies.schema_version import SchemaVersion
 from .errors import DocumentValidationError, DuplicateKeyError, ValueOutOfRangeError
 from .model import VellumBaseModel
 
-M = TypeVar("M", bound=VellumBaseModel)
+M = TypeVar("M", bound="VellumBaseModel[Any]")
 P = TypeVar("P", bound=BaseModel)
 
 ID = "id"

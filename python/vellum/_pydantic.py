@@ -9,31 +9,30 @@ from pydantic_core import core_schema
 
 # Marks ObjectId's schema so that model plans (vellum._plans) recognise it exactly.
 OBJECTID_MARKER = "vellum_objectid"
+OBJECTID_PATTERN = "^[0-9a-fA-F]{24}$"
 
 
 def objectid_core_schema(cls: Any) -> core_schema.CoreSchema:
-    """ObjectId validates from an ObjectId, a 24-hex str or 12 bytes; JSON sees a str."""
+    """ObjectId validates from an ObjectId (Vellum's, or ``bson.ObjectId`` from pymongo and its
+    subclasses such as Beanie's ``PydanticObjectId``), a 24-hex str or 12 bytes. JSON sees a
+    24-hex str, and so does the JSON schema (``{"type": "string", "pattern": ...}``)."""
 
     def validate(value: Any) -> Any:
         if isinstance(value, cls):
             return value
-        if isinstance(value, (str, bytes)):
+        try:
             return cls(value)
-        raise ValueError(
-            f"ObjectId expected (or a 24-hex str or 12 bytes), got {type(value).__name__}"
-        )
+        except TypeError:
+            raise ValueError(
+                f"ObjectId expected (or a 24-hex str or 12 bytes), got {type(value).__name__}"
+            ) from None
 
-    python_schema = core_schema.no_info_plain_validator_function(validate)
+    hex_str = core_schema.str_schema(pattern=OBJECTID_PATTERN)
     return core_schema.json_or_python_schema(
-        json_schema=core_schema.chain_schema(
-            [
-                core_schema.str_schema(pattern="^[0-9a-fA-F]{24}$"),
-                core_schema.no_info_plain_validator_function(validate),
-            ]
-        ),
-        python_schema=python_schema,
+        json_schema=core_schema.no_info_after_validator_function(validate, hex_str),
+        python_schema=core_schema.no_info_plain_validator_function(validate),
         serialization=core_schema.plain_serializer_function_ser_schema(
-            str, when_used="json-unless-none"
+            str, when_used="json-unless-none", return_schema=hex_str
         ),
         metadata={OBJECTID_MARKER: True},
     )

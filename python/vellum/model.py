@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeVar
 
+from ._bridge import ObjectId
 from ._policies import SETTINGS, Policies, compose
 from ._policies.lifecycle import Lifecycle
 from ._policies.schema_version import SchemaVersioned
@@ -100,7 +102,7 @@ def _check_settings_names(model: str, own: object) -> None:
         raise TypeError(f"{where} is not a Vellum setting; the settings are {', '.join(_SETTINGS)}")
 
 
-def _resolve_settings(cls: type[VellumBaseModel]) -> DocumentSettings:
+def _resolve_settings(cls: type[VellumBaseModel[Any]]) -> DocumentSettings:
     # Only the class's own Settings counts for the collection name: a subclass without one is
     # stored under its own name, as it is a different document type.
     own = cls.__dict__.get("Settings")
@@ -125,18 +127,36 @@ def _resolve_settings(cls: type[VellumBaseModel]) -> DocumentSettings:
     )
 
 
-class _Identified(BaseModel):
-    # Declared before the timestamps so that ``_id`` is the first key of every stored document.
-    id: UUID = Field(default_factory=uuid4, alias="_id")
+IdT = TypeVar("IdT", default=UUID)
+"""The type of a document's ``id``: ``VellumBaseModel`` is ``VellumBaseModel[UUID]``."""
+
+if TYPE_CHECKING:
+    # To a type checker the id's type is a parameter, so that ``VellumBaseModel[ObjectId]``
+    # types ``id`` as an ObjectId without an incompatible override of a UUID field.
+
+    def _new_id() -> Any: ...
+
+    class _Identified(BaseModel, Generic[IdT]):
+        id: IdT = Field(default_factory=_new_id, alias="_id")
+
+else:
+
+    class _Identified(BaseModel):
+        # Declared before the timestamps so that ``_id`` is the first key of every stored
+        # document.
+        id: UUID = Field(default_factory=uuid4, alias="_id")
+
+        def __class_getitem__(cls, id_type: Any) -> Any:
+            return cls  # ``_Identified[IdT]`` in VellumBaseModel's bases
 
 
-class VellumBaseModel(Timestamped, _Identified):
+class VellumBaseModel(Timestamped, _Identified[IdT]):
     """Base class for documents stored by a :class:`~vellum.VellumRepository`.
 
-    ``id`` is stored as ``_id`` (a UUID by default; declare ``id: ObjectId = Field(
-    default_factory=ObjectId, alias="_id")`` for ObjectIds). ``created_at`` and ``updated_at``
-    are set by the repository, as timezone-aware UTC datetimes truncated to milliseconds (the
-    precision BSON stores).
+    ``id`` is stored as ``_id``: a UUID by default, an ObjectId (generated) for a subclass of
+    ``VellumBaseModel[ObjectId]``. Any other id type is declared as ``id: <type> =
+    Field(alias="_id")``. ``created_at`` and ``updated_at`` are set by the repository, as
+    timezone-aware UTC datetimes truncated to milliseconds (the precision BSON stores).
 
     An inner ``class Settings`` names the collection (``collection_name``, by default the class
     name in snake case) and its ``indexes``. ``validate_on_fetch = False`` builds fetched
@@ -169,6 +189,30 @@ class VellumBaseModel(Timestamped, _Identified):
         cls.Q = QueryProxy(cls)
         back_link_fields(cls)  # a back-link without its field is refused here
 
+    if not TYPE_CHECKING:
+
+        def __class_getitem__(cls, id_type: Any) -> Any:
+            base = _ID_BASES.get(id_type) if cls is VellumBaseModel else None
+            if base is None:
+                raise TypeError(
+                    f"{cls.__name__}[{getattr(id_type, '__name__', id_type)!s}] is not a "
+                    "document base: VellumBaseModel takes UUID (the default) or ObjectId; for "
+                    'another id type declare `id: <type> = Field(alias="_id")`'
+                )
+            return base
+
 
 VellumBaseModel.__vellum_settings__ = DocumentSettings("vellum_base_model", ())
 VellumBaseModel.Q = QueryProxy(VellumBaseModel)
+
+
+class _ObjectIdDocument(VellumBaseModel):
+    """What ``VellumBaseModel[ObjectId]`` is at run time: ids are generated ObjectIds."""
+
+    id: ObjectId = Field(default_factory=ObjectId, alias="_id")  # pyright: ignore[reportIncompatibleVariableOverride]
+
+
+_ID_BASES: dict[Any, type[VellumBaseModel[Any]]] = {
+    UUID: VellumBaseModel,
+    ObjectId: _ObjectIdDocument,
+}

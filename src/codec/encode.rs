@@ -428,6 +428,9 @@ fn encode_cold(v: &Bound<'_, PyAny>, t: &PyTypes, depth: u32) -> Result<RawBson>
             bytes,
         }));
     }
+    if let Some(oid) = super::objectid::foreign(v)? {
+        return Ok(RawBson::ObjectId(oid));
+    }
     let name = type_name(v);
     let hint = if v.is_instance(t.date_cls.bind(py))? {
         "BSON has no date-only type: store a datetime (midnight UTC) instead"

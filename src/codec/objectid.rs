@@ -1,8 +1,5 @@
 //! `vellum.ObjectId`: MongoDB's 12-byte identifier as a Python value type.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
-
 use bson::oid;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -44,11 +41,38 @@ impl ObjectId {
             })?;
             return Ok(oid::ObjectId::from_bytes(bytes));
         }
+        if let Some(oid) = foreign(value)? {
+            return Ok(oid);
+        }
         Err(PyTypeError::new_err(format!(
             "cannot make an ObjectId from {}: pass a 24-character hex str, 12 bytes or an ObjectId",
             value.get_type().name()?
         )))
     }
+}
+
+/// The id of a `bson.ObjectId` (pymongo's, or a subclass such as Beanie's `PydanticObjectId`),
+/// recognised by that exact class in the value's MRO, so that neither pymongo nor Beanie is
+/// imported here; `None` for anything else.
+pub fn foreign(value: &Bound<'_, PyAny>) -> PyResult<Option<oid::ObjectId>> {
+    let py = value.py();
+    let mro = value.get_type().getattr(pyo3::intern!(py, "__mro__"))?;
+    for class in mro.try_iter()? {
+        let class = class?;
+        let module = class.getattr(pyo3::intern!(py, "__module__"))?;
+        if module.eq("bson.objectid")?
+            && class
+                .getattr(pyo3::intern!(py, "__qualname__"))?
+                .eq("ObjectId")?
+        {
+            let raw = value.getattr(pyo3::intern!(py, "binary"))?;
+            let bytes: [u8; 12] = raw.cast::<PyBytes>()?.as_bytes().try_into().map_err(|_| {
+                PyValueError::new_err("a bson.ObjectId whose binary is not 12 bytes")
+            })?;
+            return Ok(Some(oid::ObjectId::from_bytes(bytes)));
+        }
+    }
+    Ok(None)
 }
 
 #[pymethods]
@@ -94,14 +118,31 @@ impl ObjectId {
         format!("ObjectId('{}')", self.oid.to_hex())
     }
 
-    fn __richcmp__(&self, other: &Bound<'_, ObjectId>, op: CompareOp) -> bool {
-        op.matches(self.oid.cmp(&other.get().oid))
+    /// Compares with another ObjectId, Vellum's or pymongo's (`bson.ObjectId`).
+    fn __richcmp__<'py>(
+        &self,
+        other: &Bound<'py, PyAny>,
+        op: CompareOp,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = other.py();
+        let theirs = match other.cast::<ObjectId>() {
+            Ok(other) => Some(other.get().oid),
+            Err(_) => foreign(other)?,
+        };
+        Ok(match theirs {
+            Some(theirs) => op
+                .matches(self.oid.cmp(&theirs))
+                .into_pyobject(py)?
+                .to_owned()
+                .into_any(),
+            None => py.NotImplemented().into_bound(py),
+        })
     }
 
-    fn __hash__(&self) -> u64 {
-        let mut h = DefaultHasher::new();
-        self.oid.hash(&mut h);
-        h.finish()
+    /// The hash of the 12 bytes, as `bson.ObjectId` hashes, so that equal ids of either kind
+    /// find each other in sets and dicts.
+    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
+        PyBytes::new(py, &self.oid.bytes()).hash()
     }
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyType>, (String,))> {

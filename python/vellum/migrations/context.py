@@ -35,8 +35,8 @@ from .state import Lock, Progress, State
 
 __all__ = ["TRANSACTION_LIMIT", "ConversionReport", "MigrationContext"]
 
-Old = TypeVar("Old", bound=VellumBaseModel)
-New = TypeVar("New", bound=VellumBaseModel)
+Old = TypeVar("Old", bound="VellumBaseModel[Any]")
+New = TypeVar("New", bound="VellumBaseModel[Any]")
 
 TRANSACTION_LIMIT = 10_000
 """The most documents a step changes inside one transaction; larger steps rely on being
@@ -79,7 +79,7 @@ class ConversionReport:
         return text
 
 
-Collection = str | type[VellumBaseModel]
+Collection = str | type[VellumBaseModel[Any]]
 
 
 def _name(collection: Collection) -> str:
