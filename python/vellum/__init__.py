@@ -37,6 +37,7 @@ from .errors import (
     OperationFailure,
     OperationTimeoutError,
     OptimisticLockError,
+    PageTokenError,
     QueryError,
     ServerSelectionTimeoutError,
     SessionError,
@@ -59,6 +60,7 @@ from .hooks import (
 from .indexes import ASCENDING, DESCENDING, Index
 from .links import AsDBRef, BackLink, DeleteRule, Link, LinkRule
 from .model import SchemaVersioned, SoftDeletable, VellumBaseModel, Versioned
+from .pagination import Page
 from .query import QField, QueryExpr, QueryProxy, SortKey, UpdateSpec, nor, raw
 from .repository import Filter, SortSpec, UpdateResult, VellumRepository
 from .session import Session, TransactionOptions
@@ -100,6 +102,8 @@ __all__ = [
     "OperationFailure",
     "OperationTimeoutError",
     "OptimisticLockError",
+    "Page",
+    "PageTokenError",
     "QField",
     "QueryError",
     "QueryExpr",

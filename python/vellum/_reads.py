@@ -19,7 +19,8 @@ from .client import VellumClient
 from .errors import DuplicateKeyError
 from .links import loading_source
 from .model import VellumBaseModel
-from .query import Filter, QueryProxy, SortSpec
+from .pagination import MAX_LIMIT, Page, after_filter, sort_keys, token
+from .query import Filter, QueryExpr, QueryProxy, SortSpec
 from .session import Session
 
 __all__ = ["RepositoryReads"]
@@ -362,6 +363,53 @@ class RepositoryReads(Generic[M]):
                 )
             return projected
         return (await self._read([raw], session, fetch_links, include_deleted))[0]
+
+    async def paginate(
+        self,
+        filter: Filter | None = None,
+        *,
+        sort: SortSpec | None = None,
+        limit: int = 20,
+        after: str | None = None,
+        fetch_links: FetchLinks = None,
+        include_deleted: bool = False,
+        session: Session | None = None,
+    ) -> Page[M]:
+        """One page of matching documents in ``sort`` order, and the token of the next page
+        (``page.next_after``, None on the last page): pass it back as ``after=`` with the same
+        filter and sort.
+
+        Keyset pagination: the next page starts strictly after the last document's sort values
+        (``_id`` breaks ties, and is added to the sort if it is not in it), so pages stay
+        stable when documents are inserted or deleted between requests, and page 1 000 costs
+        what page 1 does when the sort keys are indexed. Sort on fields that hold one value of
+        one type (numbers of any type compare with each other; null and missing sort first);
+        sorting on a list is refused. A token made for another sort, or not by ``paginate``,
+        raises :class:`~vellum.PageTokenError`."""
+        if isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {limit!r}")
+        keys = sort_keys(sort)
+        scoped = as_filter(filter)
+        if after is not None:
+            position = after_filter(keys, after)
+            scoped = (
+                scoped & position
+                if isinstance(scoped, QueryExpr)
+                else position
+                if not scoped
+                else QueryExpr.raw(scoped) & position
+            )
+        found = await self.find(
+            scoped,
+            sort=keys,
+            limit=limit + 1,
+            fetch_links=fetch_links,
+            include_deleted=include_deleted,
+            session=session,
+        )
+        items = found[:limit]
+        more = len(found) > limit
+        return Page(items=items, next_after=token(keys, items[-1]) if more else None)
 
     async def iter(
         self,

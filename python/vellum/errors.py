@@ -31,6 +31,7 @@ __all__ = [
     "OperationFailure",
     "OperationTimeoutError",
     "OptimisticLockError",
+    "PageTokenError",
     "QueryError",
     "ServerSelectionTimeoutError",
     "SessionError",
@@ -259,6 +260,11 @@ class DocumentValidationError(VellumError, ValueError):
 class QueryError(VellumError, ValueError):
     """A query or update expression does not fit the model: an unknown field, a value of the
     wrong type, a value that looks like an operator, two updates of one field."""
+
+
+class PageTokenError(QueryError):
+    """An ``after=`` token that ``paginate`` did not make, or made for another sort. Clients
+    should start again from the first page (no ``after``)."""
 
 
 class SessionError(VellumError):
