@@ -240,6 +240,10 @@ def test_bad_queries_fail_at_once() -> None:
     assert Q.age.in_([-1, 2]).to_filter() == {"age": {"$in": [-1, 2]}}
     with pytest.raises(QueryError, match="greater than or equal to 0"):
         Q.age.set(-1)  # what an update writes keeps every constraint
+    # An increment is not the field's value: its type is checked, not the constraints.
+    assert Q.age.inc(-1).to_update() == {"$inc": {"age": -1}}
+    with pytest.raises(QueryError, match="expects int"):
+        Q.age.inc(0.5)
     with pytest.raises(QueryError, match="not a list field"):
         Q.name.size(1)
     with pytest.raises(QueryError, match="elem_match on 'orders'"):

@@ -111,6 +111,7 @@ class ModelDocuments(Generic[M]):
                 model=model.__name__,
                 document_id=raw.get("_id"),
                 errors=err.errors(),
+                stored=True,
             ) from None
 
     def coerce(self, document: M | Mapping[str, Any]) -> M:

@@ -241,6 +241,9 @@ class DocumentValidationError(VellumError, ValueError):
         model: the model class name.
         document_id: the document's ``_id``, when known.
         errors: Pydantic's error list (``loc``, ``msg``, ``type``...).
+        stored: True when the document came from the database (a stored document, or an
+            aggregation's output, that does not fit its model): the data, not the caller's
+            input, is at fault. A web service answers it as a server error, not a 422.
     """
 
     def __init__(
@@ -250,11 +253,13 @@ class DocumentValidationError(VellumError, ValueError):
         model: str,
         document_id: Any = None,
         errors: Sequence[Mapping[str, Any]] = (),
+        stored: bool = False,
     ) -> None:
         super().__init__(message)
         self.model = model
         self.document_id = document_id
         self.errors = [dict(e) for e in errors]
+        self.stored = stored
 
 
 class QueryError(VellumError, ValueError):

@@ -402,11 +402,12 @@ def _link_schema(source: Any, handler: GetCoreSchemaHandler, *, dbref: bool) -> 
             return ids.dump_python(doc_id, mode="json")
         return {"$ref": collection, "$id": doc_id} if dbref else doc_id
 
+    # In JSON (and so in OpenAPI) a link is its target's id, in both directions.
     return core_schema.json_or_python_schema(
-        json_schema=core_schema.chain_schema(
-            [id_schema, core_schema.no_info_plain_validator_function(validate)]
-        ),
+        json_schema=core_schema.no_info_after_validator_function(validate, id_schema),
         python_schema=core_schema.no_info_plain_validator_function(validate),
-        serialization=core_schema.plain_serializer_function_ser_schema(serialize, info_arg=True),
+        serialization=core_schema.plain_serializer_function_ser_schema(
+            serialize, info_arg=True, return_schema=id_schema
+        ),
         metadata={"vellum_link": (target, dbref)},
     )

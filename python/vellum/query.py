@@ -275,9 +275,10 @@ class QField(FieldValues):
     def _number(self, operator: str, value: Any) -> UpdateSpec:
         if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
             raise QueryError(f"{operator} on {self._label} takes a number, got {value!r}")
-        return UpdateSpec(
-            operator, self._own("update"), self._check(self._adapter, value, self._type_name())
-        )
+        # An amount or factor is not the field's value: its type counts, not the field's
+        # constraints (``inc(-5)`` on a ``ge=0`` field is fine; guard the result with the filter).
+        checked = self._check(self._adapter, value, self._type_name(), compared=True)
+        return UpdateSpec(operator, self._own("update"), checked)
 
     def inc(self, amount: int | float | Decimal = 1) -> UpdateSpec:
         """``$inc`` the numeric field by ``amount``."""

@@ -288,6 +288,7 @@ fn field_error(
         kwargs.set_item("model", model)?;
         kwargs.set_item("document_id", id)?;
         kwargs.set_item("errors", PyList::new(py, [detail])?)?;
+        kwargs.set_item("stored", true)?;
         let error = crate::error::DocumentValidationError::type_object(py)
             .call((message,), Some(&kwargs))?;
         Ok(PyErr::from_value(error))

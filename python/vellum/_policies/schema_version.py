@@ -161,6 +161,7 @@ class SchemaVersion(Policy):
                     "code. Run that code, or migrate the document down; nothing was skipped.",
                     model=model,
                     document_id=getattr(document, "id", None),
+                    stored=True,
                 )
 
     def __repr__(self) -> str:

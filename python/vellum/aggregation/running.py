@@ -96,6 +96,7 @@ class PipelineRun(Generic[T]):
                 model=model.__name__,
                 document_id=raw.get("_id"),
                 errors=err.errors(),
+                stored=True,
             ) from None
 
     async def _run(
