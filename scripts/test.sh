@@ -29,6 +29,9 @@ step "stubs match the native module"
 step "pyright (strict)"
 .venv/bin/pyright
 
+step "documentation site (mkdocs build --strict: no broken link or reference)"
+NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir "$(mktemp -d)"
+
 step "pytest on Python 3.13 (the server_volume tests run once, below)"
 .venv313/bin/python -m pytest -q -p no:cacheprovider -m "not server_volume" "$@"
 
