@@ -40,6 +40,9 @@ functions (site-packages is not edited; written against mongoeco 4.11.0):
     transaction (the emulator answered code 8 with no label and kept the transaction open,
     so every later transaction on that session conflicted again); committing it again is
     NoSuchTransaction (251), not a silent ok.
+(n) listDatabases with nameOnly lists the names without computing each database's size, as
+    MongoDB does (the emulator computed them anyway, and its size computation fails with code 8
+    for a database holding a Decimal128).
 (e) and (f) keep the engine's semantics exactly (tests_py/launcher_differential.py
 compares the engine with and without them over random operation sequences).
 """
@@ -58,6 +61,7 @@ from typing import Any
 
 import bson
 import mongoeco
+import mongoeco.api._async._database_admin_read_commands as admin_read_commands
 import mongoeco.api._async.raw_batch_cursor as raw_batch_cursor
 import mongoeco.core.aggregation.runtime as aggregation_runtime
 import mongoeco.core.operators as update_operators
@@ -751,6 +755,25 @@ async def serve(host: str, port: int) -> None:
     finally:
         await server.close()
         print("mongoeco stopped", file=sys.stderr, flush=True)
+
+
+# (n) listDatabases {nameOnly: true} without a filter: the names, no sizes.
+_list_databases = admin_read_commands.DatabaseAdminReadCommandService.command_list_databases
+
+
+async def command_list_databases(self, spec, *, session=None):
+    if spec.get("nameOnly") is True and not spec.get("filter"):
+        self._admin._ensure_session_active(session)
+        names = await self._admin._engine.list_databases(context=session)
+        return admin_read_commands.ListDatabasesCommandResult(
+            databases=[{"name": str(name)} for name in names], total_size=0
+        )
+    return await _list_databases(self, spec, session=session)
+
+
+admin_read_commands.DatabaseAdminReadCommandService.command_list_databases = (
+    command_list_databases
+)
 
 
 def main() -> None:

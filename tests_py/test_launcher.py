@@ -389,3 +389,13 @@ def _in_order(value: object) -> object:
     if isinstance(value, list):
         return [_in_order(item) for item in cast("list[object]", value)]
     return value
+
+
+async def test_list_database_names_of_databases_holding_decimals(
+    client: VellumClient, db_name: str
+) -> None:
+    # Shim (n): the names only, as MongoDB answers nameOnly (the emulator computed sizes, and
+    # failed on a Decimal128).
+    await client.command({"insert": "prices", "documents": [{"p": Decimal("1.5")}]}, db_name)
+    reply = await client.command({"listDatabases": 1, "nameOnly": True}, "admin")
+    assert {"name": db_name} in reply["databases"]
