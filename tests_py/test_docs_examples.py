@@ -98,13 +98,15 @@ async def test_examples_run(page: Path, server: Server, client: VellumClient) ->
     before = await _databases(client)
     try:
         for block in blocks:
-            if block.mark == "skip" or (block.mark == "real_mongodb" and not server.is_real_mongodb):
+            if block.mark == "skip" or (
+                block.mark == "real_mongodb" and not server.is_real_mongodb
+            ):
                 continue
             source = block.code.replace(LOCAL_URI, server.uri)
             # Line numbers of errors point into the page.
             tree = ast.parse("\n" * block.line + source, filename=str(page))
             code = compile(tree, str(page), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-            result = eval(code, module.__dict__)  # noqa: S307 - the project's own examples
+            result = eval(code, module.__dict__)
             if isinstance(result, types.CoroutineType):
                 await result
     finally:

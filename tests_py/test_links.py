@@ -163,6 +163,29 @@ async def test_dbrefs_written_by_beanie_read_as_links(repos: Repos) -> None:
     assert reviewer is not None and reviewer.doc.name == "Ada"
 
 
+class DBRefReview(VellumBaseModel):
+    """A top-level DBRef link: Pydantic keeps its AsDBRef() in the field's metadata."""
+
+    text: str
+    author: Annotated[Link[Author], AsDBRef()]
+
+
+async def test_a_top_level_dbref_link_is_filtered_loaded_and_written_as_a_dbref(
+    repos: Repos, counting: VellumClient
+) -> None:
+    reviews = VellumRepository(DBRefReview, counting)
+    ada = await repos.authors.create(Author(name="Ada"))
+    made = await reviews.create(DBRefReview(text="good", author=Link(ada)))
+    stored = await stored_document(reviews, made.id)
+    assert stored["author"] == {"$ref": "author", "$id": ada.id}
+    Q = DBRefReview.Q
+    assert (Q.author.id == ada.id).to_filter() == {"author.$id": ada.id}
+    assert await reviews.count(Q.author.id == ada.id) == 1
+    assert await reviews.count(Q.author == ada) == 1
+    (loaded,) = await reviews.find(Q.author.name == "Ada", fetch_links=True)
+    assert loaded.author.doc.name == "Ada"
+
+
 async def test_a_dbref_to_another_collection_is_refused_with_the_fix(repos: Repos) -> None:
     from vellum import DocumentValidationError
 

@@ -75,7 +75,7 @@ class FieldValues:
         # The $lookup stages a filter on this field needs (a field of a linked document).
         self._lookups = lookups
         # For a link field: where its target's id is stored (``author``, ``author.$id``).
-        found = link_of(annotation)
+        found = link_of(annotation, field.metadata if field is not None else ())
         self._id_path: str | None = None if found is None else found.id_path(path)
 
     # -- where ------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Union
@@ -60,9 +61,12 @@ class LinkField:
         return (settings.collection_name, self.id_path(path), as_name, dict(scope) or None)
 
 
-def link_of(annotation: Any) -> LinkField | None:
-    """The link a field's annotation declares (``Link[T]``, optional, in a list), or None."""
+def link_of(annotation: Any, metadata: Sequence[Any] = ()) -> LinkField | None:
+    """The link a field's annotation declares (``Link[T]``, optional, in a list), or None.
+    ``metadata`` is the field's own (Pydantic keeps a top-level ``Annotated[Link[T],
+    AsDBRef()]`` as ``Link[T]`` with ``AsDBRef()`` in ``FieldInfo.metadata``)."""
     annotation, outer = _annotated(annotation)
+    outer = (*metadata, *outer)
     element = list_element(annotation)
     if element is not None:
         annotation, outer = _annotated(element)

@@ -88,13 +88,18 @@ def _walk(
             back = typing.cast("BackLink[Any]", default)
             yield LinkPath(at, "_id", target, back=back.field)
             continue
-        yield from _annotation(field.annotation, at, at_stored, depth, open)
+        yield from _annotation(field.annotation, at, at_stored, depth, open, field.metadata)
 
 
 def _annotation(
-    annotation: Any, name: str, stored: str, depth: int, open: tuple[type, ...]
+    annotation: Any,
+    name: str,
+    stored: str,
+    depth: int,
+    open: tuple[type, ...],
+    metadata: Sequence[Any] = (),
 ) -> Iterator[LinkPath]:
-    link = link_of(annotation)
+    link = link_of(annotation, metadata)
     if link is not None:
         yield LinkPath(name, link.id_path(stored), link.target, link.dbref)
         return

@@ -406,8 +406,6 @@ def _link_schema(source: Any, handler: GetCoreSchemaHandler, *, dbref: bool) -> 
     return core_schema.json_or_python_schema(
         json_schema=core_schema.no_info_after_validator_function(validate, id_schema),
         python_schema=core_schema.no_info_plain_validator_function(validate),
-        serialization=core_schema.plain_serializer_function_ser_schema(
-            serialize, info_arg=True, return_schema=id_schema
-        ),
+        serialization=core_schema.plain_serializer_function_ser_schema(serialize, info_arg=True),
         metadata={"vellum_link": (target, dbref)},
     )

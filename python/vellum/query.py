@@ -108,7 +108,7 @@ class QField(FieldValues):
         cached = children.get(name)
         if cached is not None:
             return cached
-        link = link_of(self._annotation)
+        link = link_of(self._annotation, self._field.metadata if self._field else ())
         if link is not None:
             field = self._across(link, name)
             children[name] = field
