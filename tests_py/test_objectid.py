@@ -3,6 +3,7 @@ from __future__ import annotations
 import copy
 import pickle
 from datetime import datetime, timezone
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -82,10 +83,16 @@ def test_document_base_of_objectid_ids() -> None:
     assert isinstance(made.id, ObjectId) and made.id != Author(name="y").id
     assert Author.model_validate({"_id": str(made.id), "name": "x"}).id == made.id
     assert VellumBaseModel[UUID] is VellumBaseModel
-    with pytest.raises(TypeError, match=r"UUID \(the default\) or ObjectId"):
-        VellumBaseModel[int]
+    assert VellumBaseModel[Any] is VellumBaseModel  # a run-time annotation of any document
     with pytest.raises(TypeError, match="is not a document base"):
         Author[ObjectId]
+
+    class Keyed(VellumBaseModel[str]):  # nothing generates a str id: it is required
+        name: str
+
+    assert Keyed(id="k1", name="x").id == "k1" and VellumBaseModel[str] is Keyed.__mro__[1]
+    with pytest.raises(ValidationError, match="_id"):
+        Keyed(name="x")
 
 
 class TestPymongoObjectId:

@@ -3,15 +3,21 @@
 import re
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, final
+from typing import Any, Generic, final
 
 from pydantic import BaseModel, GetCoreSchemaHandler
 from pydantic_core import CoreSchema
+from typing_extensions import TypeVar
+
+# The model a filter or an update is for, to a type checker only: the classes are not generic at
+# run time. ``QueryExpr`` alone is ``QueryExpr[Any]``, which any model's methods accept; the
+# typed fields of ``vellum typegen`` build ``QueryExpr[Book]``, which only Book's accept.
+_M = TypeVar("_M", default=Any)
 
 __version__: str
 
 @final
-class QueryExpr:
+class QueryExpr(Generic[_M]):
     """A query expression built from ``Model.Q``; combine with ``&``, ``|``, ``~``."""
 
     @staticmethod
@@ -41,9 +47,9 @@ class QueryExpr:
         aggregation)."""
     def lookup_pipeline(self) -> Pipeline:
         """The ``$lookup`` stages, the ``$match`` and the looked-up fields removed again."""
-    def __and__(self, other: QueryExpr) -> QueryExpr: ...
-    def __or__(self, other: QueryExpr) -> QueryExpr: ...
-    def __invert__(self) -> QueryExpr: ...
+    def __and__(self, other: QueryExpr[_M]) -> QueryExpr[_M]: ...
+    def __or__(self, other: QueryExpr[_M]) -> QueryExpr[_M]: ...
+    def __invert__(self) -> QueryExpr[_M]: ...
     def __eq__(self, other: object) -> bool: ...
     def __bool__(self) -> bool: ...
 
@@ -59,7 +65,7 @@ class Pipeline:
     def __len__(self) -> int: ...
 
 @final
-class UpdateSpec:
+class UpdateSpec(Generic[_M]):
     """Field updates built from ``Model.Q`` (``User.Q.age.inc(1)``)."""
 
     def __new__(cls, operator: str, path: str, value: object) -> UpdateSpec: ...

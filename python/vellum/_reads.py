@@ -4,7 +4,7 @@ writes are in :mod:`vellum.repository`)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Generic, overload
+from typing import TYPE_CHECKING, Any, Generic, overload
 
 from pydantic import BaseModel
 
@@ -20,8 +20,11 @@ from .errors import DuplicateKeyError
 from .links import loading_source
 from .model import VellumBaseModel
 from .pagination import MAX_LIMIT, Page, after_filter, sort_keys, token
-from .query import Filter, QueryExpr, QueryProxy, SortSpec
+from .query import Filter, QueryExpr, QueryProxy
 from .session import Session
+
+if TYPE_CHECKING:
+    from .query import FilterOf, SortOf
 
 __all__ = ["RepositoryReads"]
 
@@ -249,11 +252,11 @@ class RepositoryReads(Generic[M]):
     @overload
     async def find(
         self,
-        filter: Filter | None = None,
+        filter: FilterOf[M] | None = None,
         *,
         skip: int = 0,
         limit: int = 0,
-        sort: SortSpec | None = None,
+        sort: SortOf[M] | None = None,
         projection: None = None,
         fetch_links: FetchLinks = None,
         include_deleted: bool = False,
@@ -262,11 +265,11 @@ class RepositoryReads(Generic[M]):
     @overload
     async def find(
         self,
-        filter: Filter | None = None,
+        filter: FilterOf[M] | None = None,
         *,
         skip: int = 0,
         limit: int = 0,
-        sort: SortSpec | None = None,
+        sort: SortOf[M] | None = None,
         projection: type[P],
         fetch_links: FetchLinks = None,
         include_deleted: bool = False,
@@ -274,11 +277,11 @@ class RepositoryReads(Generic[M]):
     ) -> list[P]: ...
     async def find(
         self,
-        filter: Filter | None = None,
+        filter: FilterOf[M] | None = None,
         *,
         skip: int = 0,
         limit: int = 0,
-        sort: SortSpec | None = None,
+        sort: SortOf[M] | None = None,
         projection: type[BaseModel] | None = None,
         fetch_links: FetchLinks = None,
         include_deleted: bool = False,
@@ -312,9 +315,9 @@ class RepositoryReads(Generic[M]):
     @overload
     async def find_one(
         self,
-        filter: Filter | None = None,
+        filter: FilterOf[M] | None = None,
         *,
-        sort: SortSpec | None = None,
+        sort: SortOf[M] | None = None,
         skip: int = 0,
         projection: None = None,
         fetch_links: FetchLinks = None,
@@ -324,9 +327,9 @@ class RepositoryReads(Generic[M]):
     @overload
     async def find_one(
         self,
-        filter: Filter | None = None,
+        filter: FilterOf[M] | None = None,
         *,
-        sort: SortSpec | None = None,
+        sort: SortOf[M] | None = None,
         skip: int = 0,
         projection: type[P],
         fetch_links: FetchLinks = None,
@@ -335,9 +338,9 @@ class RepositoryReads(Generic[M]):
     ) -> P | None: ...
     async def find_one(
         self,
-        filter: Filter | None = None,
+        filter: FilterOf[M] | None = None,
         *,
-        sort: SortSpec | None = None,
+        sort: SortOf[M] | None = None,
         skip: int = 0,
         projection: type[BaseModel] | None = None,
         fetch_links: FetchLinks = None,
@@ -366,9 +369,9 @@ class RepositoryReads(Generic[M]):
 
     async def paginate(
         self,
-        filter: Filter | None = None,
+        filter: FilterOf[M] | None = None,
         *,
-        sort: SortSpec | None = None,
+        sort: SortOf[M] | None = None,
         limit: int = 20,
         after: str | None = None,
         fetch_links: FetchLinks = None,
@@ -413,11 +416,11 @@ class RepositoryReads(Generic[M]):
 
     async def iter(
         self,
-        filter: Filter | None = None,
+        filter: FilterOf[M] | None = None,
         *,
         skip: int = 0,
         limit: int = 0,
-        sort: SortSpec | None = None,
+        sort: SortOf[M] | None = None,
         batch_size: int = 1000,
         fetch_links: FetchLinks = None,
         include_deleted: bool = False,
@@ -441,7 +444,7 @@ class RepositoryReads(Generic[M]):
 
     async def count(
         self,
-        filter: Filter | None = None,
+        filter: FilterOf[M] | None = None,
         *,
         include_deleted: bool = False,
         session: Session | None = None,

@@ -1,4 +1,5 @@
-"""The ``vellum`` command: ``vellum migrate status | up | down | stamp | new``.
+"""The ``vellum`` command: ``vellum migrate status | up | down | stamp | new`` and
+``vellum typegen MODULE [--check]``.
 
 Exit codes: 0 done, 1 a migration failed (what finished is kept; run again to resume), 2 bad
 usage, 3 another runner holds the migration lock.
@@ -98,7 +99,48 @@ def _parser() -> argparse.ArgumentParser:
     )
     new.add_argument("name", help="what the migration does, such as 'rename user name'")
     common(new, database=False)
+    typegen = commands.add_parser(
+        "typegen",
+        help="write typed query fields for a module's models (checked by pyright)",
+        description="Write MODULE_q.py next to MODULE: for each VellumBaseModel of MODULE, its "
+        "fields typed for pyright (BookQ), and the TypedDict of its updates (BookChanges). "
+        "The current directory is importable.",
+    )
+    typegen.add_argument("module", help="the models' module, such as app.models")
+    typegen.add_argument("--out", help="the file to write (default: next to the module)")
+    typegen.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if the file is missing or not what the models give now",
+    )
     return parser
+
+
+def _typegen(args: argparse.Namespace, out: TextIO) -> int:
+    from pathlib import Path
+
+    from .typegen import TypegenError, check, output_path, write
+
+    sys.path.insert(0, os.getcwd())
+    try:
+        target = Path(args.out) if args.out else output_path(args.module)
+        if args.check:
+            if check(args.module, target):
+                print(f"{target} is current", file=out)
+                return OK
+            print(
+                f"vellum: {target} is not what the models of {args.module} give now: run "
+                f"`vellum typegen {args.module}`",
+                file=sys.stderr,
+            )
+            return FAILED
+        print(f"wrote {write(args.module, target)}", file=out)
+        return OK
+    except TypegenError as err:
+        print(f"vellum: {err}", file=sys.stderr)
+        return USAGE
+    finally:
+        sys.path.remove(os.getcwd())
 
 
 async def _run(args: argparse.Namespace, out: TextIO) -> int:
@@ -146,6 +188,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     if getattr(args, "lease", 60.0) <= 0:
         print("vellum: --lease must be a positive number of seconds", file=sys.stderr)
         return USAGE
+    if args.command == "typegen":
+        return _typegen(args, stream)
     try:
         if args.action == "new":
             path = scaffold(args.folder, args.name)

@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING, Any, ClassVar, Generic
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from typing_extensions import TypeVar
 
 from ._bridge import ObjectId
@@ -153,15 +153,16 @@ else:
 class VellumBaseModel(Timestamped, _Identified[IdT]):
     """Base class for documents stored by a :class:`~vellum.VellumRepository`.
 
-    ``id`` is stored as ``_id``: a UUID by default, an ObjectId (generated) for a subclass of
-    ``VellumBaseModel[ObjectId]``. Any other id type is declared as ``id: <type> =
-    Field(alias="_id")``. ``created_at`` and ``updated_at`` are set by the repository, as
-    timezone-aware UTC datetimes truncated to milliseconds (the precision BSON stores).
+    ``id`` is stored as ``_id``: a UUID by default, a generated ObjectId for a subclass of
+    ``VellumBaseModel[ObjectId]``, and for ``VellumBaseModel[str]`` (or any other id type) a
+    value of that type, which nothing generates: it is required on creation. ``created_at`` and
+    ``updated_at`` are set by the repository, as timezone-aware UTC datetimes truncated to
+    milliseconds (the precision BSON stores).
 
     An inner ``class Settings`` names the collection (``collection_name``, by default the class
     name in snake case) and its ``indexes``. ``validate_on_fetch = False`` builds fetched
     documents whose stored types already match the model without re-validating them (see the
-    README, "Trusted fetch").
+    documentation, "Performance: trusted fetch").
     """
 
     model_config = ConfigDict(
@@ -192,14 +193,14 @@ class VellumBaseModel(Timestamped, _Identified[IdT]):
     if not TYPE_CHECKING:
 
         def __class_getitem__(cls, id_type: Any) -> Any:
-            base = _ID_BASES.get(id_type) if cls is VellumBaseModel else None
-            if base is None:
+            if cls is not VellumBaseModel:
                 raise TypeError(
-                    f"{cls.__name__}[{getattr(id_type, '__name__', id_type)!s}] is not a "
-                    "document base: VellumBaseModel takes UUID (the default) or ObjectId; for "
-                    'another id type declare `id: <type> = Field(alias="_id")`'
+                    f"{cls.__name__} is not a document base: the id type is chosen once, as "
+                    "VellumBaseModel[<id type>]"
                 )
-            return base
+            if id_type is Any or isinstance(id_type, TypeVar):
+                return VellumBaseModel  # in annotations evaluated at run time: any document
+            return _id_base(id_type)
 
 
 VellumBaseModel.__vellum_settings__ = DocumentSettings("vellum_base_model", ())
@@ -216,3 +217,22 @@ _ID_BASES: dict[Any, type[VellumBaseModel[Any]]] = {
     UUID: VellumBaseModel,
     ObjectId: _ObjectIdDocument,
 }
+
+
+def _id_base(id_type: Any) -> type[VellumBaseModel[Any]]:
+    """The base of documents with ``id_type`` ids: generated UUIDs and ObjectIds; any other type
+    (``str``, ``int``...) required on creation, as nothing can generate it."""
+    base = _ID_BASES.get(id_type)
+    if base is None:
+        name = getattr(id_type, "__name__", repr(id_type))
+        try:
+            base = create_model(
+                f"VellumBaseModel[{name}]",
+                __base__=VellumBaseModel,
+                __module__=__name__,
+                id=(id_type, Field(alias="_id")),
+            )
+        except Exception as e:
+            raise TypeError(f"VellumBaseModel[{name}]: {name} cannot be an id type: {e}") from e
+        _ID_BASES[id_type] = base
+    return base

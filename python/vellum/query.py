@@ -16,9 +16,10 @@ import typing
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal
 
 from pydantic import BaseModel
+from typing_extensions import TypeVar
 
 from ._bridge import QueryExpr, Regex, UpdateSpec
 from ._field_values import FieldValues, collection
@@ -58,7 +59,11 @@ def raw(filter: Mapping[str, Any]) -> QueryExpr:
     return QueryExpr.raw(filter)
 
 
-class SortKey:
+M = TypeVar("M", default=Any)
+"""The model a sort key, filter or update is for (to a type checker; Any when untyped)."""
+
+
+class SortKey(Generic[M]):
     """A sort key: ``User.Q.age.desc()``."""
 
     __slots__ = ("direction", "path")
@@ -79,6 +84,14 @@ Filter = Mapping[str, Any] | QueryExpr
 
 SortSpec = Sequence[tuple[str, int] | SortKey] | Mapping[str, int] | SortKey
 """``[User.Q.age.desc()]``, ``[("age", -1), ("name", 1)]`` or ``{"age": -1}``."""
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    FilterOf: TypeAlias = Mapping[str, Any] | QueryExpr[M]
+    """A filter for ``M``'s repository: typed fields (``vellum typegen``) bind it to ``M``."""
+    SortOf: TypeAlias = Sequence[tuple[str, int] | SortKey[M]] | Mapping[str, int] | SortKey[M]
+    """A sort for ``M``'s repository."""
 
 
 class QField(FieldValues):

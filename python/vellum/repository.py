@@ -37,6 +37,8 @@ from .session import Session, TransactionContext, TransactionSettings
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from .query import FilterOf
+
 __all__ = ["Filter", "SortSpec", "UpdateResult", "VellumRepository"]
 
 
@@ -278,8 +280,8 @@ class VellumRepository(RepositoryReads[M]):
 
     async def update_one(
         self,
-        filter: Filter,
-        *updates: UpdateSpec,
+        filter: FilterOf[M],
+        *updates: UpdateSpec[M],
         upsert: bool = False,
         include_deleted: bool = False,
         session: Session | None = None,
@@ -291,8 +293,8 @@ class VellumRepository(RepositoryReads[M]):
 
     async def update_many(
         self,
-        filter: Filter,
-        *updates: UpdateSpec,
+        filter: FilterOf[M],
+        *updates: UpdateSpec[M],
         upsert: bool = False,
         include_deleted: bool = False,
         session: Session | None = None,
@@ -369,7 +371,11 @@ class VellumRepository(RepositoryReads[M]):
         return not skip_hooks and (handles("before_delete") or handles("after_delete"))
 
     async def delete_many(
-        self, filter: Filter, *, include_deleted: bool = True, session: Session | None = None
+        self,
+        filter: FilterOf[M],
+        *,
+        include_deleted: bool = True,
+        session: Session | None = None,
     ) -> int:
         """Deletes every matching document for good; returns how many. An empty filter deletes
         all. Runs no hooks: documents are deleted on the server without being loaded."""

@@ -23,6 +23,14 @@ class Note(VellumBaseModel):
     text: str
 
 
+class Keyed(VellumBaseModel[str]):
+    name: str
+
+
+def key(keyed: Keyed) -> str:
+    return keyed.id
+
+
 def ids(author: Author, explicit: Explicit, note: Note) -> tuple[ObjectId, ObjectId, UUID]:
     return author.id, explicit.id, note.id
 
