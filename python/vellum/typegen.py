@@ -274,11 +274,15 @@ def _section(module: str) -> int:
     return 1 if top in {"typing_extensions", "vellum"} else 2
 
 
-def _documents(module_name: str) -> list[type[VellumBaseModel[Any]]]:
+def _import(module_name: str) -> Any:
     try:
-        module = importlib.import_module(module_name)
+        return importlib.import_module(module_name)
     except Exception as e:
         raise TypegenError(f"cannot import {module_name!r}: {e}") from e
+
+
+def _documents(module_name: str) -> list[type[VellumBaseModel[Any]]]:
+    module = _import(module_name)
     found: list[type[VellumBaseModel[Any]]] = [
         value
         for value in vars(module).values()
@@ -301,8 +305,7 @@ def generate(module_name: str) -> str:
 
 def output_path(module_name: str) -> Path:
     """Where the module's typed fields go by default: next to it, ``<name>_q.py``."""
-    module = importlib.import_module(module_name)
-    file = getattr(module, "__file__", None)
+    file = getattr(_import(module_name), "__file__", None)
     if file is None:
         raise TypegenError(f"{module_name!r} has no file; pass --out")
     path = Path(file)
