@@ -25,6 +25,7 @@ import typing
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal
 from uuid import UUID
 
@@ -274,7 +275,7 @@ def _section(module: str) -> int:
     return 1 if top in {"typing_extensions", "vellum"} else 2
 
 
-def _import(module_name: str) -> Any:
+def _import(module_name: str) -> ModuleType:
     try:
         return importlib.import_module(module_name)
     except Exception as e:
