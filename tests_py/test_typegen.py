@@ -13,7 +13,7 @@ import pytest
 
 from library import Address, Author, Book, Genre, Order
 from library_q import AuthorQ, BookChanges, BookQ
-from vellum import VellumClient, VellumRepository
+from vellum import VellumClient, VellumRepository, acc
 from vellum.cli import main
 from vellum.typegen import check, generate
 
@@ -94,5 +94,13 @@ async def test_typed_queries_run(books: VellumRepository[Book]) -> None:
     updated = await books.update(dune.id, changes)
     assert updated is not None and (updated.year, updated.title) == (1966, "Dune!")
     assert updated.tags == ["sf", "classic", "new"] and updated.isbn == "0441013597"
+    rows = await (
+        books.aggregate_pipeline()
+        .unwind(Q.tags)
+        .group(Q.tags, n=acc.count())
+        .sort(("_id", 1))
+        .execute()
+    )
+    assert [(r["_id"], r["n"]) for r in rows] == [("classic", 1), ("new", 1), ("sf", 1)]
     page = await books.paginate(Q.year > 0, sort=[Q.year.asc()], limit=1)
     assert [b.title for b in page.items] == ["Dune!"] and page.next_after is not None

@@ -93,6 +93,11 @@ if TYPE_CHECKING:
     SortOf: TypeAlias = Sequence[tuple[str, int] | SortKey[M]] | Mapping[str, int] | SortKey[M]
     """A sort for ``M``'s repository."""
 
+    from .typed import Field, Fields
+
+    FieldRef: TypeAlias = "QField | Field[Any, Any] | Fields[Any]"
+    """A field where a stage names one: ``Model.Q``'s, or a typed field of ``vellum typegen``."""
+
 
 class QField(FieldValues):
     """One field of a model, reached through ``Model.Q``: compare it, sort on it, update it.

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from library import Author, Book, Genre, Order
 from library_q import AuthorQ, BookChanges, BookQ
-from vellum import VellumRepository
+from vellum import VellumRepository, acc
 
 
 async def correct(books: VellumRepository[Book], authors: VellumRepository[Author]) -> None:
@@ -39,6 +39,15 @@ async def correct(books: VellumRepository[Book], authors: VellumRepository[Autho
     page = await books.paginate(Q.year > 0, sort=[Q.year.asc()], limit=5)
     assert page.items
     await authors.find(AuthorQ.born == None)  # noqa: E711 - a query, not a comparison
+    # Aggregation stages take typed fields where they name one.
+    rows = await (
+        books.aggregate_pipeline()
+        .match(Q.year > 0)
+        .unwind(Q.tags)
+        .group(Q.tags, n=acc.count(), total=acc.sum(Q.price))
+        .execute()
+    )
+    assert rows
     # Untyped Q still works everywhere (checked when the query is built, not by pyright).
     await books.find(Book.Q.year > 2000)
 

@@ -4,12 +4,15 @@ arguments of aggregation stages."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from ..errors import QueryError
 from ..query import QField
+
+if TYPE_CHECKING:
+    from ..query import FieldRef
 
 __all__ = ["Accumulator", "LiteralValue", "acc", "expr", "literal"]
 
@@ -63,11 +66,11 @@ def expr(value: Any, depth: int = 0) -> Any:
     return value
 
 
-def field_path(value: QField | str) -> str:
+def field_path(value: FieldRef | str) -> str:
     """A field path without ``$``: ``Q.orders.sku`` or ``"orders.sku"`` or ``"$orders.sku"``."""
-    if isinstance(value, QField):
-        return value.path
-    return value[1:] if value.startswith("$") else value
+    if isinstance(value, str):
+        return value[1:] if value.startswith("$") else value
+    return value.path  # Model.Q's field, or a typed one (the same object at run time)
 
 
 class Accumulator:

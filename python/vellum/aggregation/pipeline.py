@@ -4,11 +4,14 @@ results by the output model of the last stage that named one."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from pydantic import BaseModel, create_model
 
-from ..query import QField, QueryExpr, SortKey
+from ..query import QueryExpr, SortKey
+
+if TYPE_CHECKING:
+    from ..query import FieldRef
 from . import specs
 from .expressions import Accumulator, collection_of, expr, field_path, positive
 from .expressions import accumulators as accumulator_specs
@@ -121,7 +124,7 @@ class AggregationPipeline(PipelineRun[T]):
     @overload
     def unwind(
         self,
-        path: QField | str,
+        path: FieldRef | str,
         *,
         preserve_null_and_empty_arrays: bool = False,
         include_array_index: str | None = None,
@@ -130,7 +133,7 @@ class AggregationPipeline(PipelineRun[T]):
     @overload
     def unwind(
         self,
-        path: QField | str,
+        path: FieldRef | str,
         *,
         preserve_null_and_empty_arrays: bool = False,
         include_array_index: str | None = None,
@@ -138,7 +141,7 @@ class AggregationPipeline(PipelineRun[T]):
     ) -> AggregationPipeline[Row]: ...
     def unwind(
         self,
-        path: QField | str,
+        path: FieldRef | str,
         *,
         preserve_null_and_empty_arrays: bool = False,
         include_array_index: str | None = None,
@@ -154,8 +157,8 @@ class AggregationPipeline(PipelineRun[T]):
         *,
         from_: type[BaseModel] | str,
         as_: str,
-        local_field: QField | str | None = None,
-        foreign_field: QField | str | None = None,
+        local_field: FieldRef | str | None = None,
+        foreign_field: FieldRef | str | None = None,
         pipeline: AggregationPipeline[Any] | Sequence[Mapping[str, Any]] | None = None,
         let: Mapping[str, Any] | None = None,
         output_model: type[X],
@@ -166,8 +169,8 @@ class AggregationPipeline(PipelineRun[T]):
         *,
         from_: type[BaseModel] | str,
         as_: str,
-        local_field: QField | str | None = None,
-        foreign_field: QField | str | None = None,
+        local_field: FieldRef | str | None = None,
+        foreign_field: FieldRef | str | None = None,
         pipeline: AggregationPipeline[Any] | Sequence[Mapping[str, Any]] | None = None,
         let: Mapping[str, Any] | None = None,
         output_model: None = None,
@@ -177,8 +180,8 @@ class AggregationPipeline(PipelineRun[T]):
         *,
         from_: type[BaseModel] | str,
         as_: str,
-        local_field: QField | str | None = None,
-        foreign_field: QField | str | None = None,
+        local_field: FieldRef | str | None = None,
+        foreign_field: FieldRef | str | None = None,
         pipeline: AggregationPipeline[Any] | Sequence[Mapping[str, Any]] | None = None,
         let: Mapping[str, Any] | None = None,
         output_model: type[BaseModel] | None = None,
@@ -195,8 +198,8 @@ class AggregationPipeline(PipelineRun[T]):
         *,
         from_: type[BaseModel] | str,
         start_with: Any,
-        connect_from_field: QField | str,
-        connect_to_field: QField | str,
+        connect_from_field: FieldRef | str,
+        connect_to_field: FieldRef | str,
         as_: str,
         max_depth: int | None = None,
         depth_field: str | None = None,
@@ -209,8 +212,8 @@ class AggregationPipeline(PipelineRun[T]):
         *,
         from_: type[BaseModel] | str,
         start_with: Any,
-        connect_from_field: QField | str,
-        connect_to_field: QField | str,
+        connect_from_field: FieldRef | str,
+        connect_to_field: FieldRef | str,
         as_: str,
         max_depth: int | None = None,
         depth_field: str | None = None,
@@ -222,8 +225,8 @@ class AggregationPipeline(PipelineRun[T]):
         *,
         from_: type[BaseModel] | str,
         start_with: Any,
-        connect_from_field: QField | str,
-        connect_to_field: QField | str,
+        connect_from_field: FieldRef | str,
+        connect_to_field: FieldRef | str,
         as_: str,
         max_depth: int | None = None,
         depth_field: str | None = None,
@@ -280,12 +283,12 @@ class AggregationPipeline(PipelineRun[T]):
         return self._reshape("$set", expr(fields), output_model)
 
     @overload
-    def unset(self, *fields: QField | str, output_model: type[X]) -> AggregationPipeline[X]: ...
+    def unset(self, *fields: FieldRef | str, output_model: type[X]) -> AggregationPipeline[X]: ...
     @overload
     def unset(
-        self, *fields: QField | str, output_model: None = None
+        self, *fields: FieldRef | str, output_model: None = None
     ) -> AggregationPipeline[Row]: ...
-    def unset(self, *fields: QField | str, output_model: type[BaseModel] | None = None) -> Any:
+    def unset(self, *fields: FieldRef | str, output_model: type[BaseModel] | None = None) -> Any:
         """Removes fields (``$unset``)."""
         if not fields:
             raise ValueError("unset() needs at least one field")

@@ -4,13 +4,16 @@ builder's arguments (the typed stage methods are in :mod:`vellum.aggregation.pip
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from .._bridge import Pipeline
-from ..query import QField, QueryExpr, SortKey
+from ..query import QueryExpr, SortKey
 from .expressions import Accumulator, accumulators, collection_of, expr, field_path, positive
+
+if TYPE_CHECKING:
+    from ..query import FieldRef
 
 Spec = dict[str, Any]
 
@@ -27,7 +30,7 @@ def sort(keys: Sequence[SortKey | tuple[str, int]]) -> dict[str, int]:
     return spec
 
 
-def unwind(path: QField | str, preserve_null_and_empty_arrays: bool, index: str | None) -> Spec:
+def unwind(path: FieldRef | str, preserve_null_and_empty_arrays: bool, index: str | None) -> Spec:
     spec: Spec = {"path": "$" + field_path(path)}
     if preserve_null_and_empty_arrays:
         spec["preserveNullAndEmptyArrays"] = True
@@ -39,8 +42,8 @@ def unwind(path: QField | str, preserve_null_and_empty_arrays: bool, index: str 
 def lookup(
     from_: type[BaseModel] | str,
     as_: str,
-    local_field: QField | str | None,
-    foreign_field: QField | str | None,
+    local_field: FieldRef | str | None,
+    foreign_field: FieldRef | str | None,
     pipeline: Pipeline | Sequence[Mapping[str, Any]] | None,
     let: Mapping[str, Any] | None,
 ) -> Spec:
@@ -64,8 +67,8 @@ def lookup(
 def graph_lookup(
     from_: type[BaseModel] | str,
     start_with: Any,
-    connect_from_field: QField | str,
-    connect_to_field: QField | str,
+    connect_from_field: FieldRef | str,
+    connect_to_field: FieldRef | str,
     as_: str,
     max_depth: int | None,
     depth_field: str | None,
