@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any, Literal, cast
 from uuid import UUID
 
-from typing_extensions import TypedDict, TypeVar
+from typing_extensions import NotRequired, TypedDict, TypeVar
 from vellum import ObjectId
 from vellum.typed import Field, Fields, ListField, NumberField, OrderedField, StrField
 
@@ -35,6 +35,14 @@ class AuthorChanges(TypedDict, total=False):
 
     name: str
     born: int | None
+
+
+class AuthorData(TypedDict):
+    """A new Author as create({...}) takes it (by field name)."""
+
+    id: NotRequired[UUID]
+    name: str
+    born: NotRequired[int | None]
 
 
 AuthorQ = cast("AuthorFields", Author.Q)
@@ -90,6 +98,22 @@ class BookChanges(TypedDict, total=False):
     orders: list[Order]
     isbn: str
     author: Any
+
+
+class BookData(TypedDict):
+    """A new Book as create({...}) takes it (by field name)."""
+
+    id: NotRequired[ObjectId]
+    title: str
+    year: int
+    price: NotRequired[Decimal]
+    tags: NotRequired[list[str]]
+    genre: NotRequired[Genre]
+    kind: NotRequired[Literal["paper", "ebook"]]
+    shop: NotRequired[Address | None]
+    orders: NotRequired[list[Order]]
+    isbn: NotRequired[str]
+    author: NotRequired[Any]
 
 
 BookQ = cast("BookFields", Book.Q)

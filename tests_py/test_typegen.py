@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from library import Address, Author, Book, Genre, Order
-from library_q import AuthorQ, BookChanges, BookQ
+from library_q import AuthorQ, BookChanges, BookData, BookQ
 from vellum import VellumClient, VellumRepository, acc
 from vellum.cli import main
 from vellum.typegen import check, generate
@@ -83,7 +83,8 @@ async def test_typed_queries_run(books: VellumRepository[Book]) -> None:
             orders=[Order(sku="X1", qty=3, price=Decimal(1))],
         )
     )
-    await books.create(Book(title="Gone", year=2001, genre=Genre.CRIME, kind="ebook"))
+    gone: BookData = {"title": "Gone", "year": 2001, "genre": Genre.CRIME, "kind": "ebook"}
+    await books.create(gone)
     found = await books.find((Q.year < 2000) & Q.tags.contains("sf") & (Q.shop.city == "Paris"))
     assert [b.title for b in found] == ["Dune"]
     assert await books.count(Q.orders.elem_match((Q.orders.qty > 2) & (Q.orders.sku == "X1"))) == 1

@@ -183,6 +183,20 @@ class _Writer:
             + "\n".join(changes or ["    pass"])
             + "\n"
         )
+        data: list[str] = []
+        for key, info in model.model_fields.items():
+            if info.exclude or (key in _MANAGED and key != "id"):
+                continue
+            value = self.value_type(_declared(info))
+            if not info.is_required():
+                value = f"{self.use('typing_extensions', 'NotRequired')}[{value}]"
+            data.append(f"    {key}: {value}")
+        self.blocks.append(
+            f"class {name}Data({typed_dict}):\n"
+            f'    """A new {name} as create({{...}}) takes it (by field name)."""\n\n'
+            + "\n".join(data or ["    pass"])
+            + "\n"
+        )
         cast = self.use("typing", "cast")
         self.blocks.append(f'{name}Q = {cast}("{name}Fields", {name}.Q)\n')
 

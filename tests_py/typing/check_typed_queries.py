@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from library import Author, Book, Genre, Order
-from library_q import AuthorQ, BookChanges, BookQ
+from library_q import AuthorQ, BookChanges, BookData, BookQ
 from vellum import VellumRepository, acc
 
 
@@ -34,6 +34,8 @@ async def correct(books: VellumRepository[Book], authors: VellumRepository[Autho
     await books.update_one(Q.id == found[0].id, Q.year.inc(1), Q.tags.push("new"))
     await books.update_many(Q.title.contains("x"), Q.price.mul(2), Q.title.set("y"))
     await books.update_one(Q.title == "x", Q.orders.push(Order(sku="a", qty=1, price=Decimal(1))))
+    new: BookData = {"title": "Dune", "year": 1965, "tags": ["sf"]}
+    await books.create(new)
     changes: BookChanges = {"title": "Dune", "year": 1965}
     await books.update(found[0].id, changes)
     page = await books.paginate(Q.year > 0, sort=[Q.year.asc()], limit=5)
@@ -79,3 +81,8 @@ async def mistakes(books: VellumRepository[Book], book: Book) -> None:
     worse: BookChanges = {"year": "1965"}  # pyright: ignore[reportAssignmentType]
     await books.update(book.id, bad)
     await books.update(book.id, worse)
+    # A new document without a required field, or with an unknown one.
+    incomplete: BookData = {"title": "Dune"}  # pyright: ignore[reportAssignmentType]
+    unknown: BookData = {"title": "Dune", "year": 1, "yeer": 1}  # pyright: ignore[reportAssignmentType]
+    await books.create(incomplete)
+    await books.create(unknown)
