@@ -10,9 +10,10 @@
 #   3. the sdist: the same in a fresh venv where pip compiles it (a release build);
 #   4. `pip install .` from a clean clone of HEAD (committed files only): the same.
 #
-# Release builds take minutes each on two cores: CI runs this after the test command (.ci/run),
-# not inside it. They use a cargo target directory of their own (target/release-check/cargo),
-# so the development build in ./target is left alone; artifacts go to target/release-check/dist.
+# Three release builds, minutes each on two cores: CI runs this after the test command (.ci/run),
+# not inside it. The wheel builds in a cargo target directory of its own
+# (target/release-check/cargo), so the development build in ./target is left alone; the sdist and
+# the clone build in pip's temporary folders. Artifacts go to target/release-check/dist.
 # The server: scripts/test_server.py start (VELLUM_TEST_MONGODB_URI, docker, or the embedded
 # emulator of this checkout); the quickstart writes to its database `vellum_quickstart`.
 set -euo pipefail
@@ -74,15 +75,17 @@ while read -r version python; do
     tested+=("$version")
 done < <(interpreters)
 
+# The sdist and the clone compile from nothing but their own files and crates.io: in pip's build
+# folder, with no target directory to reuse (cargo would find the wheel's build fresh).
 step "sdist: install into a fresh venv (pip compiles a release build), smoke + quickstart"
 t=$SECONDS
-python3 scripts/release/smoke.py "$sdist" --uri "$uri"
+env -u CARGO_TARGET_DIR python3 scripts/release/smoke.py "$sdist" --uri "$uri"
 sdist_time=$(elapsed "$t")
 
-step "pip install . from a clean clone of HEAD, smoke + quickstart"
+step "pip install . from a clean clone of HEAD (compiles again), smoke + quickstart"
 t=$SECONDS
 git clone -q --no-hardlinks "$repo" "$work/clone"
-python3 scripts/release/smoke.py "$work/clone" --uri "$uri"
+env -u CARGO_TARGET_DIR python3 scripts/release/smoke.py "$work/clone" --uri "$uri"
 clone_time=$(elapsed "$t")
 
 step "release check passed in $(elapsed "$started")"

@@ -48,8 +48,12 @@ def run(command: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> 
 
 def install(python: Path, artifact: Path, cwd: Path) -> None:
     pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    if artifact.suffix == ".whl":
+        run([*pip, str(artifact)], cwd=cwd)
+        return
     if not artifact.is_dir() or (artifact / "pyproject.toml").is_file():
-        run([*pip, str(artifact)], cwd=cwd)  # a wheel, or built from source (sdist, checkout)
+        # An sdist or a checkout: compiled now, never a wheel pip cached from an earlier build.
+        run([*pip, "--no-cache-dir", str(artifact)], cwd=cwd)
         return
     # This project only from the folder, never from PyPI nor an sdist: the wheel that
     # `pip install vellum-odm` would pick among the built ones. Then its dependencies, as its
