@@ -105,7 +105,9 @@ async def test_examples_run(page: Path, server: Server, client: VellumClient) ->
             source = block.code.replace(LOCAL_URI, server.uri)
             # Line numbers of errors point into the page.
             tree = ast.parse("\n" * block.line + source, filename=str(page))
-            code = compile(tree, str(page), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+            # dont_inherit: the page runs under its own __future__ imports, not this file's.
+            flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+            code = compile(tree, str(page), "exec", flags=flags, dont_inherit=True)
             result = eval(code, module.__dict__)
             if isinstance(result, types.CoroutineType):
                 await result
