@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from typing import Any
 
@@ -261,6 +262,39 @@ async def test_cancelling_during_the_commit_commits_and_says_so(
     assert pending is not None
     await pending  # the outcome: committed
     assert [u.name for u in await users.find()] == ["Ada"]
+
+
+async def test_a_commit_cancelled_as_it_is_sent_still_lands(
+    client: VellumClient, users: VellumRepository[User]
+) -> None:
+    """Cancelled right as the block ends, the commit has been sent, and the session's end (in
+    the same exit) must not overtake it: ending first would abort the transaction, and a commit
+    that was promised to complete would fail. Many rounds, as the two race."""
+    made = await users.create(User(name="Ada", email="a@x", age=0))
+    committed = 0
+    for round_ in range(1, 61):
+        sessions: list[Session] = []
+        ended = asyncio.Event()
+
+        async def work(n: int, sessions: list[Session], ended: asyncio.Event) -> None:
+            async with client.transaction() as s:
+                sessions.append(s)
+                await users.update(made.id, {"age": n}, session=s)
+                ended.set()
+
+        task = asyncio.create_task(work(round_, sessions, ended))
+        await ended.wait()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        pending = sessions[0].pending_commit
+        if pending is None:  # cancelled before the commit was sent: aborted, nothing stored
+            continue
+        await pending  # raises if the commit was refused
+        committed += 1
+        stored = await users.get(made.id)
+        assert stored is not None and stored.age == round_
+    assert committed > 0
 
 
 async def test_causally_consistent_session(

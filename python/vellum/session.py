@@ -166,7 +166,18 @@ class Session:
         await bounded(self._core.abort_transaction, self._timeout_ms)
 
     async def end(self) -> None:
-        """Ends the session, aborting an open transaction."""
+        """Ends the session, aborting an open transaction. A commit in flight (sent by a task
+        that was cancelled) completes first: ending now would race it for the session and
+        could abort the transaction it was committing."""
+        commit = self.pending_commit
+        if commit is not None and not commit.done():
+            try:
+                await asyncio.wait({commit})
+            except asyncio.CancelledError:
+                # Cancelled again while waiting: the session ends once the commit has.
+                core = self._core
+                commit.add_done_callback(lambda _: _end_soon(core))
+                raise
         await self._core.end()
 
     async def __aenter__(self) -> Session:
@@ -252,6 +263,10 @@ class TransactionContext:
         finally:
             if self._own:
                 await session.end()
+
+
+def _end_soon(core: NativeSession) -> None:
+    asyncio.ensure_future(core.end()).add_done_callback(_retrieve)
 
 
 def _retrieve(future: asyncio.Future[None]) -> None:
