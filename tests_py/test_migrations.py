@@ -649,6 +649,29 @@ async def test_the_worked_example_runs_up_and_down(client: VellumClient, db: str
     assert names == [("Ada Lovelace", "12.50"), ("Bob", "3")]
 
 
+async def test_a_dry_run_of_the_worked_example_from_base(client: VellumClient, db: str) -> None:
+    # The transform reads documents as the rename before it leaves them; in a dry run that
+    # rename has not run, so the transform says it cannot show its result instead of failing.
+    customers = _raw(client, db, "customers")
+    await customers.insert_many([{"_id": uuid4(), "name": "Ada Lovelace", "balance": "12.50"}])
+    notes: list[str] = []
+    counts: list[tuple[str, int]] = []
+
+    class Notes(Reporter):
+        def would(self, label: str, count: int, samples: Any = ()) -> None:
+            counts.append((label, count))
+
+        def note(self, message: str) -> None:
+            notes.append(message)
+
+    assert len(await upgrade(client, db, EXAMPLE, dry_run=True, reporter=Notes())) == 3
+    assert any("does not fit Before now" in n and "dry run cannot show" in n for n in notes)
+    assert ("rename customers.name to full_name", 1) in counts
+    assert await customers.find({}) == [
+        {"_id": (await customers.find({}))[0]["_id"], "name": "Ada Lovelace", "balance": "12.50"}
+    ]  # nothing written
+
+
 async def test_stamp_records_revisions_without_running_them(
     server: Server, client: VellumClient, db: str, tmp_path: Path
 ) -> None:

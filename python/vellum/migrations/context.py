@@ -26,7 +26,7 @@ from .._models import ModelDocuments
 from .._policies.schema_version import SchemaVersion
 from .._policies.timestamps import utc_now
 from ..client import VellumClient
-from ..errors import MigrationError
+from ..errors import DocumentValidationError, MigrationError
 from ..indexes import Index
 from ..model import VellumBaseModel
 from ..session import Session
@@ -382,7 +382,18 @@ class MigrationContext:
         if self.dry_run:
             samples: list[tuple[Any, Any]] = []
             for raw in await store.find(pending, limit=SAMPLES, sort={"_id": 1}):
-                before = reading.load_as(old, raw)
+                try:
+                    before = reading.load_as(old, raw)
+                except DocumentValidationError as unfit:
+                    # A dry run writes nothing, so the steps before this one have not shaped
+                    # the documents yet: say so, and do not stop the rest of the dry run.
+                    self._reporter.note(
+                        f"{label}: a stored document does not fit {old.__name__} now "
+                        f"({unfit}). If a step before this one changes these documents, a "
+                        "dry run cannot show this step's result; otherwise the real run "
+                        "stops here"
+                    )
+                    break
                 after = await _call(function, before)
                 samples.append((raw, None if after is None else after.model_dump(by_alias=True)))
             self._reporter.would(label, total, samples)
