@@ -12,6 +12,7 @@ from pydantic import BaseModel, RootModel, TypeAdapter, ValidationError
 
 from ._bridge import ModelPlan
 from ._plans import fetch_plan, read_plan, write_plan
+from ._policies.polymorphism import Polymorphism, class_for
 from ._policies.schema_version import SchemaVersion
 from .errors import DocumentValidationError, DuplicateKeyError, ValueOutOfRangeError
 from .model import VellumBaseModel
@@ -21,6 +22,13 @@ P = TypeVar("P", bound=BaseModel)
 
 ID = "id"
 """Every model's id field, stored as ``_id``; managed by the repository like the policies'."""
+
+
+def _class_name_of(model: type[BaseModel]) -> str:
+    """The stored class name of a member of a polymorphic family."""
+    policy = cast("VellumBaseModel[Any]", model).__vellum_settings__.policies.get(Polymorphism)
+    assert policy is not None
+    return policy.name
 
 
 def first_error(err: ValidationError) -> str:
@@ -38,6 +46,7 @@ class ModelDocuments(Generic[M]):
     __slots__ = (
         "_aliases",
         "_id_adapter",
+        "classes",
         "collection_name",
         "model",
         "read_plan",
@@ -64,6 +73,9 @@ class ModelDocuments(Generic[M]):
         self.upgrades = schema if schema is not None and schema.upgrades else None
         if self.upgrades is not None:
             self.read_plan = None
+        # A polymorphic family's documents are built as the class each one names, and stored
+        # with that name (its plans refuse it: vellum._plans).
+        self.classes: Polymorphism | None = settings.policies.get(Polymorphism)
 
     def upgrade_all(self, raws: list[Any]) -> dict[Any, dict[str, Any]]:
         """Upgrades, in place, the stored documents of older schema versions; returns them by
@@ -92,12 +104,17 @@ class ModelDocuments(Generic[M]):
             return raw
         if self.upgrades is not None:
             self.upgrades.upgrade(raw)  # type: ignore[arg-type]
-        return self.load_as(self.model, raw)  # type: ignore[arg-type]
+        return self.load_all([raw])[0]
 
     def load_all(self, raws: list[dict[str, Any] | M]) -> list[M]:
         """A batch as models: the ones the core built from documents that match the plan are
         kept, dicts are validated (one comprehension, not a method call per document)."""
         model = self.model
+        if self.classes is not None:
+            return [
+                self.load_as(class_for(model, raw), raw) if isinstance(raw, dict) else raw
+                for raw in raws
+            ]
         return [self.load_as(model, raw) if isinstance(raw, dict) else raw for raw in raws]
 
     def load_as(self, model: type[P], raw: dict[str, Any]) -> P:
@@ -118,8 +135,17 @@ class ModelDocuments(Generic[M]):
         if isinstance(document, self.model):
             return document
         if isinstance(document, Mapping):
+            model = self.model
+            if self.classes is not None:  # a dict may name its class, as a stored one does
+                named = self.classes.family.class_of(document, model)
+                if not issubclass(named, model):
+                    raise TypeError(
+                        f"the document names class {named.__name__}, which is not a "
+                        f"{model.__name__}: create it through its own repository"
+                    )
+                model = named
             try:
-                return self.model.model_validate(document)
+                return model.model_validate(document)
             except ValidationError as err:
                 raise DocumentValidationError(
                     f"document does not fit {self.model.__name__}: {first_error(err)}",
@@ -163,7 +189,10 @@ class ModelDocuments(Generic[M]):
                 ) from None
             fields: dict[str, Any] = vars(doc)
             fields.update(vars(valid))
-            stored.append(valid.model_dump(by_alias=True))
+            dumped = valid.model_dump(by_alias=True)
+            if self.classes is not None:
+                dumped[self.classes.family.field] = _class_name_of(cls)
+            stored.append(dumped)
         return stored
 
     def changes(

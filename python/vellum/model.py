@@ -12,6 +12,7 @@ from typing_extensions import TypeVar
 from ._bridge import ObjectId
 from ._policies import SETTINGS, Policies, compose
 from ._policies.lifecycle import Lifecycle
+from ._policies.polymorphism import Polymorphism
 from ._policies.schema_version import SchemaVersioned
 from ._policies.soft_delete import SoftDeletable, SoftDelete
 from ._policies.timestamps import Timestamped
@@ -65,6 +66,21 @@ class DocumentSettings:
         return self.policies.get(SoftDelete) is not None
 
     @property
+    def collection_indexes(self) -> tuple[Index, ...]:
+        """Every index the model's collection declares: the model's own, and for a polymorphic
+        family every class's defined so far (the first declaration of a name wins)."""
+        family = self.policies.get(Polymorphism)
+        if family is None:
+            return self.indexes
+        found: dict[str, Index] = {}
+        for model in family.family.by_name.values():
+            for index in settings_of(model).indexes:
+                found.setdefault(index.name, index)
+        for index in self.indexes:
+            found.setdefault(index.name, index)
+        return tuple(found.values())
+
+    @property
     def hooks(self) -> HookTable:
         """The model's hooks by event."""
         lifecycle = self.policies.get(Lifecycle)
@@ -84,6 +100,7 @@ _BEANIE_SETTINGS = {
     "name": "collection_name",
     "use_revision": "versioned = True (or inherit vellum.Versioned)",
     "keep_nulls": "nothing: Vellum always stores None as null",
+    "is_root": "polymorphic = True",
     "validate_on_save": "nothing: Vellum validates every write",
 }
 
@@ -102,12 +119,29 @@ def _check_settings_names(model: str, own: object) -> None:
         raise TypeError(f"{where} is not a Vellum setting; the settings are {', '.join(_SETTINGS)}")
 
 
+def settings_of(model: type[BaseModel]) -> DocumentSettings:
+    """The resolved settings of a document model known only as a ``BaseModel`` class."""
+    settings: DocumentSettings = getattr(model, "__vellum_settings__")  # noqa: B009
+    return settings
+
+
 def _resolve_settings(cls: type[VellumBaseModel[Any]]) -> DocumentSettings:
     # Only the class's own Settings counts for the collection name: a subclass without one is
     # stored under its own name, as it is a different document type.
     own = cls.__dict__.get("Settings")
     _check_settings_names(cls.__name__, own)
+    policies = compose(cls, own)
+    family = policies.get(Polymorphism)
     collection_name = getattr(own, "collection_name", None) or _snake_case(cls.__name__)
+    if family is not None and not family.is_root:
+        root = family.family.root
+        shared = settings_of(root).collection_name
+        if getattr(own, "collection_name", None) not in (None, shared):
+            raise TypeError(
+                f"{cls.__name__} is stored in the collection of its polymorphic root "
+                f"{root.__name__}: it cannot set a collection_name of its own"
+            )
+        collection_name = shared
     if not isinstance(collection_name, str):
         raise TypeError(f"{cls.__name__}.Settings.collection_name must be a str")
     indexes = tuple(getattr(own, "indexes", ()) or ())
@@ -122,7 +156,7 @@ def _resolve_settings(cls: type[VellumBaseModel[Any]]) -> DocumentSettings:
     return DocumentSettings(
         collection_name,
         indexes,
-        policies=compose(cls, own),
+        policies=policies,
         validate_on_fetch=validate_on_fetch,
     )
 

@@ -436,7 +436,7 @@ class VellumRepository(RepositoryReads[M]):
         An identical existing index is left alone. One with the same name or the same keys but
         other options raises :class:`IndexConflictError` showing both definitions.
         """
-        declared = self.model.__vellum_settings__.indexes
+        declared = self.model.__vellum_settings__.collection_indexes
         return await ensure_indexes(self._store, declared, session)
 
     async def list_indexes(self, *, session: Session | None = None) -> list[dict[str, Any]]:

@@ -33,6 +33,7 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel
 
 from .._bridge import ModelPlan
+from .._policies.polymorphism import polymorphic
 from .._policies.timestamps import as_utc
 from .._pydantic import OBJECTID_MARKER
 from .allowlist import (
@@ -83,7 +84,7 @@ def read_plan(model: type[BaseModel]) -> ModelPlan | None:
     cache = _cache_of(model)
     if "read" not in cache:
         found = validation_plan(model)
-        if found is None:
+        if found is None and not polymorphic(model):  # any class's keys may be read
             keys = read_keys(model)
             found = None if keys is None else ModelPlan(model, [], keys=keys, builds=False)
         cache["read"] = found
@@ -160,6 +161,11 @@ class _Planner:
         self.done: dict[str, ModelPlan] = {}
 
     def plan(self, model: type[BaseModel]) -> ModelPlan:
+        if polymorphic(model):
+            raise Refused(
+                f"{model.__name__} is in a polymorphic family: each document is built as the "
+                "class it names, and stored with that name"
+            )
         schema: Any = getattr(model, "__pydantic_core_schema__", None)
         if not isinstance(schema, Mapping):
             raise Refused(f"{model.__name__} has no core schema (not fully defined?)")

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from .base import Policy
 from .lifecycle import Lifecycle
+from .polymorphism import Polymorphism
 from .schema_version import SchemaVersion
 from .soft_delete import SoftDelete
 from .timestamps import Timestamps
@@ -26,7 +27,14 @@ __all__ = ["KINDS", "SETTINGS", "Policies", "Policy", "compose"]
 
 P = TypeVar("P", bound=Policy)
 
-KINDS: tuple[type[Policy], ...] = (Timestamps, Versioning, SoftDelete, SchemaVersion, Lifecycle)
+KINDS: tuple[type[Policy], ...] = (
+    Polymorphism,
+    Timestamps,
+    Versioning,
+    SoftDelete,
+    SchemaVersion,
+    Lifecycle,
+)
 SETTINGS: tuple[str, ...] = tuple(name for kind in KINDS for name in kind.settings)
 """The ``Settings`` names the policies read."""
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from .._bridge import ModelPlan, Pipeline
 from .._links import FetchLinks
 from .._plans import read_plan
+from .._policies.polymorphism import class_for
 from ..errors import DocumentValidationError, QueryError
 from ..session import Session
 from .expressions import positive
@@ -86,7 +87,7 @@ class PipelineRun(Generic[T]):
             return result  # type: ignore[return-value]
         raw = cast("Row", result)
         try:
-            return model.model_validate(raw)  # type: ignore[return-value]
+            return class_for(model, raw).model_validate(raw)  # type: ignore[return-value]
         except ValidationError as err:
             first = err.errors()[0]
             field = ".".join(str(p) for p in first["loc"]) or "(document)"
