@@ -12,6 +12,7 @@ pub mod kind {
     pub const BINARY: u8 = 0x05;
     pub const BOOL: u8 = 0x08;
     pub const DATETIME: u8 = 0x09;
+    pub const NULL: u8 = 0x0A;
     pub const INT32: u8 = 0x10;
     pub const INT64: u8 = 0x12;
     pub const DECIMAL128: u8 = 0x13;

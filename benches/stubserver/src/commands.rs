@@ -3,6 +3,7 @@
 use crate::bsonw::BsonBuf;
 use crate::handshake::{put_build_info, put_hello};
 use crate::items::{Tally, ITEMS};
+use crate::odm;
 use crate::queries;
 use crate::replies::{put_ok, put_write_ack};
 use crate::server::{process_cpu_nanos, Server};
@@ -26,9 +27,19 @@ pub fn answer(out: &mut Vec<u8>, server: &Server, command: &OpMsg<'_>, connectio
         "count" => queries::count(out, server, body),
         "listIndexes" => queries::list_indexes(out, body),
         "listCollections" => queries::list_collections(out, body),
-        "insert" => put_write_ack(out, command.count_of("documents"), None),
+        "insert" => {
+            if odm::is_odm(body, "insert") {
+                let first = command.first_document_of("documents");
+                odm::inserted(&server.templates, body, first);
+            }
+            put_write_ack(out, command.count_of("documents"), None);
+        }
         "update" => {
             let n = command.count_of("updates");
+            if odm::is_odm(body, "update") {
+                let first = command.first_document_of("updates");
+                odm::upserted(&server.templates, body, first);
+            }
             if server.replacements.recording() && body.get_str("update") == Ok(ITEMS) {
                 let statements = command.documents_of("updates");
                 server
@@ -39,6 +50,20 @@ pub fn answer(out: &mut Vec<u8>, server: &Server, command: &OpMsg<'_>, connectio
         }
         "delete" => put_write_ack(out, command.count_of("deletes"), None),
         "createIndexes" => put_created_indexes(out, command.count_of("indexes")),
+        "drop" => {
+            if odm::is_odm(body, "drop") {
+                let database = body.get_str("$db").unwrap_or("test");
+                let collection = body.get_str("drop").unwrap_or_default();
+                server.templates.forget(&format!("{database}.{collection}"));
+            }
+            put_ok(out);
+        }
+        "dropDatabase" => {
+            server
+                .templates
+                .forget_database(body.get_str("$db").unwrap_or("test"));
+            put_ok(out);
+        }
         "stubStats" => put_stats(out, server),
         "stubStatsReset" => {
             server.stats.reset();
@@ -49,7 +74,7 @@ pub fn answer(out: &mut Vec<u8>, server: &Server, command: &OpMsg<'_>, connectio
             let tally = server.replacements.set_recording(on);
             put_tally(out, server.canned.items.documents.len(), &tally);
         }
-        // ping, endSessions, drop, dropDatabase, commitTransaction,
+        // ping, endSessions, commitTransaction,
         // abortTransaction and anything else: acknowledged.
         _ => put_ok(out),
     }

@@ -44,6 +44,10 @@
 //!   statements as were sent; `count`, `listIndexes`, `listCollections`, `createIndexes`,
 //!   `buildInfo` (7.0.0) answer plausibly; anything else (`ping`, `endSessions`,
 //!   transactions...) gets `{ok: 1}`.
+//! - collections whose name starts with `odm_` (MongoDB's ODM benchmark, `benches/odm.py`)
+//!   answer from the first document inserted into each (its template, forgotten when the
+//!   collection or its database is dropped): finds, `$match`/`$lookup` aggregates and
+//!   `findAndModify` return the template with the values the request names (see `odm.rs`).
 //! - `stubStats` returns `{requests, build_ns, write_ns, cpu_ns}`: requests answered, the
 //!   total time spent building their replies and writing them to the socket (a write on
 //!   loopback also wakes the reader, so its wall time is mostly the kernel's), and the CPU
@@ -65,6 +69,7 @@ mod generator;
 mod handshake;
 mod items;
 mod library;
+mod odm;
 mod queries;
 mod replies;
 mod server;
@@ -78,6 +83,7 @@ use tokio::net::TcpListener;
 use crate::cursors::Cursors;
 use crate::data::Canned;
 use crate::items::Replacements;
+use crate::odm::Templates;
 use crate::server::{Server, Stats};
 
 const DEFAULT_DOCS: usize = 100_000;
@@ -151,6 +157,7 @@ async fn run(options: Options) -> std::io::Result<()> {
         replica_set: options.replica_set,
         stats: Stats::default(),
         replacements: Replacements::default(),
+        templates: Templates::default(),
     });
     println!("listening on {address}");
     std::io::stdout().flush()?;

@@ -24,6 +24,7 @@ use crate::cursors::{put_cursor_reply, Rows, Source, DEFAULT_FIRST_BATCH};
 use crate::data::Canned;
 use crate::items::ITEMS;
 use crate::library::{AUTHORS, BOOKS, BOOKS_DBREF};
+use crate::odm;
 use crate::replies::put_error;
 use crate::server::Server;
 
@@ -165,6 +166,10 @@ fn put_user_reply(out: &mut Vec<u8>, server: &Server, id: RawBsonRef<'_>, namesp
 }
 
 pub fn find(out: &mut Vec<u8>, server: &Server, body: &RawDocument) {
+    if odm::is_odm(body, "find") {
+        odm::find(out, &server.templates, body);
+        return;
+    }
     let namespace = namespace(body, "find");
     let source = source_of(body, "find");
     let filter = body.get_document("filter").ok();
@@ -200,6 +205,10 @@ fn is_count_group(group: &RawDocument) -> bool {
 }
 
 pub fn aggregate(out: &mut Vec<u8>, server: &Server, body: &RawDocument) {
+    if odm::is_odm(body, "aggregate") {
+        odm::aggregate(out, &server.templates, body);
+        return;
+    }
     let namespace = namespace(body, "aggregate");
     let mut source = source_of(body, "aggregate");
     let mut selection = Selection {
@@ -321,6 +330,10 @@ pub fn find_and_modify(out: &mut Vec<u8>, server: &Server, body: &RawDocument) {
         Some(Ok((name, _))) => name,
         _ => "findAndModify",
     };
+    if odm::is_odm(body, command) {
+        odm::find_and_modify(out, &server.templates, body);
+        return;
+    }
     let user = match (source_of(body, command), id) {
         (Source::Users, Some(id)) => user_with_id(&server.canned, id),
         (Source::Users, None) => server.canned.users[0].clone(),
@@ -426,6 +439,7 @@ mod tests {
             replica_set: None,
             stats: crate::server::Stats::default(),
             replacements: crate::items::Replacements::default(),
+            templates: crate::odm::Templates::default(),
         }
     }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::cursors::Cursors;
 use crate::data::Canned;
 use crate::items::Replacements;
+use crate::odm::Templates;
 
 pub struct Server {
     pub canned: Canned,
@@ -18,6 +19,8 @@ pub struct Server {
     pub stats: Stats,
     /// The replacements of items received while recording (`stubRecordItems`).
     pub replacements: Replacements,
+    /// The first document inserted into each collection of the ODM benchmark.
+    pub templates: Templates,
 }
 
 /// Requests answered, and the time spent on them from a fully read request: building the

@@ -59,6 +59,17 @@ impl OpMsg<'_> {
         }
     }
 
+    /// The first document the command carries under `field`, without reading the others.
+    pub fn first_document_of(&self, field: &str) -> Option<&RawDocument> {
+        if let Some(sequence) = self.sequences.iter().find(|s| s.identifier == field) {
+            return read_document(sequence.bytes, 0)
+                .ok()
+                .map(|(document, _)| document);
+        }
+        let first = self.body.get_array(field).ok()?.into_iter().next()?;
+        first.ok()?.as_document()
+    }
+
     /// The documents the command carries under `field` (a kind-1 sequence, or an array in the
     /// body), in order.
     pub fn documents_of(&self, field: &str) -> Vec<&RawDocument> {
