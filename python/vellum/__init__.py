@@ -57,11 +57,11 @@ from .hooks import (
     before_update,
     on_fetch,
 )
-from .indexes import ASCENDING, DESCENDING, Index
+from .indexes import ASCENDING, DESCENDING, Collation, Index, IndexConflict, IndexSync
 from .links import AsDBRef, BackLink, DeleteRule, Link, LinkRule
 from .model import SchemaVersioned, SoftDeletable, VellumBaseModel, Versioned
 from .pagination import Page
-from .query import QField, QueryExpr, QueryProxy, SortKey, UpdateSpec, nor, raw
+from .query import QField, QueryExpr, QueryProxy, SortKey, UpdateSpec, nor, raw, text_search
 from .repository import Filter, SortSpec, UpdateResult, VellumRepository
 from .session import Session, TransactionOptions
 
@@ -76,6 +76,7 @@ __all__ = [
     "Binary",
     "ClientClosedError",
     "Code",
+    "Collation",
     "ConfigurationError",
     "ConnectionError",
     "DBPointer",
@@ -89,7 +90,9 @@ __all__ = [
     "Filter",
     "ForkedClientError",
     "Index",
+    "IndexConflict",
     "IndexConflictError",
+    "IndexSync",
     "Link",
     "LinkError",
     "LinkNotLoadedError",
@@ -146,6 +149,7 @@ __all__ = [
     "nor",
     "on_fetch",
     "raw",
+    "text_search",
     "timeout",
     "upgrades_from",
 ]

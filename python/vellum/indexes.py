@@ -1,28 +1,111 @@
-"""Index declarations and how they compare with what the server has."""
+"""Index declarations (:class:`Index`, :class:`Collation`), and keeping a collection's indexes in
+step with them (:func:`ensure_indexes`, :func:`sync_indexes`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import KW_ONLY, dataclass
+from typing import Any, Final, Literal
 
-from .errors import IndexConflictError
+from ._index_specs import LANGUAGES, comparable, public_spec
+from ._index_sync import IndexConflict, IndexSync, ensure_indexes, sync_indexes
 
-if TYPE_CHECKING:
-    from ._bridge.documents import Store
-    from .session import Session
+__all__ = [
+    "ASCENDING",
+    "DESCENDING",
+    "Collation",
+    "Index",
+    "IndexConflict",
+    "IndexDirection",
+    "IndexSync",
+    "comparable",
+    "ensure_indexes",
+    "public_spec",
+    "sync_indexes",
+]
 
-__all__ = ["ASCENDING", "DESCENDING", "Index"]
+ASCENDING: Final = 1
+DESCENDING: Final = -1
 
-ASCENDING = 1
-DESCENDING = -1
+IndexDirection = Literal[1, -1, "text", "2dsphere", "2d", "hashed"]
+"""1 or -1 (ascending, descending), or an index type: ``"text"``, ``"2dsphere"``, ``"2d"``,
+``"hashed"``."""
 
-IndexDirection = int | str
-"""1, -1, or a special index type such as ``"text"``, ``"2dsphere"``, ``"hashed"``."""
+_TYPES = ("text", "2dsphere", "2d", "hashed")
+_MAX_TTL = 2**31 - 1  # MongoDB's bound for expireAfterSeconds
+_MAX_WEIGHT = 99_999  # and for a text field's weight
 
-# The options that make two index definitions differ. Others (the server's "v", "ns"...) are
-# bookkeeping and are ignored when comparing.
-_COMPARED = ("key", "unique", "sparse", "partialFilterExpression", "expireAfterSeconds")
-_FALSE_BY_DEFAULT = ("unique", "sparse")
+
+def _check_bool(option: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{option} must be True or False, got {value!r}")
+
+
+def _check_choice(option: str, value: object, choices: Sequence[object]) -> None:
+    if value is not None and (isinstance(value, bool) or value not in choices):
+        allowed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{option} must be one of {allowed}, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Collation:
+    """A collation: how an index (or, later, a query) compares strings, by ICU locale.
+
+    Only the options given are sent; the server fills in the locale's defaults. Names follow
+    Python (``numeric_ordering``), the document sent follows MongoDB (``numericOrdering``).
+
+    >>> Collation("fr", strength=2).document()
+    {'locale': 'fr', 'strength': 2}
+    """
+
+    locale: str
+    _: KW_ONLY
+    strength: Literal[1, 2, 3, 4, 5] | None = None
+    """1 compares base letters only, 2 also accents, 3 (the default) also case, 4 and 5 finer."""
+    case_level: bool | None = None
+    case_first: Literal["upper", "lower", "off"] | None = None
+    numeric_ordering: bool | None = None
+    """Compare digit runs as numbers ("10" after "9")."""
+    alternate: Literal["non-ignorable", "shifted"] | None = None
+    max_variable: Literal["punct", "space"] | None = None
+    backwards: bool | None = None
+    normalization: bool | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.locale, str) or not self.locale:  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise ValueError(
+                f"a Collation needs an ICU locale such as 'fr' or 'en_US', got {self.locale!r}"
+            )
+        _check_choice("strength", self.strength, (1, 2, 3, 4, 5))
+        _check_choice("case_first", self.case_first, ("upper", "lower", "off"))
+        _check_choice("alternate", self.alternate, ("non-ignorable", "shifted"))
+        _check_choice("max_variable", self.max_variable, ("punct", "space"))
+        for option in ("case_level", "numeric_ordering", "backwards", "normalization"):
+            value = getattr(self, option)
+            if value is not None:
+                _check_bool(option, value)
+        if self.max_variable is not None and self.alternate != "shifted":
+            raise ValueError("max_variable only applies with alternate='shifted'")
+        if self.locale == "simple" and len(self.document()) > 1:
+            raise ValueError("the 'simple' locale (binary comparison) takes no other option")
+
+    def document(self) -> dict[str, Any]:
+        """The collation document MongoDB takes: the locale and the options given."""
+        doc: dict[str, Any] = {"locale": self.locale}
+        for option, name in (
+            ("case_level", "caseLevel"),
+            ("case_first", "caseFirst"),
+            ("strength", "strength"),
+            ("numeric_ordering", "numericOrdering"),
+            ("alternate", "alternate"),
+            ("max_variable", "maxVariable"),
+            ("backwards", "backwards"),
+            ("normalization", "normalization"),
+        ):
+            value = getattr(self, option)
+            if value is not None:
+                doc[name] = value
+        return doc
 
 
 class Index:
@@ -32,15 +115,35 @@ class Index:
     {'key': {'email': 1}, 'name': 'email_1', 'unique': True}
     >>> Index([("age", -1), ("name", 1)]).name
     'age_-1_name_1'
+
+    Keys are a field name (ascending) or (field, direction) pairs; a direction is 1, -1,
+    ``"text"``, ``"2dsphere"``, ``"2d"`` or ``"hashed"``. Options:
+
+    - ``unique``, ``sparse``, ``hidden`` (kept up to date but not used by queries);
+    - ``partial_filter_expression``: index only the documents that match it;
+    - ``expire_after_seconds``: a TTL index (one ascending or descending field, a date);
+    - ``collation``: a :class:`Collation` (not for text and 2d indexes);
+    - for a text index: ``weights`` (field: 1 to 99 999), ``default_language``,
+      ``language_override`` (the field naming a document's own language);
+    - ``replaces``: names of existing indexes that :func:`sync_indexes` may drop although Vellum
+      did not create them (an index made by hand, or renamed in the declaration).
+
+    Every option is checked here, with an error naming it.
     """
 
     __slots__ = (
+        "collation",
+        "default_language",
         "expire_after_seconds",
+        "hidden",
         "keys",
+        "language_override",
         "name",
         "partial_filter_expression",
+        "replaces",
         "sparse",
         "unique",
+        "weights",
     )
 
     def __init__(
@@ -50,105 +153,254 @@ class Index:
         name: str | None = None,
         unique: bool = False,
         sparse: bool = False,
+        hidden: bool = False,
         partial_filter_expression: Mapping[str, Any] | None = None,
         expire_after_seconds: int | None = None,
+        collation: Collation | None = None,
+        weights: Mapping[str, int] | None = None,
+        default_language: str | None = None,
+        language_override: str | None = None,
+        replaces: Sequence[str] = (),
     ) -> None:
-        if isinstance(keys, str):
-            pairs: list[tuple[str, IndexDirection]] = [(keys, ASCENDING)]
-        else:
-            pairs = [(str(field), direction) for field, direction in keys]
-        if not pairs:
-            raise ValueError("an Index needs at least one key")
-        for field, direction in pairs:
-            if isinstance(direction, bool) or not isinstance(direction, (int, str)):  # pyright: ignore[reportUnnecessaryIsInstance]
-                raise TypeError(
-                    f"index direction for {field!r} must be 1, -1 or an index type such as "
-                    f"'text', got {direction!r}"
-                )
-            if isinstance(direction, int) and direction not in (1, -1):
-                raise ValueError(f"index direction for {field!r} must be 1 or -1, got {direction}")
-        if expire_after_seconds is not None and expire_after_seconds < 0:
-            raise ValueError("expire_after_seconds must be >= 0")
-        self.keys: tuple[tuple[str, IndexDirection], ...] = tuple(pairs)
-        self.name: str = name or "_".join(f"{field}_{direction}" for field, direction in pairs)
+        self.keys: tuple[tuple[str, IndexDirection], ...] = _checked_keys(keys)
+        self.name: str = _checked_name(name, self.keys)
+        for option, value in (("unique", unique), ("sparse", sparse), ("hidden", hidden)):
+            _check_bool(option, value)
         self.unique = unique
         self.sparse = sparse
-        self.partial_filter_expression = (
-            dict(partial_filter_expression) if partial_filter_expression is not None else None
+        self.hidden = hidden
+        self.partial_filter_expression = _checked_filter(partial_filter_expression, sparse)
+        self.expire_after_seconds = _checked_ttl(expire_after_seconds, self.keys)
+        self.collation = _checked_collation(collation, self.keys)
+        kinds = {direction for _, direction in self.keys if isinstance(direction, str)}
+        if unique and "hashed" in kinds:
+            raise ValueError("a hashed index cannot be unique (MongoDB cannot guarantee it)")
+        self.weights, self.default_language, self.language_override = _checked_text_options(
+            self.keys, weights, default_language, language_override
         )
-        self.expire_after_seconds = expire_after_seconds
+        self.replaces: tuple[str, ...] = _checked_replaces(replaces, self.name)
 
     def spec(self) -> dict[str, Any]:
         """The ``createIndexes`` spec of this index."""
         spec: dict[str, Any] = {"key": dict(self.keys), "name": self.name}
-        if self.unique:
-            spec["unique"] = True
-        if self.sparse:
-            spec["sparse"] = True
+        for flag in ("unique", "sparse", "hidden"):
+            if getattr(self, flag):
+                spec[flag] = True
         if self.partial_filter_expression is not None:
             spec["partialFilterExpression"] = self.partial_filter_expression
         if self.expire_after_seconds is not None:
             spec["expireAfterSeconds"] = self.expire_after_seconds
+        if self.collation is not None:
+            spec["collation"] = self.collation.document()
+        if self.weights is not None:
+            spec["weights"] = dict(self.weights)
+        if self.default_language is not None:
+            spec["default_language"] = self.default_language
+        if self.language_override is not None:
+            spec["language_override"] = self.language_override
         return spec
 
     def __repr__(self) -> str:
-        return f"Index({self.spec()!r})"
+        replaces = f", replaces={list(self.replaces)!r}" if self.replaces else ""
+        return f"Index({self.spec()!r}{replaces})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Index) and self.spec() == other.spec()
+        return (
+            isinstance(other, Index)
+            and self.spec() == other.spec()
+            and self.replaces == other.replaces
+        )
 
     def __hash__(self) -> int:
         return hash(repr(self))
 
 
-def comparable(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """The parts of an index spec that matter, normalised so that a server's listing and a
-    declaration compare equal when they define the same index."""
-    out: dict[str, Any] = {}
-    for option in _COMPARED:
-        if option not in spec:
-            continue
-        value = spec[option]
-        if option in _FALSE_BY_DEFAULT and not value:
-            continue
-        if option == "key":
-            # Servers may list 1.0 or Int64(1) for 1; compare directions as numbers.
-            value = [
-                (k, int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
-                for k, v in dict(value).items()
-            ]
-        elif option == "expireAfterSeconds":
-            value = int(value)
-        out[option] = value
-    return out
+# -- the checks, one per option ----------------------------------------------------------------
 
 
-def public_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """An index as the server lists it, without its bookkeeping options."""
-    return {"name": spec.get("name"), **comparable(spec)}
+def _checked_keys(keys: object) -> tuple[tuple[str, IndexDirection], ...]:
+    if isinstance(keys, str):
+        pairs: list[Any] = [(keys, ASCENDING)]
+    elif isinstance(keys, Sequence):
+        pairs = list(keys)  # pyright: ignore[reportUnknownArgumentType]
+    else:
+        raise TypeError(f"an Index takes a field name or (field, direction) pairs, got {keys!r}")
+    if not pairs:
+        raise ValueError("an Index needs at least one key")
+    seen: set[str] = set()
+    for pair in pairs:
+        if not (isinstance(pair, tuple) and len(pair) == 2):  # pyright: ignore[reportUnknownArgumentType]
+            raise TypeError(
+                f"an Index key is a (field, direction) pair such as ('age', -1), got {pair!r}"
+            )
+        field, direction = pair  # pyright: ignore[reportUnknownVariableType]
+        if not isinstance(field, str) or not field:
+            raise ValueError(f"an index field is a non-empty str, got {field!r}")
+        if field in seen:
+            raise ValueError(f"field {field!r} appears twice in the index")
+        seen.add(field)
+        if isinstance(direction, bool) or not isinstance(direction, (int, str)):
+            raise TypeError(
+                f"index direction for {field!r} must be 1, -1 or an index type such as "
+                f"'text', got {direction!r}"
+            )
+        if isinstance(direction, int) and direction not in (1, -1):
+            raise ValueError(f"index direction for {field!r} must be 1 or -1, got {direction}")
+        if isinstance(direction, str) and direction not in _TYPES:
+            raise ValueError(
+                f"index type for {field!r} must be one of {', '.join(map(repr, _TYPES))}, got "
+                f"{direction!r}"
+            )
+    checked: tuple[tuple[str, IndexDirection], ...] = tuple(pairs)
+    _check_kinds(checked)
+    return checked
 
 
-async def ensure_indexes(
-    store: Store, declared: Sequence[Index], session: Session | None
-) -> list[str]:
-    """Creates the ``declared`` indexes the collection lacks; returns their names. An existing
-    index with the same name or keys but other options is an :class:`IndexConflictError`."""
-    existing = await store.list_indexes(session)
-    missing: list[Index] = []
-    for index in declared:
-        wanted = comparable(index.spec())
-        match = next(
-            (
-                spec
-                for spec in existing
-                if spec.get("name") == index.name or comparable(spec).get("key") == wanted["key"]
-            ),
-            None,
+def _check_kinds(keys: tuple[tuple[str, IndexDirection], ...]) -> None:
+    """One index type per index, as MongoDB requires (ascending and descending fields may join
+    any), one hashed field, and a text index's text fields side by side."""
+    kinds = [d for _, d in keys if isinstance(d, str)]
+    if len(set(kinds)) > 1:
+        raise ValueError(
+            f"an index has one type; this one mixes {' and '.join(sorted(set(kinds)))}"
         )
-        if match is None:
-            missing.append(index)
-        elif comparable(match) != wanted or match.get("name") != index.name:
-            raise IndexConflictError(store.name, index.spec(), public_spec(match))
-    if missing:
-        await store.create_indexes((index.spec() for index in missing), session)
-    return [index.name for index in missing]
+    if kinds.count("hashed") > 1:
+        raise ValueError("an index has at most one hashed field")
+    if kinds.count("2d") > 1:
+        raise ValueError("an index has at most one 2d field")
+    text = [i for i, (_, d) in enumerate(keys) if d == "text"]
+    if text and text != list(range(text[0], text[0] + len(text))):
+        raise ValueError(
+            "the text fields of an index must be side by side (ascending or descending fields "
+            "may come before and after them)"
+        )
+
+
+def _checked_name(name: object, keys: tuple[tuple[str, IndexDirection], ...]) -> str:
+    if name is None:
+        return "_".join(f"{field}_{direction}" for field, direction in keys)
+    if not isinstance(name, str) or not name or name == "*":
+        raise ValueError(f"an index name is a non-empty str other than '*', got {name!r}")
+    return name
+
+
+def _checked_filter(expression: object, sparse: bool) -> dict[str, Any] | None:
+    if expression is None:
+        return None
+    if not isinstance(expression, Mapping):
+        raise TypeError(
+            f"partial_filter_expression is a filter document such as "
+            f"{{'age': {{'$gte': 18}}}}, got {expression!r}"
+        )
+    if sparse:
+        raise ValueError(
+            "an index is sparse or partial, not both (a partial_filter_expression with "
+            "{field: {'$exists': True}} does what sparse does)"
+        )
+    return dict(expression)  # pyright: ignore[reportUnknownArgumentType]
+
+
+def _checked_ttl(seconds: object, keys: tuple[tuple[str, IndexDirection], ...]) -> int | None:
+    if seconds is None:
+        return None
+    if isinstance(seconds, bool) or not isinstance(seconds, int):
+        raise TypeError(f"expire_after_seconds is a whole number of seconds, got {seconds!r}")
+    if not 0 <= seconds <= _MAX_TTL:
+        raise ValueError(f"expire_after_seconds must be between 0 and {_MAX_TTL}, got {seconds}")
+    if len(keys) != 1 or keys[0][1] not in (1, -1) or keys[0][0] == "_id":
+        raise ValueError(
+            "a TTL index (expire_after_seconds) has one ascending or descending field, a date, "
+            f"other than _id; got {dict(keys)}"
+        )
+    return seconds
+
+
+def _checked_collation(
+    collation: object, keys: tuple[tuple[str, IndexDirection], ...]
+) -> Collation | None:
+    if collation is None:
+        return None
+    if not isinstance(collation, Collation):
+        raise TypeError(
+            f"collation takes a vellum.Collation, such as Collation('fr', strength=2), got "
+            f"{collation!r}"
+        )
+    kinds = {d for _, d in keys} & {"text", "2d"}
+    if kinds:
+        raise ValueError(f"a {kinds.pop()} index compares strings as bytes: it takes no collation")
+    return collation
+
+
+def _checked_text_options(
+    keys: tuple[tuple[str, IndexDirection], ...],
+    weights: object,
+    default_language: object,
+    language_override: object,
+) -> tuple[dict[str, int] | None, str | None, str | None]:
+    given = [
+        option
+        for option, value in (
+            ("weights", weights),
+            ("default_language", default_language),
+            ("language_override", language_override),
+        )
+        if value is not None
+    ]
+    text_fields = [field for field, d in keys if d == "text"]
+    if not text_fields:
+        if given:
+            raise ValueError(f"{', '.join(given)} only apply to a text index")
+        return None, None, None
+    checked: dict[str, int] | None = None
+    if weights is not None:
+        if not isinstance(weights, Mapping):
+            raise TypeError(f"weights maps text fields to weights, got {weights!r}")
+        checked = {}
+        for field, weight in weights.items():  # pyright: ignore[reportUnknownVariableType]
+            if "$**" not in text_fields and field not in text_fields:
+                raise ValueError(
+                    f"weights names {field!r}, which is not a text field of the index "
+                    f"({', '.join(text_fields)})"
+                )
+            if isinstance(weight, bool) or not isinstance(weight, int):
+                raise TypeError(f"the weight of {field!r} is a whole number, got {weight!r}")
+            if not 1 <= weight <= _MAX_WEIGHT:
+                raise ValueError(
+                    f"the weight of {field!r} must be between 1 and {_MAX_WEIGHT}, got {weight}"
+                )
+            checked[str(field)] = weight  # pyright: ignore[reportUnknownArgumentType]
+    if default_language is not None and (
+        not isinstance(default_language, str)
+        or (default_language not in LANGUAGES and default_language not in LANGUAGES.values())
+    ):
+        raise ValueError(
+            f"default_language must be one of MongoDB's text search languages "
+            f"({', '.join(sorted(set(LANGUAGES.values())))}) or their codes "
+            f"({', '.join(sorted(LANGUAGES))}), got {default_language!r}"
+        )
+    if language_override is not None and (
+        not isinstance(language_override, str) or not language_override
+    ):
+        raise ValueError(
+            f"language_override names the field that holds a document's language, got "
+            f"{language_override!r}"
+        )
+    return checked, default_language, language_override
+
+
+def _checked_replaces(replaces: object, name: str) -> tuple[str, ...]:
+    if isinstance(replaces, str) or not isinstance(replaces, Sequence):
+        raise TypeError(f"replaces takes a list of index names, got {replaces!r}")
+    names: list[str] = []
+    for old in replaces:  # pyright: ignore[reportUnknownVariableType]
+        if not isinstance(old, str) or not old:
+            raise ValueError(f"replaces takes index names, got {old!r}")
+        if old == "_id_":
+            raise ValueError("the _id_ index is never dropped: it cannot be replaced")
+        if old == name:
+            raise ValueError(
+                f"index {name!r} cannot replace itself: an index of its name, other options, is "
+                "replaced anyway"
+            )
+        names.append(old)
+    return tuple(names)

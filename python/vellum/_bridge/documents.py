@@ -150,6 +150,17 @@ class Store:
         self.name = name
         self.collection: NativeCollection = self._client.collection(database_name, name)
 
+    def sibling(self, name: str) -> Store:
+        """Another collection of the same database, through the same client (for the records
+        Vellum keeps beside a collection, such as which of its indexes Vellum created)."""
+        other = Store.__new__(Store)
+        other._client = self._client
+        other._timeout_ms = self._timeout_ms
+        other.database_name = self.database_name
+        other.name = name
+        other.collection = self._client.collection(self.database_name, name)
+        return other
+
     # -- reads ------------------------------------------------------------------------------
 
     async def find(

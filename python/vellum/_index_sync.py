@@ -1,0 +1,279 @@
+"""Keeping a collection's indexes in step with the declared ones.
+
+Which indexes may be dropped: ``_id_`` never. Another index only if Vellum created it, or the
+declaration says it may (``Index(..., replaces=[name])``), or a declaration of the same name
+replaces it. Vellum knows which indexes it created from the records it keeps in the database's
+``vellum_indexes`` collection: one per index that :func:`sync_indexes` created or found declared
+(``_id: {collection, index}`` and the index's key). The record travels with the database, not
+with a process, so the next deployment knows; it names the key as well as the name, so an index
+someone dropped and made again by hand under the same name is not taken for Vellum's.
+
+Why records rather than names: marking indexes by a name prefix would rename every existing
+index (``email_1`` is the name MongoDB itself gives, and the one applications and hints use),
+and an index cannot carry a field of ours (the server refuses unknown index options).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from ._index_specs import comparable, differences, public_spec, same_slot
+from .errors import IndexConflictError, OperationFailure
+
+if TYPE_CHECKING:
+    from ._bridge.documents import Store
+    from .indexes import Index
+    from .session import Session
+
+__all__ = ["RECORDS_COLLECTION", "IndexConflict", "IndexSync", "ensure_indexes", "sync_indexes"]
+
+RECORDS_COLLECTION = "vellum_indexes"
+_INDEX_NOT_FOUND = 27
+
+
+@dataclass(frozen=True)
+class IndexConflict:
+    """A declared index that the server has under its name or in its place, defined otherwise.
+
+    Attributes:
+        name: the declared index's name.
+        declared: its ``createIndexes`` spec.
+        existing: the server's index, as :meth:`VellumRepository.list_indexes` shows it.
+        differences: the options that differ (``"name"`` when only the name does).
+        replaceable: whether :func:`sync_indexes` may drop the existing index to create the
+            declared one (see the module's rule); when it may not, applying raises
+            :class:`IndexConflictError` before changing anything.
+    """
+
+    name: str
+    declared: dict[str, Any]
+    existing: dict[str, Any]
+    differences: tuple[str, ...]
+    replaceable: bool
+
+
+@dataclass(frozen=True)
+class IndexSync:
+    """The difference between a collection's declared and existing indexes, and what
+    :func:`sync_indexes` did about it.
+
+    Attributes:
+        to_create: declared indexes the server lacks, by name.
+        to_drop: indexes no longer declared that Vellum created (or a declaration ``replaces``).
+        conflicting: declared indexes the server has otherwise; each is replaced (dropped, then
+            created as declared).
+        kept: indexes not declared and not Vellum's, left alone (``_id_`` is never listed).
+        created: what was created (``to_create`` and the replacements); empty in a dry run.
+        dropped: what was dropped (``to_drop`` and the replaced ones); empty in a dry run.
+        dry_run: True when nothing was written.
+    """
+
+    to_create: tuple[str, ...]
+    to_drop: tuple[str, ...]
+    conflicting: tuple[IndexConflict, ...]
+    kept: tuple[str, ...]
+    created: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()
+    dry_run: bool = False
+
+    @property
+    def in_step(self) -> bool:
+        """Whether the server had the declared indexes, and no index to drop."""
+        return not (self.to_create or self.to_drop or self.conflicting)
+
+    def __str__(self) -> str:
+        if self.in_step:
+            lines = ["indexes in step with the declaration"]
+        else:
+            verb = "would" if self.dry_run else "will"
+            lines = [f"{verb} create {name}" for name in self.to_create]
+            lines += [f"{verb} drop {name}" for name in self.to_drop]
+            lines += [
+                f"{verb} replace {c.existing.get('name')} by {c.name} ({', '.join(c.differences)} "
+                f"differ)"
+                if c.replaceable
+                else f"conflict: {c.existing.get('name')} is not Vellum's and differs from "
+                f"{c.name} in {', '.join(c.differences)}"
+                for c in self.conflicting
+            ]
+        lines += [f"keep {name} (not created by Vellum)" for name in self.kept]
+        return "\n".join(lines)
+
+
+@dataclass
+class _Plan:
+    missing: list[Index] = field(default_factory=list["Index"])
+    conflicts: list[tuple[Index, dict[str, Any]]] = field(
+        default_factory=list[tuple["Index", dict[str, Any]]]
+    )
+    in_step: list[tuple[Index, dict[str, Any]]] = field(
+        default_factory=list[tuple["Index", dict[str, Any]]]
+    )
+    undeclared: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
+
+
+def _plan(declared: Sequence[Index], existing: Iterable[Mapping[str, Any]]) -> _Plan:
+    """Matches each declaration with the existing index of its name, else with an existing
+    index MongoDB would take for it (same key, collation and partial filter; see
+    :func:`same_slot`) that no declaration names."""
+    names = {index.name for index in declared}
+    if len(names) != len(declared):
+        twice = sorted({i.name for i in declared if [j.name for j in declared].count(i.name) > 1})
+        raise ValueError(f"two declared indexes are named {', '.join(twice)}")
+    for index in declared:
+        for old in index.replaces:
+            if old in names:
+                raise ValueError(f"index {index.name!r} replaces {old!r}, which is declared too")
+    by_name = {str(spec.get("name")): dict(spec) for spec in existing}
+    plan = _Plan()
+    matched: set[str] = set()
+    for index in declared:
+        spec = index.spec()
+        found = by_name.get(index.name)
+        if found is None:
+            found = next(
+                (
+                    other
+                    for name, other in by_name.items()
+                    if name not in names and name not in matched and same_slot(spec, other)
+                ),
+                None,
+            )
+        if found is None:
+            plan.missing.append(index)
+            continue
+        matched.add(str(found.get("name")))
+        if found.get("name") == index.name and not differences(spec, found):
+            plan.in_step.append((index, found))
+        else:
+            plan.conflicts.append((index, found))
+    plan.undeclared = [
+        spec for name, spec in by_name.items() if name not in names and name not in matched
+    ]
+    return plan
+
+
+async def ensure_indexes(
+    store: Store, declared: Sequence[Index], session: Session | None
+) -> list[str]:
+    """Creates the ``declared`` indexes the collection lacks; returns their names. An existing
+    index with the same name, or MongoDB's equivalent of it, but other options is an
+    :class:`IndexConflictError`."""
+    plan = _plan(declared, await store.list_indexes(session))
+    for index, found in plan.conflicts:
+        raise IndexConflictError(store.name, index.spec(), public_spec(found))
+    if plan.missing:
+        await store.create_indexes((index.spec() for index in plan.missing), session)
+    return [index.name for index in plan.missing]
+
+
+def _differences(index: Index, found: Mapping[str, Any]) -> tuple[str, ...]:
+    renamed = ["name"] if found.get("name") != index.name else []
+    return tuple(sorted(renamed + differences(index.spec(), found)))
+
+
+def _record_id(store: Store, name: str) -> dict[str, str]:
+    return {"collection": store.name, "index": name}
+
+
+def _key(spec: Mapping[str, Any]) -> list[list[Any]]:
+    return [[field, direction] for field, direction in comparable(spec)["key"]]
+
+
+async def sync_indexes(
+    store: Store,
+    declared: Sequence[Index],
+    *,
+    dry_run: bool = False,
+    session: Session | None = None,
+) -> IndexSync:
+    """Compares the ``declared`` indexes with the collection's and, unless ``dry_run``, brings
+    the collection in step: drops the indexes to drop and the conflicting ones, then creates the
+    missing ones and the replacements (in one ``createIndexes``). Only indexes Vellum created,
+    or that a declaration names (by its own name, or in ``replaces``), are ever dropped;
+    ``_id_`` never. A conflict with an index Vellum may not drop raises
+    :class:`IndexConflictError` before anything is changed."""
+    plan = _plan(declared, await store.list_indexes(session))
+    records = store.sibling(RECORDS_COLLECTION)
+    recorded = {
+        row["_id"]["index"]: row.get("key")
+        for row in await records.find({"_id.collection": store.name}, session=session)
+    }
+    replaced = {old for index in declared for old in index.replaces}
+
+    def droppable(spec: Mapping[str, Any]) -> bool:
+        name = spec.get("name")
+        if name == "_id_":
+            return False
+        return name in replaced or (name in recorded and recorded[name] == _key(spec))
+
+    conflicts = tuple(
+        IndexConflict(
+            index.name,
+            index.spec(),
+            public_spec(found),
+            _differences(index, found),
+            found.get("name") != "_id_" and (found.get("name") == index.name or droppable(found)),
+        )
+        for index, found in plan.conflicts
+    )
+    to_drop = [str(spec["name"]) for spec in plan.undeclared if droppable(spec)]
+    kept = [
+        str(spec["name"])
+        for spec in plan.undeclared
+        if spec.get("name") != "_id_" and not droppable(spec)
+    ]
+    report = IndexSync(
+        to_create=tuple(index.name for index in plan.missing),
+        to_drop=tuple(to_drop),
+        conflicting=conflicts,
+        kept=tuple(kept),
+        dry_run=dry_run,
+    )
+    if dry_run:
+        return report
+    for conflict in conflicts:
+        if not conflict.replaceable:
+            raise IndexConflictError(store.name, conflict.declared, conflict.existing)
+
+    dropped: list[str] = []
+    for name in dict.fromkeys([str(c.existing["name"]) for c in conflicts] + to_drop):
+        try:
+            await store.drop_index(name, session)
+        except OperationFailure as err:
+            if err.code != _INDEX_NOT_FOUND:  # dropped meanwhile (another deployment's sync)
+                raise
+        else:
+            dropped.append(name)
+    replacing = {index.name for index, _ in plan.conflicts}
+    wanted = {index.name for index in plan.missing} | replacing
+    create = [index for index in declared if index.name in wanted]
+    if create:
+        await store.create_indexes((index.spec() for index in create), session)
+
+    # The records: what Vellum created, and the declared indexes it found (adopted: the
+    # declaration claims them). Every declared index has one now, and no other index does (the
+    # others were dropped, or are not Vellum's).
+    now = datetime.now(timezone.utc)
+    owned = [(index, index.spec()) for index in create] + [
+        (index, found) for index, found in plan.in_step if recorded.get(index.name) != _key(found)
+    ]
+    for index, spec in owned:
+        await records.upsert_one(
+            {"_id": _record_id(store, index.name)},
+            {"$set": {"key": _key(spec), "recorded_at": now}},
+            session,
+        )
+    declared_names = {index.name for index in declared}
+    gone = [name for name in recorded if name not in declared_names]
+    if gone:
+        await records.delete(
+            {"_id": {"$in": [_record_id(store, name) for name in gone]}},
+            many=True,
+            session=session,
+        )
+    created = tuple(index.name for index in create)
+    return replace(report, created=created, dropped=tuple(dropped), dry_run=False)
