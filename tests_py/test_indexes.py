@@ -11,6 +11,7 @@ import pytest
 
 from vellum import (
     Collation,
+    DuplicateKeyError,
     Index,
     IndexConflictError,
     IndexSync,
@@ -170,6 +171,20 @@ async def test_conflicting_options_are_replaced(places: VellumRepository[Place])
     assert specs["email_1"]["unique"] is True
     assert specs["name_1"]["collation"]["strength"] == 1
     assert (await sync(places, declared)).in_step
+
+
+async def test_a_replacement_that_fails_puts_the_old_index_back(
+    places: VellumRepository[Place],
+) -> None:
+    await sync(places, [Index("name"), Index("old")])
+    await places.create_many([Place(name="twin"), Place(name="twin")])
+    before = await places.list_indexes()
+    # A unique index over duplicate values cannot be built: the index it replaces, and the one
+    # no longer declared, were dropped first; they are made again before the error is raised.
+    with pytest.raises(DuplicateKeyError):
+        await sync(places, [Index("name", unique=True)])
+    assert await places.list_indexes() == before
+    assert sorted(r["_id"]["index"] for r in await records(places)) == ["name_1", "old_1"]
 
 
 async def test_a_hand_made_index_of_the_declared_name_is_replaced(

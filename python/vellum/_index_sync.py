@@ -16,11 +16,11 @@ and an index cannot carry a field of ours (the server refuses unknown index opti
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ._index_specs import comparable, differences, public_spec, same_slot
+from ._policies.timestamps import utc_now
 from .errors import IndexConflictError, OperationFailure
 
 if TYPE_CHECKING:
@@ -103,16 +103,16 @@ class IndexSync:
         return "\n".join(lines)
 
 
-@dataclass
 class _Plan:
-    missing: list[Index] = field(default_factory=list["Index"])
-    conflicts: list[tuple[Index, dict[str, Any]]] = field(
-        default_factory=list[tuple["Index", dict[str, Any]]]
-    )
-    in_step: list[tuple[Index, dict[str, Any]]] = field(
-        default_factory=list[tuple["Index", dict[str, Any]]]
-    )
-    undeclared: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
+    """The declared indexes matched with the existing ones."""
+
+    __slots__ = ("conflicts", "in_step", "missing", "undeclared")
+
+    def __init__(self) -> None:
+        self.missing: list[Index] = []
+        self.conflicts: list[tuple[Index, dict[str, Any]]] = []  # with the existing index
+        self.in_step: list[tuple[Index, dict[str, Any]]] = []
+        self.undeclared: list[dict[str, Any]] = []  # existing indexes no declaration matched
 
 
 def _plan(declared: Sequence[Index], existing: Iterable[Mapping[str, Any]]) -> _Plan:
@@ -170,17 +170,128 @@ async def ensure_indexes(
     return [index.name for index in plan.missing]
 
 
+class _Records:
+    """Which of a collection's indexes Vellum created or adopted, as recorded in the database's
+    ``vellum_indexes`` collection: by index name, the key it had."""
+
+    __slots__ = ("collection", "keys", "store")
+
+    def __init__(self, store: Store) -> None:
+        self.store = store.sibling(RECORDS_COLLECTION)
+        self.collection = store.name
+        self.keys: dict[str, Any] = {}
+
+    def _id(self, name: str) -> dict[str, str]:
+        return {"collection": self.collection, "index": name}
+
+    async def load(self, session: Session | None) -> None:
+        rows = await self.store.find({"_id.collection": self.collection}, session=session)
+        self.keys = {row["_id"]["index"]: row.get("key") for row in rows}
+
+    def owns(self, spec: Mapping[str, Any]) -> bool:
+        """Whether Vellum recorded this index (by name, with this key)."""
+        name = spec.get("name")
+        return name in self.keys and self.keys[name] == _key(spec)
+
+    async def keep(
+        self, owned: Sequence[tuple[str, Mapping[str, Any]]], session: Session | None
+    ) -> None:
+        """Records exactly the ``owned`` indexes, writing only what changed."""
+        now = utc_now()
+        for name, spec in owned:
+            if self.keys.get(name) != _key(spec):
+                await self.store.upsert_one(
+                    {"_id": self._id(name)},
+                    {"$set": {"key": _key(spec), "recorded_at": now}},
+                    session,
+                )
+        names = {name for name, _ in owned}
+        gone = [self._id(name) for name in self.keys if name not in names]
+        if gone:
+            await self.store.delete({"_id": {"$in": gone}}, many=True, session=session)
+
+
+def _key(spec: Mapping[str, Any]) -> list[list[Any]]:
+    return [[field, direction] for field, direction in comparable(spec)["key"]]
+
+
 def _differences(index: Index, found: Mapping[str, Any]) -> tuple[str, ...]:
     renamed = ["name"] if found.get("name") != index.name else []
     return tuple(sorted(renamed + differences(index.spec(), found)))
 
 
-def _record_id(store: Store, name: str) -> dict[str, str]:
-    return {"collection": store.name, "index": name}
+def _report(plan: _Plan, declared: Sequence[Index], records: _Records, dry_run: bool) -> IndexSync:
+    replaced = {old for index in declared for old in index.replaces}
+
+    def droppable(spec: Mapping[str, Any]) -> bool:
+        return spec.get("name") != "_id_" and (spec.get("name") in replaced or records.owns(spec))
+
+    conflicts = tuple(
+        IndexConflict(
+            index.name,
+            index.spec(),
+            public_spec(found),
+            _differences(index, found),
+            droppable(found) or found.get("name") == index.name != "_id_",
+        )
+        for index, found in plan.conflicts
+    )
+    undeclared = [spec for spec in plan.undeclared if spec.get("name") != "_id_"]
+    return IndexSync(
+        to_create=tuple(index.name for index in plan.missing),
+        to_drop=tuple(str(spec["name"]) for spec in undeclared if droppable(spec)),
+        conflicting=conflicts,
+        kept=tuple(str(spec["name"]) for spec in undeclared if not droppable(spec)),
+        dry_run=dry_run,
+    )
 
 
-def _key(spec: Mapping[str, Any]) -> list[list[Any]]:
-    return [[field, direction] for field, direction in comparable(spec)["key"]]
+def _recreatable(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A listed index as ``createIndexes`` takes it back (MongoDB's own listing form, as
+    ``mongorestore`` uses it)."""
+    return {option: value for option, value in spec.items() if option not in ("v", "ns")}
+
+
+async def _apply(
+    store: Store,
+    plan: _Plan,
+    report: IndexSync,
+    declared: Sequence[Index],
+    session: Session | None,
+) -> tuple[list[str], list[str]]:
+    """Drops, then creates; returns what it created and dropped. If the creation fails (a
+    unique index over duplicate values...), the indexes it dropped are made again as they were
+    before the error is raised, so that a failed sync does not leave the collection without
+    them."""
+    existing = {str(found["name"]): found for _, found in plan.conflicts}
+    existing.update((str(spec["name"]), spec) for spec in plan.undeclared)
+    dropped: list[str] = []
+    for name in dict.fromkeys([str(c.existing["name"]) for c in report.conflicting]):
+        await _drop(store, name, session, dropped)
+    for name in report.to_drop:
+        await _drop(store, name, session, dropped)
+    wanted = set(report.to_create) | {c.name for c in report.conflicting}
+    create = [index for index in declared if index.name in wanted]
+    if create:
+        try:
+            await store.create_indexes([index.spec() for index in create], session)
+        except BaseException:
+            if dropped:
+                await store.create_indexes(
+                    [_recreatable(existing[name]) for name in dropped], session
+                )
+            raise
+    return [index.name for index in create], dropped
+
+
+async def _drop(store: Store, name: str, session: Session | None, dropped: list[str]) -> None:
+    try:
+        await store.drop_index(name, session)
+    except OperationFailure as err:
+        if err.code != _INDEX_NOT_FOUND:  # else dropped meanwhile (another deployment's sync)
+            raise
+    else:
+        dropped.append(name)
 
 
 async def sync_indexes(
@@ -192,88 +303,28 @@ async def sync_indexes(
 ) -> IndexSync:
     """Compares the ``declared`` indexes with the collection's and, unless ``dry_run``, brings
     the collection in step: drops the indexes to drop and the conflicting ones, then creates the
-    missing ones and the replacements (in one ``createIndexes``). Only indexes Vellum created,
-    or that a declaration names (by its own name, or in ``replaces``), are ever dropped;
-    ``_id_`` never. A conflict with an index Vellum may not drop raises
-    :class:`IndexConflictError` before anything is changed."""
+    missing ones and the replacements (in one ``createIndexes``).
+
+    Only indexes Vellum created, or that a declaration names (by its own name, or in
+    ``replaces``), are ever dropped; ``_id_`` never. A conflict with an index Vellum may not
+    drop raises :class:`IndexConflictError` before anything is changed. ``declared`` is every
+    index of the collection: an index Vellum created for another model of the same collection
+    and not declared here is dropped.
+    """
     plan = _plan(declared, await store.list_indexes(session))
-    records = store.sibling(RECORDS_COLLECTION)
-    recorded = {
-        row["_id"]["index"]: row.get("key")
-        for row in await records.find({"_id.collection": store.name}, session=session)
-    }
-    replaced = {old for index in declared for old in index.replaces}
-
-    def droppable(spec: Mapping[str, Any]) -> bool:
-        name = spec.get("name")
-        if name == "_id_":
-            return False
-        return name in replaced or (name in recorded and recorded[name] == _key(spec))
-
-    conflicts = tuple(
-        IndexConflict(
-            index.name,
-            index.spec(),
-            public_spec(found),
-            _differences(index, found),
-            found.get("name") != "_id_" and (found.get("name") == index.name or droppable(found)),
-        )
-        for index, found in plan.conflicts
-    )
-    to_drop = [str(spec["name"]) for spec in plan.undeclared if droppable(spec)]
-    kept = [
-        str(spec["name"])
-        for spec in plan.undeclared
-        if spec.get("name") != "_id_" and not droppable(spec)
-    ]
-    report = IndexSync(
-        to_create=tuple(index.name for index in plan.missing),
-        to_drop=tuple(to_drop),
-        conflicting=conflicts,
-        kept=tuple(kept),
-        dry_run=dry_run,
-    )
+    records = _Records(store)
+    await records.load(session)
+    report = _report(plan, declared, records, dry_run)
     if dry_run:
         return report
-    for conflict in conflicts:
+    for conflict in report.conflicting:
         if not conflict.replaceable:
             raise IndexConflictError(store.name, conflict.declared, conflict.existing)
-
-    dropped: list[str] = []
-    for name in dict.fromkeys([str(c.existing["name"]) for c in conflicts] + to_drop):
-        try:
-            await store.drop_index(name, session)
-        except OperationFailure as err:
-            if err.code != _INDEX_NOT_FOUND:  # dropped meanwhile (another deployment's sync)
-                raise
-        else:
-            dropped.append(name)
-    replacing = {index.name for index, _ in plan.conflicts}
-    wanted = {index.name for index in plan.missing} | replacing
-    create = [index for index in declared if index.name in wanted]
-    if create:
-        await store.create_indexes((index.spec() for index in create), session)
-
-    # The records: what Vellum created, and the declared indexes it found (adopted: the
-    # declaration claims them). Every declared index has one now, and no other index does (the
-    # others were dropped, or are not Vellum's).
-    now = datetime.now(timezone.utc)
-    owned = [(index, index.spec()) for index in create] + [
-        (index, found) for index, found in plan.in_step if recorded.get(index.name) != _key(found)
-    ]
-    for index, spec in owned:
-        await records.upsert_one(
-            {"_id": _record_id(store, index.name)},
-            {"$set": {"key": _key(spec), "recorded_at": now}},
-            session,
-        )
-    declared_names = {index.name for index in declared}
-    gone = [name for name in recorded if name not in declared_names]
-    if gone:
-        await records.delete(
-            {"_id": {"$in": [_record_id(store, name) for name in gone]}},
-            many=True,
-            session=session,
-        )
-    created = tuple(index.name for index in create)
-    return replace(report, created=created, dropped=tuple(dropped), dry_run=False)
+    created, dropped = await _apply(store, plan, report, declared, session)
+    # Vellum owns every declared index now: those it created, and those it found (the
+    # declaration claims them). No other: the others were dropped, or are not Vellum's.
+    listed = {index.name: found for index, found in plan.in_step}
+    await records.keep(
+        [(index.name, listed.get(index.name) or index.spec()) for index in declared], session
+    )
+    return replace(report, created=tuple(created), dropped=tuple(dropped))
