@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from vellum import Link, ObjectId, VellumBaseModel
+from vellum.geo import Point
 
 
 class Genre(str, Enum):
@@ -46,6 +47,8 @@ class Book(VellumBaseModel[ObjectId]):
     orders: list[Order] = []
     isbn: str = Field(default="", alias="ISBN")
     author: Link[Author] | None = None
+    pages: int = 0
+    shop_at: Point | None = None
 
     class Settings:
         collection_name = "library_books"

@@ -12,7 +12,8 @@ from uuid import UUID
 
 from typing_extensions import NotRequired, TypedDict, TypeVar
 from vellum import ObjectId
-from vellum.typed import Field, Fields, ListField, NumberField, OrderedField, StrField
+from vellum.geo import Point
+from vellum.typed import Field, Fields, GeoField, ListField, NumberField, OrderedField, StrField
 
 from library import Address, Author, Book, Genre, Order
 
@@ -83,6 +84,8 @@ class BookFields(Fields[Book]):
     orders: OrderListFields[Book]
     isbn: StrField[Book, str]
     author: Field[Book, Any]
+    pages: NumberField[Book, int]
+    shop_at: GeoField[Book, Point | None]
 
 
 class BookChanges(TypedDict, total=False):
@@ -98,6 +101,8 @@ class BookChanges(TypedDict, total=False):
     orders: list[Order]
     isbn: str
     author: Any
+    pages: int
+    shop_at: Point | None
 
 
 class BookData(TypedDict):
@@ -114,6 +119,8 @@ class BookData(TypedDict):
     orders: NotRequired[list[Order]]
     isbn: NotRequired[str]
     author: NotRequired[Any]
+    pages: NotRequired[int]
+    shop_at: NotRequired[Point | None]
 
 
 BookQ = cast("BookFields", Book.Q)

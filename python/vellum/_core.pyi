@@ -33,6 +33,24 @@ class QueryExpr(Generic[_M]):
         path: str, inner: QueryExpr, lookups: Sequence[_Lookup] | None = None
     ) -> QueryExpr: ...
     @staticmethod
+    def geo(
+        path: str,
+        op: str,
+        geometry: object,
+        max_distance: float | None = None,
+        min_distance: float | None = None,
+        lookups: Sequence[_Lookup] | None = None,
+    ) -> QueryExpr: ...
+    @staticmethod
+    def text(
+        search: str,
+        language: str | None = None,
+        case_sensitive: bool | None = None,
+        diacritic_sensitive: bool | None = None,
+    ) -> QueryExpr: ...
+    @staticmethod
+    def fields(left: str, op: str, right: str) -> QueryExpr: ...
+    @staticmethod
     def all_of(items: Iterable[QueryExpr]) -> QueryExpr: ...
     @staticmethod
     def any_of(items: Iterable[QueryExpr]) -> QueryExpr: ...

@@ -4,7 +4,7 @@ writes are in :mod:`vellum.repository`)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any, Generic, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from pydantic import BaseModel
 
@@ -20,11 +20,17 @@ from .errors import DuplicateKeyError
 from .links import loading_source
 from .model import VellumBaseModel
 from .pagination import MAX_LIMIT, Page, after_filter, sort_keys, token
-from .query import Filter, QueryExpr, QueryProxy
+from .query import Filter, QField, QueryExpr, QueryProxy, raw, text_search
 from .session import Session
 
 if TYPE_CHECKING:
     from .query import FilterOf, SortOf
+    from .typed import Field, ListField
+
+T = TypeVar("T")
+
+_SCORE = "_vellum_text_score"
+"""Where ``find_text`` keeps each result's score while it sorts (removed before loading)."""
 
 __all__ = ["RepositoryReads"]
 
@@ -441,6 +447,81 @@ class RepositoryReads(Generic[M]):
         async for batch in batches:
             for document in await self._read(batch, session, fetch_links, include_deleted):
                 yield document
+
+    async def find_text(
+        self,
+        search: str,
+        filter: FilterOf[M] | None = None,
+        *,
+        limit: int = 0,
+        language: str | None = None,
+        case_sensitive: bool | None = None,
+        fetch_links: FetchLinks = None,
+        include_deleted: bool = False,
+        session: Session | None = None,
+    ) -> list[tuple[M, float]]:
+        """The documents that match ``search`` in the collection's text index (and ``filter``),
+        best first, each with its relevance score (MongoDB's ``textScore``). The collection
+        needs a text index (``Index([("title", "text")])``)."""
+        matched = text_search(search, language=language, case_sensitive=case_sensitive)
+        if filter is not None:
+            matched = matched & (filter if isinstance(filter, QueryExpr) else raw(filter))
+        pipeline = (
+            Pipeline()
+            .with_stage("$match", self._scope(matched, include_deleted))
+            .with_stage("$set", {_SCORE: {"$meta": "textScore"}})
+            .with_stage("$sort", {_SCORE: {"$meta": "textScore"}})
+        )
+        if limit:
+            pipeline = pipeline.with_stage("$limit", limit)
+        raws: list[dict[str, Any]] = await self._store.aggregate(pipeline, session=session)
+        scores = [float(raw.pop(_SCORE)) for raw in raws]
+        documents = await self._read(list(raws), session, fetch_links, include_deleted)
+        return list(zip(documents, scores, strict=True))
+
+    @overload
+    async def distinct(
+        self,
+        field: ListField[Any, T],
+        filter: FilterOf[M] | None = None,
+        *,
+        include_deleted: bool = False,
+    ) -> list[T]: ...
+    @overload
+    async def distinct(
+        self,
+        field: Field[Any, T],
+        filter: FilterOf[M] | None = None,
+        *,
+        include_deleted: bool = False,
+    ) -> list[T]: ...
+    @overload
+    async def distinct(
+        self,
+        field: QField | str,
+        filter: FilterOf[M] | None = None,
+        *,
+        include_deleted: bool = False,
+    ) -> list[Any]: ...
+    async def distinct(
+        self,
+        field: Any,
+        filter: FilterOf[M] | None = None,
+        *,
+        include_deleted: bool = False,
+    ) -> list[Any]:
+        """The distinct values of ``field`` among the matching documents (MongoDB's
+        ``distinct``: the elements of a list field each count), as the field's type gives
+        them. A typed field (``vellum typegen``) types the result: ``list[str]`` for a
+        ``list[str]`` field."""
+        q = field if isinstance(field, QField) else self.model.Q[field]
+        scoped = self._scope(filter, include_deleted)
+        query = scoped.to_filter() if isinstance(scoped, QueryExpr) else dict(scoped)
+        reply = await self.client.command(
+            {"distinct": self.collection_name, "key": q.path, "query": query},
+            self.database_name,
+        )
+        return [q.stored_value(value) for value in reply.get("values", [])]
 
     async def count(
         self,

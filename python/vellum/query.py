@@ -16,7 +16,7 @@ import typing
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Generic, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal
 
 from pydantic import BaseModel
 from typing_extensions import TypeVar
@@ -35,6 +35,11 @@ from ._fields import (
 )
 from .errors import QueryError
 
+if TYPE_CHECKING:
+    from .geo import Geometry, MultiPolygon, Point, Polygon
+
+_NUMBERS = (int, float, Decimal)
+
 __all__ = [
     "Filter",
     "QField",
@@ -45,12 +50,29 @@ __all__ = [
     "UpdateSpec",
     "nor",
     "raw",
+    "text_search",
 ]
 
 
 def nor(*expressions: QueryExpr) -> QueryExpr:
     """Matches documents that match none of the expressions (``$nor``)."""
     return QueryExpr.none_of(expressions)
+
+
+def text_search(
+    search: str,
+    *,
+    language: str | None = None,
+    case_sensitive: bool | None = None,
+    diacritic_sensitive: bool | None = None,
+) -> QueryExpr:
+    """Documents whose text index matches ``search`` (``$text``): words, ``"exact phrases"``
+    and ``-excluded`` words, as MongoDB reads the string (it is never an operator). The
+    collection needs a text index; combine it with other conditions with ``&``. Rank the
+    results with ``repository.find_text``."""
+    if not isinstance(search, str) or not search.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise QueryError(f"text_search() takes the words to search, got {search!r}")
+    return QueryExpr.text(search, language, case_sensitive, diacritic_sensitive)
 
 
 def raw(filter: Mapping[str, Any]) -> QueryExpr:
@@ -178,23 +200,37 @@ class QField(FieldValues):
 
     # -- comparisons ------------------------------------------------------------------------
 
+    # A field compared with another field of the same document (``Q.spent > Q.budget``)
+    # compiles to ``$expr``; with a value, to the field's operator.
+
     def __eq__(self, value: object) -> QueryExpr:  # type: ignore[override]
-        return self._compare("$eq", self._value(value))
+        return self._either("$eq", value)
 
     def __ne__(self, value: object) -> QueryExpr:  # type: ignore[override]
-        return self._compare("$ne", self._value(value))
+        return self._either("$ne", value)
 
     def __gt__(self, value: Any) -> QueryExpr:
-        return self._compare("$gt", self._value(value))
+        return self._either("$gt", value)
 
     def __ge__(self, value: Any) -> QueryExpr:
-        return self._compare("$gte", self._value(value))
+        return self._either("$gte", value)
 
     def __lt__(self, value: Any) -> QueryExpr:
-        return self._compare("$lt", self._value(value))
+        return self._either("$lt", value)
 
     def __le__(self, value: Any) -> QueryExpr:
-        return self._compare("$lte", self._value(value))
+        return self._either("$lte", value)
+
+    def _either(self, op: str, value: Any) -> QueryExpr:
+        if not isinstance(value, QField):
+            return self._compare(op, self._value(value))
+        other = value
+        if self._lookups or other._lookups:
+            raise QueryError(
+                f"{self._label} {op} {other._label}: a comparison of two fields reads the "
+                "document's own fields only, not a linked document's"
+            )
+        return QueryExpr.fields(self._where, op, other._where)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -264,6 +300,100 @@ class QField(FieldValues):
         if self._element_adapter is None:
             raise QueryError(f"{self._label} is not a list field; elem_match() applies to lists")
         return QueryExpr.elem_match(self._path, condition, self._lookups or None)
+
+    def stored_value(self, value: Any) -> Any:
+        """A value stored in this field (or, for a list field, one of its elements), as the
+        field's type gives it: how ``distinct`` returns values."""
+        adapter = self._element_adapter or self._type_adapter
+        try:
+            return adapter.validate_python(value)
+        except ValueError:
+            return value  # stored before a change of type: as it is
+
+    # -- numbers, bits and places --------------------------------------------------------
+
+    def mod(self, divisor: int, remainder: int) -> QueryExpr:
+        """The number divided by ``divisor`` leaves ``remainder`` (``$mod``)."""
+        self._kind_of("mod()", _NUMBERS)
+        for name, n in (("divisor", divisor), ("remainder", remainder)):
+            if isinstance(n, bool) or not isinstance(n, int):  # pyright: ignore[reportUnnecessaryIsInstance]
+                raise QueryError(f"mod() takes an int {name}, got {n!r}")
+        if divisor == 0:
+            raise QueryError("mod() cannot divide by 0")
+        return self._compare("$mod", [divisor, remainder])
+
+    def bits_all_set(self, mask: int | bytes | Iterable[int]) -> QueryExpr:
+        """Every bit of ``mask`` (an int, bytes, or bit positions) is 1 (``$bitsAllSet``)."""
+        return self._bits("$bitsAllSet", mask)
+
+    def bits_any_set(self, mask: int | bytes | Iterable[int]) -> QueryExpr:
+        """Some bit of ``mask`` is 1 (``$bitsAnySet``)."""
+        return self._bits("$bitsAnySet", mask)
+
+    def bits_all_clear(self, mask: int | bytes | Iterable[int]) -> QueryExpr:
+        """Every bit of ``mask`` is 0 (``$bitsAllClear``)."""
+        return self._bits("$bitsAllClear", mask)
+
+    def bits_any_clear(self, mask: int | bytes | Iterable[int]) -> QueryExpr:
+        """Some bit of ``mask`` is 0 (``$bitsAnyClear``)."""
+        return self._bits("$bitsAnyClear", mask)
+
+    def _bits(self, op: str, mask: int | bytes | Iterable[int]) -> QueryExpr:
+        self._kind_of(f"{op}", (int, bytes))
+        if isinstance(mask, bool):
+            raise QueryError(f"{op} takes a mask, not a bool")
+        value: Any = mask if isinstance(mask, (int, bytes)) else list(mask)
+        return self._compare(op, value, at=self._path)
+
+    def near(
+        self,
+        point: Point | Mapping[str, Any],
+        *,
+        max_distance: float | None = None,
+        min_distance: float | None = None,
+        spherical: bool = False,
+    ) -> QueryExpr:
+        """Documents by distance from ``point``, nearest first, within ``max_distance`` (and
+        beyond ``min_distance``) meters (``$near``; ``$nearSphere`` with ``spherical``). Needs a
+        geospatial index on the field, and sorts the results itself: give no ``sort``."""
+        op = "$nearSphere" if spherical else "$near"
+        return self._geo(op, point, max_distance, min_distance)
+
+    def geo_within(self, geometry: Polygon | MultiPolygon | Mapping[str, Any]) -> QueryExpr:
+        """Geometries entirely inside ``geometry`` (``$geoWithin``)."""
+        return self._geo("$geoWithin", geometry, None, None)
+
+    def geo_intersects(self, geometry: Geometry | Mapping[str, Any]) -> QueryExpr:
+        """Geometries that share a point with ``geometry`` (``$geoIntersects``)."""
+        return self._geo("$geoIntersects", geometry, None, None)
+
+    def _geo(
+        self, op: str, geometry: Any, max_distance: float | None, min_distance: float | None
+    ) -> QueryExpr:
+        if isinstance(geometry, BaseModel):
+            document: Any = geometry.model_dump(mode="json")
+        elif isinstance(geometry, Mapping):
+            document = dict(typing.cast("Mapping[str, Any]", geometry))
+        else:
+            raise QueryError(
+                f"{op} takes a GeoJSON geometry (vellum.geo.Point, Polygon... or a dict), got "
+                f"{geometry!r}"
+            )
+        return QueryExpr.geo(
+            self._path, op, document, max_distance, min_distance, self._lookups or None
+        )
+
+    def _kind_of(self, what: str, kinds: tuple[type, ...]) -> None:
+        """Refuses an operator on a field whose declared type it does not apply to."""
+        element = list_element(self._annotation)
+        options = strip_optional(element if element is not None else self._annotation)
+        plain = [typing.get_args(o)[0] if typing.get_origin(o) is Annotated else o for o in options]
+        if not any(
+            isinstance(o, type) and issubclass(o, kinds) and not issubclass(o, bool) for o in plain
+        ):
+            *rest, last = [k.__name__ for k in kinds]
+            names = f"{', '.join(rest)} or {last}" if rest else last
+            raise QueryError(f"{what} applies to {names} fields; {self._label} is not one")
 
     # -- sorting ----------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from ._bridge import ModelPlan, Pipeline
-from ._bridge.documents import UpdateResult
+from ._bridge.documents import UpdateResult, Written
 from ._links import MAX_DEPTH, link_ids, linked_documents
 from ._models import M
 from ._policies.soft_delete import SoftDelete
@@ -251,15 +251,10 @@ class VellumRepository(RepositoryReads[M]):
         """
         if not isinstance(document, self.model):
             raise TypeError(f"save() takes a {self.model.__name__}, got {type(document).__name__}")
-        if not skip_hooks:
-            await self._event("before_update", document, session)
-        if self._links_in:
-            await self._store_links([document], link_rule, session)
-        raw = self._documents.checked([document])[0]
-        values = {k: v for k, v in raw.items() if k not in self._managed}
+        raw, expected, written = await self._write_whole(
+            document, None, session, skip_hooks, link_rule
+        )
         versioning = self._versioning
-        expected = None if versioning is None else versioning.version_of(document)
-        written = await self._write_one({"_id": raw["_id"]}, values, expected, session, whole=True)
         if written.document is None:
             # Stored before (the repository stamped it) and gone, or changed by someone else:
             # writing it again would undo their delete or their change.
@@ -272,7 +267,65 @@ class VellumRepository(RepositoryReads[M]):
             return await self.create(
                 document, session=session, skip_hooks=skip_hooks, link_rule=link_rule
             )
-        stored = self._documents.load(written.document)
+        return await self._written_whole(document, written.document, session, skip_hooks)
+
+    async def replace(
+        self,
+        doc_id: Any,
+        document: M,
+        *,
+        session: Session | None = None,
+        skip_hooks: bool = False,
+        link_rule: LinkRule = LinkRule.REFUSE,
+    ) -> M | None:
+        """Replaces the stored document ``doc_id`` by ``document``: every field is written
+        (the repository's own excepted: ``created_at`` stays, ``updated_at`` is fresh) and the
+        stored result returned, or None if no document has that id (nothing is created). The
+        document's ``id`` is set to ``doc_id``. For a versioned model the write filters on
+        ``document.version``: :class:`OptimisticLockError` if another version is stored. Runs
+        the update hooks."""
+        if not isinstance(document, self.model):
+            raise TypeError(
+                f"replace() takes a {self.model.__name__}, got {type(document).__name__}"
+            )
+        target = self._documents.id(doc_id)
+        if document.id != target:
+            object.__setattr__(document, "id", target)
+        _, expected, written = await self._write_whole(
+            document, self._by_id(target), session, skip_hooks, link_rule
+        )
+        if written.document is None:
+            if self._versioning is not None and expected is not None and written.exists:
+                raise self._versioning.conflict(target, expected, written)
+            return None
+        return await self._written_whole(document, written.document, session, skip_hooks)
+
+    async def _write_whole(
+        self,
+        document: M,
+        target: Filter | None,
+        session: Session | None,
+        skip_hooks: bool,
+        link_rule: LinkRule,
+    ) -> tuple[dict[str, Any], int | None, Written]:
+        """The shared write of ``save`` and ``replace``: hooks before, links, every field
+        validated and written (by ``_id``, or within ``target``), the version checked."""
+        if not skip_hooks:
+            await self._event("before_update", document, session)
+        if self._links_in:
+            await self._store_links([document], link_rule, session)
+        raw = self._documents.checked([document])[0]
+        values = {k: v for k, v in raw.items() if k not in self._managed}
+        versioning = self._versioning
+        expected = None if versioning is None else versioning.version_of(document)
+        where = {"_id": raw["_id"]} if target is None else target
+        written = await self._write_one(where, values, expected, session, whole=True)
+        return raw, expected, written
+
+    async def _written_whole(
+        self, document: M, written: Any, session: Session | None, skip_hooks: bool
+    ) -> M:
+        stored = self._documents.load(written)
         self._documents.copy_fields(stored, document, self._policies.fields)
         if not skip_hooks:
             await self._event("after_update", stored, session)

@@ -20,12 +20,20 @@ the code runs.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Generic, TypeAlias
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias
 
 from typing_extensions import TypeVar
 
-__all__ = ["Field", "Fields", "ListField", "NumberField", "OrderedField", "StrField"]
+__all__ = [
+    "Field",
+    "Fields",
+    "GeoField",
+    "ListField",
+    "NumberField",
+    "OrderedField",
+    "StrField",
+]
 
 M = TypeVar("M")
 """The model a field belongs to, and so the model its filters, updates and sorts are for."""
@@ -36,6 +44,7 @@ if TYPE_CHECKING:
     from decimal import Decimal
 
     from ._bridge import QueryExpr, UpdateSpec
+    from .geo import Geometry, MultiPolygon, Point, Polygon
     from .query import SortKey
 
     # Filters, updates and sort keys bound to M: at run time QueryExpr, UpdateSpec, SortKey.
@@ -64,8 +73,8 @@ class Field(Generic[M, T]):
         def path(self) -> str: ...
 
         # Comparisons build filters; pyright checks the value against T.
-        def __eq__(self, value: T) -> Where[M]: ...  # type: ignore[override]
-        def __ne__(self, value: T) -> Where[M]: ...  # type: ignore[override]
+        def __eq__(self, value: T | Field[M, T]) -> Where[M]: ...  # type: ignore[override]
+        def __ne__(self, value: T | Field[M, T]) -> Where[M]: ...  # type: ignore[override]
         def in_(self, values: Iterable[T]) -> Where[M]: ...
         def nin(self, values: Iterable[T]) -> Where[M]: ...
         def exists(self, present: bool = True) -> Where[M]: ...
@@ -83,11 +92,11 @@ class OrderedField(Field[M, T]):
     """A field whose values are ordered (numbers, strings, dates, ids): ranges, ``min``/``max``."""
 
     if TYPE_CHECKING:
-
-        def __gt__(self, value: T) -> Where[M]: ...
-        def __ge__(self, value: T) -> Where[M]: ...
-        def __lt__(self, value: T) -> Where[M]: ...
-        def __le__(self, value: T) -> Where[M]: ...
+        # Another field of the same document compares too (``$expr``).
+        def __gt__(self, value: T | OrderedField[M, T]) -> Where[M]: ...
+        def __ge__(self, value: T | OrderedField[M, T]) -> Where[M]: ...
+        def __lt__(self, value: T | OrderedField[M, T]) -> Where[M]: ...
+        def __le__(self, value: T | OrderedField[M, T]) -> Where[M]: ...
         def min(self, value: T) -> Update[M]: ...
         def max(self, value: T) -> Update[M]: ...
         def current_date(self) -> Update[M]: ...
@@ -109,6 +118,28 @@ class NumberField(OrderedField[M, T]):
 
         def inc(self, amount: int | float | Decimal = 1) -> Update[M]: ...
         def mul(self, factor: int | float | Decimal) -> Update[M]: ...
+        def mod(self, divisor: int, remainder: int) -> Where[M]: ...
+        def bits_all_set(self, mask: int | bytes | Iterable[int]) -> Where[M]: ...
+        def bits_any_set(self, mask: int | bytes | Iterable[int]) -> Where[M]: ...
+        def bits_all_clear(self, mask: int | bytes | Iterable[int]) -> Where[M]: ...
+        def bits_any_clear(self, mask: int | bytes | Iterable[int]) -> Where[M]: ...
+
+
+class GeoField(Field[M, T]):
+    """A GeoJSON field (``vellum.geo``): geospatial queries."""
+
+    if TYPE_CHECKING:
+
+        def near(
+            self,
+            point: Point | Mapping[str, Any],
+            *,
+            max_distance: float | None = None,
+            min_distance: float | None = None,
+            spherical: bool = False,
+        ) -> Where[M]: ...
+        def geo_within(self, geometry: Polygon | MultiPolygon | Mapping[str, Any]) -> Where[M]: ...
+        def geo_intersects(self, geometry: Geometry | Mapping[str, Any]) -> Where[M]: ...
 
 
 class ListField(Field[M, "list[T]"], Generic[M, T]):

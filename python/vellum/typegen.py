@@ -100,7 +100,8 @@ class _Writer:
                 self.use("typing", "Literal")
                 return f"Literal[{', '.join(_literal(v) for v in values)}]"
         if isinstance(annotation, type) and issubclass(annotation, (enum.Enum, BaseModel)):
-            return self.use(annotation.__module__, annotation.__qualname__)
+            module = "vellum.geo" if _is_geometry(annotation) else annotation.__module__
+            return self.use(module, annotation.__qualname__)
         element = list_element(annotation)
         if element is not None and typing.get_origin(annotation) is list:
             return f"list[{self.value_type(element)}]"
@@ -121,6 +122,9 @@ class _Writer:
                 return f"{self.model_fields(nested, depth + 1, listed=True)}[{owner}]"
             list_field = self.use("vellum.typed", "ListField")
             return f"{list_field}[{owner}, {self.value_type(element)}]"
+        if len(options) == 1 and _is_geometry(options[0]):
+            geo = self.use("vellum.typed", "GeoField")
+            return f"{geo}[{owner}, {self.value_type(annotation)}]"
         if len(options) == 1:
             nested = _model_of(options[0])
             if nested is not None and depth < MAX_DEPTH:
@@ -265,6 +269,10 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
     if len(options) == 1 and isinstance(options[0], type) and issubclass(options[0], BaseModel):
         return options[0]
     return None
+
+
+def _is_geometry(annotation: Any) -> bool:
+    return isinstance(annotation, type) and annotation.__module__ == "vellum.geo"
 
 
 def _kind(annotation: Any) -> str:

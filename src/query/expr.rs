@@ -231,7 +231,108 @@ impl QueryExpr {
                 op.name()
             )));
         }
+        if op.is_geo() {
+            return Err(PyValueError::new_err(format!(
+                "{} takes a geometry: build it with QueryExpr.geo",
+                op.name()
+            )));
+        }
+        check_operand(op, &value)?;
         checked(Expr::Compare { path, op, value }, 1, lookups_of(lookups)?)
+    }
+
+    /// `path <geo op> {$geometry: geometry, $maxDistance..., $minDistance...}`: `geometry` is a
+    /// GeoJSON object (values only: no key of it may start with `$`).
+    #[staticmethod]
+    #[pyo3(signature = (path, op, geometry, max_distance = None, min_distance = None, lookups = None))]
+    fn geo(
+        path: String,
+        op: &str,
+        geometry: &Bound<'_, PyAny>,
+        max_distance: Option<f64>,
+        min_distance: Option<f64>,
+        lookups: PyLookups<'_>,
+    ) -> PyResult<Self> {
+        let op = Op::parse(op)?;
+        if !op.is_geo() {
+            return Err(PyValueError::new_err(format!(
+                "{} is not a geospatial operator",
+                op.name()
+            )));
+        }
+        let geometry = encode_value_for_filter(geometry)?;
+        if let Some(key) = operator_key_in(&geometry) {
+            return Err(QueryError::new_err(format!(
+                "the geometry compared with '{path}' holds the key {key:?}; a GeoJSON object \
+                 has no operator keys"
+            )));
+        }
+        if !matches!(geometry, Bson::Document(_)) {
+            return Err(PyTypeError::new_err(
+                "a geometry is a GeoJSON object: {\"type\": ..., \"coordinates\": ...}",
+            ));
+        }
+        let near = matches!(op, Op::Near | Op::NearSphere);
+        if !near && (max_distance.is_some() || min_distance.is_some()) {
+            return Err(PyValueError::new_err(format!(
+                "{} takes no distance; near() does",
+                op.name()
+            )));
+        }
+        let mut operand = Document::new();
+        operand.insert("$geometry", geometry);
+        for (key, distance) in [
+            ("$maxDistance", max_distance),
+            ("$minDistance", min_distance),
+        ] {
+            if let Some(d) = distance {
+                if !(d.is_finite() && d >= 0.0) {
+                    return Err(PyValueError::new_err(format!(
+                        "{key} must be a finite distance >= 0 (meters), got {d}"
+                    )));
+                }
+                operand.insert(key, d);
+            }
+        }
+        let value = Bson::Document(operand);
+        checked(Expr::Compare { path, op, value }, 1, lookups_of(lookups)?)
+    }
+
+    /// `$text`: searches the collection's text index for `search` (terms, "phrases" and
+    /// -negations, as MongoDB reads them: the string is a value, never an operator).
+    #[staticmethod]
+    #[pyo3(signature = (search, language = None, case_sensitive = None, diacritic_sensitive = None))]
+    fn text(
+        search: String,
+        language: Option<String>,
+        case_sensitive: Option<bool>,
+        diacritic_sensitive: Option<bool>,
+    ) -> PyResult<Self> {
+        let mut operand = Document::new();
+        operand.insert("$search", search);
+        if let Some(language) = language {
+            operand.insert("$language", language);
+        }
+        if let Some(flag) = case_sensitive {
+            operand.insert("$caseSensitive", flag);
+        }
+        if let Some(flag) = diacritic_sensitive {
+            operand.insert("$diacriticSensitive", flag);
+        }
+        checked(Expr::Text(operand), 1, Vec::new())
+    }
+
+    /// `$expr` comparing two fields of the same document: `left <op> right`.
+    #[staticmethod]
+    fn fields(left: String, op: &str, right: String) -> PyResult<Self> {
+        let op = Op::parse(op)?;
+        if !op.compares_fields() {
+            return Err(PyValueError::new_err(format!(
+                "two fields compare with $eq, $ne, $gt, $gte, $lt or $lte, not {}",
+                op.name()
+            )));
+        }
+        checked(Expr::Fields { left, op, right }, 1, Vec::new())
     }
 
     #[staticmethod]
@@ -383,6 +484,41 @@ impl QueryExpr {
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!("QueryExpr({})", self.to_filter(py)?.repr()?))
+    }
+}
+
+/// The operand shapes MongoDB requires of `$mod` and the bitwise operators.
+fn check_operand(op: Op, value: &Bson) -> PyResult<()> {
+    let integer = |v: &Bson| matches!(v, Bson::Int32(_) | Bson::Int64(_));
+    match op {
+        Op::Mod => match value {
+            Bson::Array(items) if items.len() == 2 && items.iter().all(integer) => Ok(()),
+            _ => Err(PyTypeError::new_err(
+                "$mod takes [divisor, remainder], two ints (the divisor not 0)",
+            )),
+        },
+        Op::BitsAllSet | Op::BitsAnySet | Op::BitsAllClear | Op::BitsAnyClear => {
+            let position = |v: &Bson| match v {
+                Bson::Int32(n) => *n >= 0,
+                Bson::Int64(n) => *n >= 0,
+                _ => false,
+            };
+            let fine = match value {
+                Bson::Int32(_) | Bson::Int64(_) => position(value),
+                Bson::Array(items) => items.iter().all(position),
+                Bson::Binary(_) => true,
+                _ => false,
+            };
+            if fine {
+                Ok(())
+            } else {
+                Err(PyTypeError::new_err(format!(
+                    "{} takes a mask (an int >= 0, or bytes) or a list of bit positions >= 0",
+                    op.name()
+                )))
+            }
+        }
+        _ => Ok(()),
     }
 }
 

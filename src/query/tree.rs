@@ -22,6 +22,15 @@ pub(super) enum Op {
     Size,
     Type,
     Exists,
+    Mod,
+    BitsAllSet,
+    BitsAnySet,
+    BitsAllClear,
+    BitsAnyClear,
+    GeoWithin,
+    GeoIntersects,
+    Near,
+    NearSphere,
 }
 
 impl Op {
@@ -39,6 +48,15 @@ impl Op {
             "$size" => Op::Size,
             "$type" => Op::Type,
             "$exists" => Op::Exists,
+            "$mod" => Op::Mod,
+            "$bitsAllSet" => Op::BitsAllSet,
+            "$bitsAnySet" => Op::BitsAnySet,
+            "$bitsAllClear" => Op::BitsAllClear,
+            "$bitsAnyClear" => Op::BitsAnyClear,
+            "$geoWithin" => Op::GeoWithin,
+            "$geoIntersects" => Op::GeoIntersects,
+            "$near" => Op::Near,
+            "$nearSphere" => Op::NearSphere,
             other => {
                 return Err(PyValueError::new_err(format!(
                     "unknown query operator {other:?}"
@@ -61,7 +79,29 @@ impl Op {
             Op::Size => "$size",
             Op::Type => "$type",
             Op::Exists => "$exists",
+            Op::Mod => "$mod",
+            Op::BitsAllSet => "$bitsAllSet",
+            Op::BitsAnySet => "$bitsAnySet",
+            Op::BitsAllClear => "$bitsAllClear",
+            Op::BitsAnyClear => "$bitsAnyClear",
+            Op::GeoWithin => "$geoWithin",
+            Op::GeoIntersects => "$geoIntersects",
+            Op::Near => "$near",
+            Op::NearSphere => "$nearSphere",
         }
+    }
+
+    /// The operators whose operand is a `$geometry` document (built by `QueryExpr.geo`).
+    pub(super) fn is_geo(self) -> bool {
+        matches!(
+            self,
+            Op::GeoWithin | Op::GeoIntersects | Op::Near | Op::NearSphere
+        )
+    }
+
+    /// The comparisons one field can make with another (`$expr`).
+    pub(super) fn compares_fields(self) -> bool {
+        matches!(self, Op::Eq | Op::Ne | Op::Gt | Op::Gte | Op::Lt | Op::Lte)
     }
 }
 
@@ -86,6 +126,14 @@ pub(super) enum Expr {
     Nor(Vec<Expr>),
     Not(Box<Expr>),
     Raw(Document),
+    /// `$text`: a search of the collection's text index (its operand document).
+    Text(Document),
+    /// `$expr` comparing two fields of the same document.
+    Fields {
+        left: String,
+        op: Op,
+        right: String,
+    },
 }
 
 /// The operator document a single-field node puts under its path, for `$not` and `$elemMatch`.
@@ -238,6 +286,18 @@ pub(super) fn compile(expr: &Expr, relative_to: Option<&str>) -> Document {
         }
         Expr::Not(inner) => compile_not(inner, relative_to),
         Expr::Raw(doc) => doc.clone(),
+        Expr::Text(search) => {
+            let mut d = Document::new();
+            d.insert("$text", search.clone());
+            d
+        }
+        Expr::Fields { left, op, right } => {
+            let mut compare = Document::new();
+            compare.insert(op.name(), vec![format!("${left}"), format!("${right}")]);
+            let mut d = Document::new();
+            d.insert("$expr", compare);
+            d
+        }
     }
 }
 
@@ -309,5 +369,8 @@ pub(super) fn check_inside(expr: &Expr, array_path: &str) -> PyResult<()> {
             .try_for_each(|c| check_inside(c, array_path)),
         Expr::Not(inner) => check_inside(inner, array_path),
         Expr::Raw(_) => Ok(()),
+        Expr::Text(_) | Expr::Fields { .. } => Err(QueryError::new_err(format!(
+            "elem_match on '{array_path}' cannot hold a text search or a comparison of two              fields: MongoDB allows them at the top level of a filter only"
+        ))),
     }
 }

@@ -14,6 +14,7 @@ from decimal import Decimal
 from library import Author, Book, Genre, Order
 from library_q import AuthorQ, BookChanges, BookData, BookQ
 from vellum import VellumRepository, acc
+from vellum.geo import Point
 
 
 async def correct(books: VellumRepository[Book], authors: VellumRepository[Author]) -> None:
@@ -41,6 +42,12 @@ async def correct(books: VellumRepository[Book], authors: VellumRepository[Autho
     page = await books.paginate(Q.year > 0, sort=[Q.year.asc()], limit=5)
     assert page.items
     await authors.find(AuthorQ.born == None)  # noqa: E711 - a query, not a comparison
+    # Field against field, $mod, bits, places, distinct values typed by the field.
+    await books.find((Q.pages > Q.year) & Q.year.mod(4, 0) & Q.pages.bits_any_set(1))
+    await books.find(Q.shop_at.near(Point.at(2.35, 48.85), max_distance=1000))
+    titles: list[str] = await books.distinct(Q.title)
+    tags: list[str] = await books.distinct(Q.tags)
+    assert titles and tags
     # Aggregation stages take typed fields where they name one.
     rows = await (
         books.aggregate_pipeline()
@@ -70,6 +77,9 @@ async def mistakes(books: VellumRepository[Book], book: Book) -> None:
     await books.find(Q.year.regex("^19"))  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownArgumentType]
     await books.find(Q.title.size(3))  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownArgumentType]
     await books.update_one(Q.title == "x", Q.year.push(1))  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownArgumentType]
+    await books.find(Q.price > Q.year)  # pyright: ignore[reportOperatorIssue, reportUnknownArgumentType]
+    await books.find(Q.title.mod(2, 0))  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownArgumentType]
+    await books.find(Q.title.near(Point.at(0, 0)))  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownArgumentType]
     # A filter bound to another model: it runs, and silently finds nothing.
     await books.find(AuthorQ.name == "Ada")  # pyright: ignore[reportArgumentType]
     await books.find(sort=[AuthorQ.name.asc()])  # pyright: ignore[reportArgumentType]
