@@ -85,20 +85,27 @@ class IndexSync:
         return not (self.to_create or self.to_drop or self.conflicting)
 
     def __str__(self) -> str:
-        if self.in_step:
-            lines = ["indexes in step with the declaration"]
+        """One line per change, as a dry run would make it or as it was made."""
+        if self.dry_run:
+            lines = [f"would create {name}" for name in self.to_create]
+            lines += [f"would drop {name}" for name in self.to_drop]
         else:
-            verb = "would" if self.dry_run else "will"
-            lines = [f"{verb} create {name}" for name in self.to_create]
-            lines += [f"{verb} drop {name}" for name in self.to_drop]
-            lines += [
-                f"{verb} replace {c.existing.get('name')} by {c.name} ({', '.join(c.differences)} "
-                f"differ)"
-                if c.replaceable
-                else f"conflict: {c.existing.get('name')} is not Vellum's and differs from "
-                f"{c.name} in {', '.join(c.differences)}"
-                for c in self.conflicting
-            ]
+            lines = [f"created {name}" for name in self.to_create if name in self.created]
+            lines += [f"dropped {name}" for name in self.to_drop if name in self.dropped]
+        for conflict in self.conflicting:
+            old = conflict.existing.get("name")
+            which = old if old == conflict.name else f"{old} by {conflict.name}"
+            verb = "differs" if len(conflict.differences) == 1 else "differ"
+            why = f"{', '.join(conflict.differences)} {verb}"
+            if not conflict.replaceable:
+                lines.append(
+                    f"conflict: {old} is not Vellum's, and {conflict.name} cannot replace it "
+                    f"({why})"
+                )
+            else:
+                lines.append(f"{'would replace' if self.dry_run else 'replaced'} {which} ({why})")
+        if self.in_step:
+            lines.insert(0, "indexes in step with the declaration")
         lines += [f"keep {name} (not created by Vellum)" for name in self.kept]
         return "\n".join(lines)
 
