@@ -320,6 +320,16 @@ async def test_ensure_indexes_keeps_its_behaviour(places: VellumRepository[Place
         await ensure_indexes(places._store, [Index("email")], None)
 
 
+async def test_a_sync_runs_in_the_session_given(
+    client: VellumClient, places: VellumRepository[Place]
+) -> None:
+    async with client.start_session() as session:
+        report = await sync_indexes(places._store, [Index("name")], session=session)
+        assert report.created == ("name_1",)
+        dry = await sync_indexes(places._store, [], dry_run=True, session=session)
+        assert dry.to_drop == ("name_1",)
+
+
 async def test_declarations_must_be_consistent(places: VellumRepository[Place]) -> None:
     with pytest.raises(ValueError, match="two declared indexes are named email_1"):
         await sync(places, [Index("email"), Index("email", unique=True)])

@@ -266,10 +266,11 @@ async def _apply(
     declared: Sequence[Index],
     session: Session | None,
 ) -> tuple[list[str], list[str]]:
-    """Drops, then creates; returns what it created and dropped. If the creation fails (a
-    unique index over duplicate values...), the indexes it dropped are made again as they were
-    before the error is raised, so that a failed sync does not leave the collection without
-    them."""
+    """Drops, then creates; returns what it created and dropped. If the server refuses the
+    creation (a unique index over duplicate values...), the indexes it dropped are made again as
+    they were before the error is raised, so that a failed sync does not leave the collection
+    without them. (A creation cut short by a timeout or a cancellation may still finish on the
+    server: nothing is made again then, and the next sync sees what is there.)"""
     existing = {str(found["name"]): found for _, found in plan.conflicts}
     existing.update((str(spec["name"]), spec) for spec in plan.undeclared)
     dropped: list[str] = []
@@ -282,11 +283,11 @@ async def _apply(
     if create:
         try:
             await store.create_indexes([index.spec() for index in create], session)
-        except BaseException:
-            if dropped:
-                await store.create_indexes(
-                    [_recreatable(existing[name]) for name in dropped], session
-                )
+        except OperationFailure:  # refused: nothing was created (MongoDB builds them together)
+            there = {spec.get("name") for spec in await store.list_indexes(session)}
+            back = [_recreatable(existing[name]) for name in dropped if name not in there]
+            if back:
+                await store.create_indexes(back, session)
             raise
     return [index.name for index in create], dropped
 
