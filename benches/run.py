@@ -5,6 +5,8 @@
     bash benches/run.sh --smoke        # every scenario and peer once, on tiny sizes
     bash benches/run.sh --scenarios links --out /tmp/links   # some scenarios only
     bash benches/run.sh --scenarios migration --out /tmp/mig # the migration scenario alone
+    bash benches/run.sh --scenarios odm --odm-data DIR --out /tmp/odm   # MongoDB's ODM benchmark
+    bash benches/run.sh --scenarios odm --quick --out /tmp/odm        # ...with bounded iterations
 
 The server is the wire-protocol stub in benches/stubserver (it answers from canned,
 pre-encoded documents, so the numbers are the clients' costs), or the MongoDB that
@@ -15,6 +17,10 @@ repetitions per scenario and peer, and its ratio to pymongo's async client retur
 (the baseline) from the same run. Then it checks the targets of the performance issue and says
 plainly which are missed. A run of some scenarios (`--scenarios`) writes only to an `--out`
 named on the command line, never over the committed docs.
+
+The `odm` scenario is MongoDB's ODM benchmark (odm.py): its own tasks, iteration rules and
+scores (MB/s), reported in the same JSON under "odm" with Vellum's ratio to each peer, and
+charted in odm-benchmark.png beside benchmarks.png.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -38,6 +45,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import odm
+import odm_data
 from migration import RECORDS, reseed, stored_problem, stub_tally, tally_problem
 from migration import folder as migration_folder
 from peers import (
@@ -69,6 +78,7 @@ SCENARIOS = (
     "ping",
     "bridge",
     "stream",
+    "odm",
 )
 """The names `--scenarios` chooses from, in the order the suite runs them."""
 
@@ -691,6 +701,16 @@ def chart(results: list[Result], labels: list[str], path: Path) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repetition")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="odm scenario: bounded iterations (1 000 operations, five iterations or 20 s)",
+    )
+    parser.add_argument(
+        "--odm-data",
+        help="odm scenario: the specification's odm-data directory (or VELLUM_ODM_DATA); "
+        "without it, data sets of the same shape are generated",
+    )
     parser.add_argument("--peers", help="comma-separated labels (default: every installed one)")
     parser.add_argument(
         "--scenarios", help=f"comma-separated, from {','.join(SCENARIOS)} (default: all)"
@@ -722,19 +742,29 @@ def main() -> int:
     if skipped:
         print(f"not installed, left out: {skipped}", file=sys.stderr)
 
+    rules = odm.SMOKE if args.smoke else odm.QUICK if args.quick else odm.FULL
+    datasets = odm_data.load(args.odm_data) if "odm" in chosen else None
     uri = os.environ.get("VELLUM_BENCH_MONGODB_URI")
     stub = None
     documents = max(max(sizes.finds), sizes.stream)
     if uri:
         server = "MongoDB at VELLUM_BENCH_MONGODB_URI"
-        print(f"seeding {documents:,} documents", file=sys.stderr)
-        asyncio.run(seed(uri, documents, sizes))
+        if chosen - {"odm"}:
+            print(f"seeding {documents:,} documents", file=sys.stderr)
+            asyncio.run(seed(uri, documents, sizes))
     else:
         stub = StubServer(documents, sizes.books, sizes.authors, sizes.migration)
         uri = stub.uri
         server = "stub server (benches/stubserver)"
+    odm_run = None
     try:
-        results = asyncio.run(run_all(uri, labels, sizes, chosen, on_stub=stub is not None))
+        results: list[Result] = []
+        if chosen - {"odm"}:
+            results = asyncio.run(run_all(uri, labels, sizes, chosen, on_stub=stub is not None))
+        if datasets is not None:
+            odm_run = asyncio.run(
+                odm.scenario(uri, DATABASE, labels, rules, datasets, on_stub=stub is not None)
+            )
         round_trip = stub.round_trip() if stub else None
     finally:
         if stub:
@@ -750,11 +780,18 @@ def main() -> int:
             f"{round_trip['server_cpu_ns'] / 1000:.1f} µs (building the reply "
             f"{round_trip['server_build_ns'] / 1000:.2f} µs, the rest is socket syscalls)"
         )
+    if odm_run is not None:
+        print(odm.table(odm_run))
     print("\ntargets (vellum, validated models, default settings):")
     for target in checked:
         status = "documented" if target.met is None else "met" if target.met else "MISSED"
         print(f"  [{status}] {target.text}: {target.measured}")
+    for text, met, measured in odm.targets(odm_run) if odm_run else ():
+        print(f"  [{'met' if met else 'MISSED'}] {text}: {measured}")
 
+    if args.smoke and odm_run is not None:
+        with tempfile.TemporaryDirectory() as scratch:  # the chart is drawn, and thrown away
+            odm.chart(odm_run, Path(scratch) / "odm-benchmark.png")
     if not args.smoke and out is None:
         print("\nsome scenarios only: nothing written (name a directory with --out)")
     elif not args.smoke:
@@ -785,6 +822,10 @@ def main() -> int:
             ],
             "targets": [t.__dict__ for t in checked],
         }
+        if odm_run is not None:
+            payload["odm"] = odm.payload(odm_run)
+            odm.chart(odm_run, out / "odm-benchmark.png")
+            print(f"wrote {out / 'odm-benchmark.png'}")
         (out / "benchmarks.json").write_text(json.dumps(payload, indent=2) + "\n")
         drawn = chart(results, labels, out / "benchmarks.png")
         chart_text = f" and {out / 'benchmarks.png'}" if drawn else " (no chart: no baseline)"

@@ -4,6 +4,8 @@
 #   bash benches/run.sh            # full run; writes docs/benchmarks.json and docs/benchmarks.png
 #   bash benches/run.sh --smoke    # every scenario and peer once, on tiny sizes (CI)
 #   bash benches/run.sh --scenarios links --out /tmp/links   # some scenarios (run.py --help)
+#   bash benches/run.sh --scenarios odm --odm-data DIR --out /tmp/odm  # MongoDB's ODM benchmark
+#                                  # (benches/odm.py; --quick bounds its iterations)
 #
 # Builds the wire-protocol stub server and a release build of Vellum into .venv-bench with the
 # peers of benches/requirements.txt. VELLUM_BENCH_MONGODB_URI=mongodb://... measures against
