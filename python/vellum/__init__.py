@@ -61,7 +61,7 @@ from .indexes import ASCENDING, DESCENDING, Collation, Index, IndexConflict, Ind
 from .links import AsDBRef, BackLink, DeleteRule, Link, LinkRule
 from .model import SchemaVersioned, SoftDeletable, VellumBaseModel, Versioned
 from .pagination import Page
-from .query import QField, QueryExpr, QueryProxy, SortKey, UpdateSpec, nor, raw, text_search, text_search
+from .query import QField, QueryExpr, QueryProxy, SortKey, UpdateSpec, nor, raw, text_search
 from .repository import Filter, SortSpec, UpdateResult, VellumRepository
 from .session import Session, TransactionOptions
 
@@ -149,7 +149,6 @@ __all__ = [
     "nor",
     "on_fetch",
     "raw",
-    "text_search",
     "text_search",
     "timeout",
     "upgrades_from",
