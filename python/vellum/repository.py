@@ -29,7 +29,7 @@ from .errors import (
     UnsavedLinkError,
     UnvouchedDocumentError,
 )
-from .indexes import ensure_indexes, public_spec
+from .indexes import IndexSync, ensure_indexes, public_spec, sync_indexes
 from .links import DeleteRule, LinkRule
 from .query import Filter, SortSpec, UpdateSpec
 from .session import Session, TransactionContext, TransactionSettings
@@ -491,6 +491,17 @@ class VellumRepository(RepositoryReads[M]):
         """
         declared = self.model.__vellum_settings__.collection_indexes
         return await ensure_indexes(self._store, declared, session)
+
+    async def sync_indexes(
+        self, *, dry_run: bool = False, session: Session | None = None
+    ) -> IndexSync:
+        """Brings the collection's indexes in step with the declared ones (every class's, for a
+        polymorphic family): creates the missing, replaces the conflicting and drops the ones
+        no longer declared, but only indexes Vellum created (or that a declaration names in
+        ``replaces``), never ``_id_``. ``dry_run=True`` reports what it would do and changes
+        nothing. Returns the :class:`~vellum.IndexSync` report."""
+        declared = self.model.__vellum_settings__.collection_indexes
+        return await sync_indexes(self._store, declared, dry_run=dry_run, session=session)
 
     async def list_indexes(self, *, session: Session | None = None) -> list[dict[str, Any]]:
         return [public_spec(spec) for spec in await self._store.list_indexes(session)]
