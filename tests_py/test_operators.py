@@ -184,3 +184,45 @@ async def test_replace(budgets: VellumRepository[Budget]) -> None:
         await budgets.replace(a.id, stale)
     assert await budgets.replace(uuid4(), Budget(name="z")) is None  # nothing is created
     assert await budgets.count() == 3
+
+
+async def test_find_one_and_update_returns_before_or_after(
+    budgets: VellumRepository[Budget],
+) -> None:
+    await seed(budgets)
+    Q = Budget.Q
+    after = await budgets.find_one_and_update(Q.name == "a", Q.count.inc(10))
+    assert after is not None and after.count == 17 and after.version == 2
+    before = await budgets.find_one_and_update(
+        Q.name == "a", Q.count.inc(1), return_document="before"
+    )
+    assert before is not None and before.count == 17
+    assert (await budgets.find_one(Q.name == "a")).count == 18  # type: ignore[union-attr]
+    first = await budgets.find_one_and_update(
+        Q.count >= 0, Q.tags.push("first"), sort=[Q.count.desc()]
+    )
+    assert first is not None and first.name == "a" and first.tags[-1] == "first"
+    assert await budgets.find_one_and_update(Q.name == "none", Q.count.inc(1)) is None
+    made = await budgets.find_one_and_update(Q.name == "new", Q.count.set(1), upsert=True)
+    assert made is not None and made.name == "new" and made.count == 1
+    with pytest.raises(QueryError, match="managed by the repository"):
+        await budgets.find_one_and_update(Q.name == "a", Q.version.set(9))
+    with pytest.raises(ValueError, match="return_document"):
+        await budgets.find_one_and_update(Q.name == "a", Q.count.inc(1), return_document="x")  # type: ignore[arg-type]
+
+
+async def test_an_upsert_inserts_a_document_of_the_model(
+    budgets: VellumRepository[Budget],
+) -> None:
+    # The server alone would give an ObjectId _id (the model's ids are UUIDs) and no created_at.
+    Q = Budget.Q
+    result = await budgets.update_one(Q.name == "up", Q.count.set(3), upsert=True)
+    assert result.upserted_id is not None
+    (made,) = await budgets.find(Q.name == "up")
+    assert made.id == result.upserted_id and made.created_at is not None and made.count == 3
+    assert made.version == 1
+    again = await budgets.update_one(Q.name == "up", Q.count.set(4), upsert=True)
+    assert again.upserted_id is None and again.matched == 1
+    pinned = uuid4()
+    await budgets.update_one((Q.id == pinned) & (Q.name == "p"), Q.count.set(1), upsert=True)
+    assert (await budgets.get(pinned)) is not None

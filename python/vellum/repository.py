@@ -10,7 +10,8 @@ called at the points the policy interface names. Reads and the shared steps are 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
@@ -31,13 +32,13 @@ from .errors import (
 )
 from .indexes import IndexSync, ensure_indexes, public_spec, sync_indexes
 from .links import DeleteRule, LinkRule
-from .query import Filter, SortSpec, UpdateSpec
+from .query import Filter, QueryExpr, SortSpec, UpdateSpec
 from .session import Session, TransactionContext, TransactionSettings
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .query import FilterOf
+    from .query import FilterOf, SortOf
 
 __all__ = ["Filter", "SortSpec", "UpdateResult", "VellumRepository"]
 
@@ -368,6 +369,17 @@ class VellumRepository(RepositoryReads[M]):
         *,
         many: bool,
     ) -> UpdateResult:
+        scoped = self._scope(filter, include_deleted)
+        spec = self._update_spec(updates, scoped if upsert else None)
+        return await self._store.update(scoped, spec, upsert=upsert, many=many, session=session)
+
+    def _update_spec(
+        self, updates: Sequence[UpdateSpec], upsert: Filter | None = None
+    ) -> UpdateSpec:
+        """The updates as one, checked (no field the repository manages), with the policies'
+        own (a fresh ``updated_at``, the version's increment). For an upsert (``upsert`` is its
+        filter), what a document inserted by it needs too: an ``_id`` of the model's type
+        (unless the filter gives it), ``created_at``, and a polymorphic class's name."""
         if not updates:
             raise ValueError("pass at least one update, such as User.Q.age.inc(1)")
         for update in updates:
@@ -380,9 +392,57 @@ class VellumRepository(RepositoryReads[M]):
                     raise QueryError(
                         f"{path!r} is managed by the repository and cannot be updated: {update!r}"
                     )
-        spec = UpdateSpec.combine([*updates, *self._policies.operators(utc_now())])
+        now = utc_now()
+        extra = [] if upsert is None else self._on_insert(upsert, now)
+        return UpdateSpec.combine([*updates, *self._policies.operators(now), *extra])
+
+    def _on_insert(self, filter: Filter, now: datetime) -> list[UpdateSpec]:
+        compiled = filter.to_filter() if isinstance(filter, QueryExpr) else dict(filter)
+        pinned = "_id" in compiled or any(
+            "_id" in part for part in compiled.get("$and", ()) if isinstance(part, Mapping)
+        )
+        specs = [UpdateSpec("$setOnInsert", CREATED_AT, now)]
+        if not pinned:
+            factory = self.model.model_fields["id"].default_factory
+            if factory is None:
+                raise QueryError(
+                    f"an upsert of {self.model.__name__} must give the _id in its filter: "
+                    "nothing generates its ids"
+                )
+            specs.append(UpdateSpec("$setOnInsert", "_id", factory()))  # type: ignore[call-arg]
+        family = self._documents.classes
+        if family is not None:
+            specs.append(UpdateSpec("$setOnInsert", family.family.field, family.name))
+        return specs
+
+    async def find_one_and_update(
+        self,
+        filter: FilterOf[M],
+        *updates: UpdateSpec[M],
+        return_document: Literal["before", "after"] = "after",
+        sort: SortOf[M] | None = None,
+        upsert: bool = False,
+        include_deleted: bool = False,
+        session: Session | None = None,
+    ) -> M | None:
+        """Applies the updates to the first matching document (in ``sort`` order), atomically,
+        and returns that document as it was before or as it is after (``return_document``);
+        None if nothing matched. With ``upsert``, a document is inserted when none matches
+        (``"before"`` then returns None). Refreshes ``updated_at`` and a versioned model's
+        version like ``update_one``; runs no hooks."""
+        if return_document not in ("before", "after"):
+            raise ValueError(f'return_document is "before" or "after", got {return_document!r}')
         scoped = self._scope(filter, include_deleted)
-        return await self._store.update(scoped, spec, upsert=upsert, many=many, session=session)
+        spec = self._update_spec(updates, scoped if upsert else None)
+        raw = await self._store.find_one_and_update(
+            scoped,
+            spec,
+            sort=sort,
+            upsert=upsert,
+            return_after=return_document == "after",
+            session=session,
+        )
+        return None if raw is None else self._documents.load(raw)
 
     async def delete(
         self,

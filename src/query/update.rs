@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use crate::codec::encode_value_for_filter;
 use crate::error::QueryError;
 
-const OPERATORS: [&str; 12] = [
+const OPERATORS: [&str; 13] = [
     "$set",
     "$unset",
     "$inc",
@@ -21,6 +21,7 @@ const OPERATORS: [&str; 12] = [
     "$pop",
     "$rename",
     "$currentDate",
+    "$setOnInsert",
 ];
 
 /// One or more field updates. Combine several with `UpdateSpec.combine([...])`; a field may be

@@ -401,6 +401,30 @@ class Store:
         )
         return UpdateResult(outcome.matched, outcome.modified, outcome.upserted_id)
 
+    async def find_one_and_update(
+        self,
+        filter: Filter,
+        update: UpdateSpec,
+        *,
+        sort: SortSpec | None,
+        upsert: bool,
+        return_after: bool,
+        session: Session | None,
+    ) -> Raw | None:
+        """Updates the first matching document (in ``sort`` order) and returns it as stored
+        after the update, or before it; None when nothing matched (and nothing was upserted)."""
+        return await bounded(
+            lambda: self.collection.find_one_and_update(
+                as_filter(filter),
+                update,
+                sort=sort_document(sort),
+                upsert=upsert,
+                return_after=return_after,
+                session=core_session(session),
+            ),
+            self._timeout_ms,
+        )
+
     async def delete(self, filter: Filter, *, many: bool, session: Session | None) -> int:
         run = self.collection.delete_many if many else self.collection.delete_one
         return await bounded(
