@@ -330,6 +330,25 @@ async def test_a_sync_runs_in_the_session_given(
         assert dry.to_drop == ("name_1",)
 
 
+class Venue(VellumBaseModel):
+    name: str
+    city: str = ""
+
+    class Settings:
+        collection_name = "venues"
+        indexes = [Index("name", collation=Collation("en", strength=2)), Index("city")]
+
+
+async def test_the_repository_syncs_the_models_indexes(client: VellumClient, db_name: str) -> None:
+    venues = VellumRepository(Venue, client, db_name)
+    report = await venues.sync_indexes(dry_run=True)
+    assert report.to_create == ("name_1", "city_1") and report.dry_run
+    assert await names(venues) in ([], ["_id_"])  # no collection yet, or an empty one
+    report = await venues.sync_indexes()
+    assert report.created == ("name_1", "city_1")
+    assert (await venues.sync_indexes()).in_step
+
+
 async def test_declarations_must_be_consistent(places: VellumRepository[Place]) -> None:
     with pytest.raises(ValueError, match="two declared indexes are named email_1"):
         await sync(places, [Index("email"), Index("email", unique=True)])

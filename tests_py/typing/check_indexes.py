@@ -50,12 +50,10 @@ class Shop(VellumBaseModel):
 async def sync() -> None:
     client = await connect_to_mongodb("mongodb://localhost:27017", "app")
     shops = VellumRepository(Shop, client)
-    report = await sync_indexes(
-        shops._store,  # pyright: ignore[reportPrivateUsage]
-        Shop.__vellum_settings__.indexes,
-        dry_run=True,
-    )
+    report = await shops.sync_indexes(dry_run=True)
     assert_type(report, IndexSync)
+    assert_type(await shops.sync_indexes(), IndexSync)
+    assert_type(await sync_indexes(shops._store, [], dry_run=True), IndexSync)  # pyright: ignore[reportPrivateUsage]
     assert_type(report.to_create, tuple[str, ...])
     assert_type(report.to_drop, tuple[str, ...])
     assert_type(report.kept, tuple[str, ...])
