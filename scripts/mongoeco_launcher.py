@@ -771,9 +771,7 @@ async def command_list_databases(self, spec, *, session=None):
     return await _list_databases(self, spec, session=session)
 
 
-admin_read_commands.DatabaseAdminReadCommandService.command_list_databases = (
-    command_list_databases
-)
+admin_read_commands.DatabaseAdminReadCommandService.command_list_databases = command_list_databases
 
 
 def main() -> None:

@@ -163,6 +163,8 @@ impl Error {
 pub struct WriteFailures {
     /// The first write error, its message naming its statement's position in the whole batch.
     pub write: Option<mongodb::error::Error>,
+    /// That statement's position in the whole batch.
+    pub index: Option<usize>,
     /// The write concern error.
     pub concern: Option<mongodb::error::Error>,
 }
@@ -187,6 +189,7 @@ impl WriteFailures {
                     error.message,
                     first + index
                 );
+                failures.index = Some(first + index);
             }
             failures.write = Some(ErrorKind::Write(WriteFailure::WriteError(error)).into());
         }

@@ -34,6 +34,8 @@ mod _core {
     #[pymodule_export]
     use crate::codec::plan::ModelPlan;
     #[pymodule_export]
+    use crate::collection::BulkOutcome;
+    #[pymodule_export]
     use crate::collection::Collection;
     #[pymodule_export]
     use crate::cursor::Cursor;

@@ -17,6 +17,7 @@ from ._bridge import (
 from ._bridge.timeouts import timeout
 from ._policies.schema_version import upgrades_from
 from .aggregation import Accumulator, AggregationPipeline, acc, literal
+from .bulk import BulkResult, BulkWriteError, BulkWriter
 from .client import VellumClient, connect_to_mongodb, init_db_client
 from .errors import (
     AuthenticationError,
@@ -74,6 +75,9 @@ __all__ = [
     "AuthenticationError",
     "BackLink",
     "Binary",
+    "BulkResult",
+    "BulkWriteError",
+    "BulkWriter",
     "ClientClosedError",
     "Code",
     "Collation",

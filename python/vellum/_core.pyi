@@ -301,6 +301,23 @@ class Session:
     def end(self) -> Awaitable[None]: ...
 
 @final
+class BulkOutcome:
+    """What ``Collection.write_statements`` did."""
+
+    @property
+    def matched(self) -> int: ...
+    @property
+    def modified(self) -> int: ...
+    @property
+    def deleted(self) -> int: ...
+    @property
+    def upserted(self) -> list[tuple[int, Any]]: ...
+    @property
+    def error(self) -> BaseException | None: ...
+    @property
+    def failed_index(self) -> int | None: ...
+
+@final
 class UpdateOutcome:
     """What ``update_one``/``update_many`` did."""
 
@@ -430,6 +447,14 @@ class Collection:
         upsert: bool = False,
         session: Session | None = None,
     ) -> Awaitable[UpdateOutcome]: ...
+    def write_statements(
+        self,
+        verb: str,
+        statements: Iterable[tuple[Any, ...]],
+        *,
+        ordered: bool = True,
+        session: Session | None = None,
+    ) -> Awaitable[BulkOutcome]: ...
     def find_one_and_update(
         self,
         filter: _Filter,

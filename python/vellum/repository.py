@@ -23,6 +23,7 @@ from ._policies.soft_delete import SoftDelete
 from ._policies.timestamps import CREATED_AT, utc_now
 from ._reads import PipelineSource, RepositoryReads
 from .aggregation import AggregationPipeline
+from .bulk import BulkWriter
 from .errors import (
     DocumentNotFoundError,
     DuplicateKeyError,
@@ -527,6 +528,15 @@ class VellumRepository(RepositoryReads[M]):
                 f"{self.model.__name__} (or set Settings.soft_delete = True)"
             )
         return policy
+
+    def bulk(
+        self, *, ordered: bool = True, session: Session | None = None, skip_hooks: bool = False
+    ) -> BulkWriter[M]:
+        """A bulk write, for ``async with``: inserts, updates, upserts, replaces and deletes
+        queued here (and with ``bulk.on(other)`` on other repositories of the database), sent
+        as few write commands as the server allows when the block ends. See
+        :class:`~vellum.BulkWriter`."""
+        return BulkWriter(self, ordered=ordered, session=session, skip_hooks=skip_hooks)
 
     # -- aggregation, indexes, transactions -------------------------------------------------
 

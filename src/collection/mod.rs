@@ -4,6 +4,8 @@
 //! documents come back as raw BSON and are decoded once per batch. The driver side of each
 //! operation is in `target`.
 
+mod bulk;
+pub use bulk::BulkOutcome;
 mod indexes;
 mod reads;
 mod target;

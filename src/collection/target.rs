@@ -390,7 +390,7 @@ impl ReplaceMany {
     }
 }
 
-fn is_code(error: &mongodb::error::Error, code: i32) -> bool {
+pub fn is_code(error: &mongodb::error::Error, code: i32) -> bool {
     matches!(error.kind.as_ref(), mongodb::error::ErrorKind::Command(c) if c.code == code)
 }
 
@@ -404,10 +404,21 @@ fn statement(q: &RawDocument, u: &RawDocument) -> RawDocumentBuf {
     statement
 }
 
-fn update_command(name: &str, updates: RawArrayBuf, ordered: bool) -> RawDocumentBuf {
+/// The write commands that carry a list of statements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verb {
+    Update,
+    Delete,
+}
+
+fn write_command(name: &str, verb: Verb, statements: RawArrayBuf, ordered: bool) -> RawDocumentBuf {
+    let (command_name, list) = match verb {
+        Verb::Update => ("update", "updates"),
+        Verb::Delete => ("delete", "deletes"),
+    };
     let mut command = RawDocumentBuf::new();
-    command.append("update", name);
-    command.append("updates", updates);
+    command.append(command_name, name);
+    command.append(list, statements);
     command.append("ordered", ordered);
     command
 }
@@ -424,6 +435,7 @@ fn entry_bytes(position: usize, len: usize) -> usize {
 /// [`MAX_STATEMENTS`] statements and [`MAX_COMMAND_BYTES`] bytes, or a single statement.
 pub struct UpdateCommands<'a, I: Iterator<Item = RawDocumentBuf>> {
     name: &'a str,
+    verb: Verb,
     ordered: bool,
     statements: Peekable<I>,
     /// The size of a command without statements.
@@ -433,11 +445,17 @@ pub struct UpdateCommands<'a, I: Iterator<Item = RawDocumentBuf>> {
 
 impl<'a, I: Iterator<Item = RawDocumentBuf>> UpdateCommands<'a, I> {
     pub fn new(name: &'a str, statements: I, ordered: bool) -> Self {
-        let base = update_command(name, RawArrayBuf::new(), ordered)
+        Self::of(name, Verb::Update, statements, ordered)
+    }
+
+    /// The `update` or `delete` commands of `statements`.
+    pub fn of(name: &'a str, verb: Verb, statements: I, ordered: bool) -> Self {
+        let base = write_command(name, verb, RawArrayBuf::new(), ordered)
             .as_bytes()
             .len();
         UpdateCommands {
             name,
+            verb,
             ordered,
             statements: statements.peekable(),
             base,
@@ -464,7 +482,7 @@ impl<I: Iterator<Item = RawDocumentBuf>> Iterator for UpdateCommands<'_, I> {
         if count == 0 {
             return None;
         }
-        let command = update_command(self.name, updates, self.ordered);
+        let command = write_command(self.name, self.verb, updates, self.ordered);
         debug_assert_eq!(command.as_bytes().len(), size);
         let first = self.sent;
         self.sent += count;
@@ -473,7 +491,7 @@ impl<I: Iterator<Item = RawDocumentBuf>> Iterator for UpdateCommands<'_, I> {
 }
 
 /// A count of an `update` reply (`n`, `nModified`); 0 when absent.
-fn count(reply: &Document, key: &str) -> u64 {
+pub fn count(reply: &Document, key: &str) -> u64 {
     match reply.get(key) {
         Some(bson::Bson::Int32(n)) => u64::try_from(*n).unwrap_or(0),
         Some(bson::Bson::Int64(n)) => u64::try_from(*n).unwrap_or(0),

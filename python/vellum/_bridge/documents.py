@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
@@ -17,6 +17,9 @@ from ..query import Filter, QueryExpr, SortKey, SortSpec, UpdateSpec
 from ..session import Session
 from . import ModelPlan, NativeClient, NativeCollection, NativeCursor, NativeSession, Pipeline
 from .timeouts import bounded
+
+if TYPE_CHECKING:
+    from .._core import BulkOutcome
 
 __all__ = ["Store", "UpdateResult", "Written", "core_session"]
 
@@ -420,6 +423,27 @@ class Store:
                 sort=sort_document(sort),
                 upsert=upsert,
                 return_after=return_after,
+                session=core_session(session),
+            ),
+            self._timeout_ms,
+        )
+
+    async def write_statements(
+        self,
+        verb: Literal["update", "delete"],
+        statements: list[tuple[Any, ...]],
+        *,
+        ordered: bool,
+        session: Session | None,
+    ) -> BulkOutcome:
+        """Update statements ``(filter, update, multi, upsert)`` or delete statements
+        ``(filter, many)`` in as few commands as the server allows; the outcome holds the
+        failure rather than raising it."""
+        return await bounded(
+            lambda: self.collection.write_statements(
+                verb,
+                [(as_filter(s[0]), *s[1:]) for s in statements],
+                ordered=ordered,
                 session=core_session(session),
             ),
             self._timeout_ms,
