@@ -2,8 +2,8 @@
 
 Nothing else in the package imports ``_core``: the native types come from here, one
 collection's operations from :mod:`vellum._bridge.documents` (Python options in, Python values
-out) and a session's from :mod:`vellum._bridge.sessions`. A change of the core's interface is a
-change here.
+out), and the deadline of every awaited core call from :mod:`vellum._bridge.timeouts`. Sessions
+wrap the core's in :mod:`vellum.session`. A change of the core's interface is a change here.
 """
 
 from .._core import (  # pyright: ignore[reportPrivateUsage]
