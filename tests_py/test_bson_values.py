@@ -276,3 +276,20 @@ def test_decoding_refuses_nesting_deeper_than_mongodb_sends(kind: bytes) -> None
             decode_bson(_nested(levels, kind), plan=read_plan(Deep))
         # Where the model does not declare the field, it is not even read.
         assert "a" not in decode_bson(_nested(levels, kind), plan=read_plan(Person))
+
+
+def test_regex_and_datetime_ms_fields_in_json_and_json_schema() -> None:
+    # Every field type a document may declare has a JSON form and a JSON schema (OpenAPI).
+    class Held(BaseModel):
+        r: Regex
+        d: DatetimeMS
+
+    held = Held(r=Regex("^a", "i"), d=DatetimeMS(5))
+    dumped = held.model_dump_json()
+    assert dumped == '{"r":{"pattern":"^a","flags":"i"},"d":5}'
+    assert Held.model_validate_json(dumped) == held
+    from_text = Held.model_validate_json('{"r": "^b", "d": "1970-01-01T00:00:01Z"}')
+    assert from_text.r == Regex("^b") and from_text.d == DatetimeMS(1000)
+    serialised = Held.model_json_schema(mode="serialization")["properties"]
+    assert serialised["d"]["type"] == "integer" and serialised["r"]["required"] == ["pattern"]
+    assert "anyOf" in Held.model_json_schema(mode="validation")["properties"]["r"]

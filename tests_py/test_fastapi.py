@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.responses import JSONResponse  # noqa: E402
 
 from vellum import (  # noqa: E402
+    ClientClosedError,
     DuplicateKeyError,
     Index,
     Session,
@@ -25,9 +26,14 @@ from vellum import (  # noqa: E402
     VellumRepository,
     Versioned,
     connect_to_mongodb,
+    timeout,
 )
 from vellum.fastapi import Vellum, add_error_handlers, get_or_404  # noqa: E402
 from webserver import serve  # noqa: E402
+
+
+class Plain(VellumBaseModel):
+    name: str
 
 
 class Gadget(Versioned, VellumBaseModel):
@@ -87,6 +93,26 @@ def make_app(uri: str, db_name: str) -> tuple[FastAPI, Vellum, list[str]]:
         await gadgets.create(gadget, session=session)
         return await gadgets.count(session=session)
 
+    @app.put("/gone/{gadget_id}")
+    async def save_gone(gadget_id: str, gadgets: Gadgets) -> Gadget:
+        # A plain model whose document was deleted after it was read: DocumentNotFoundError.
+        made = await gadgets.create(Gadget(name=f"gone-{gadget_id}"))
+        await gadgets.delete(made.id)
+        plain = VellumRepository(Plain, vellum.client)
+        kept = await plain.create(Plain(name="x"))
+        await plain.delete(kept.id)
+        await plain.save(kept)
+        return made
+
+    @app.get("/slow")
+    async def slow(gadgets: Gadgets) -> int:
+        with timeout(0.000001):
+            return await gadgets.count()
+
+    @app.get("/refused")
+    async def refused() -> int:
+        raise ClientClosedError("a Vellum error nobody maps: the client was closed")
+
     @app.get("/unreachable")
     async def unreachable() -> int:
         client = await connect_to_mongodb(
@@ -143,6 +169,13 @@ async def test_error_answers(web: tuple[Any, Vellum, list[str]]) -> None:
     )
     broken = await http.get(f"/gadgets/{bad_id}")
     assert broken.status_code == 500 and broken.json() == {"detail": "internal server error"}
+
+    gone = await http.put("/gone/1")
+    assert (gone.status_code, gone.json()) == (404, {"detail": "document not found"})
+    slow = await http.get("/slow")
+    assert slow.status_code == 503 and "in time" in slow.json()["detail"]
+    refused = await http.get("/refused")
+    assert refused.status_code == 500 and refused.json() == {"detail": "internal server error"}
 
     unreachable = await http.get("/unreachable")
     assert unreachable.status_code == 503 and unreachable.headers["retry-after"] == "1"

@@ -40,7 +40,8 @@ def objectid_core_schema(cls: Any) -> core_schema.CoreSchema:
 
 def regex_core_schema(cls: Any) -> core_schema.CoreSchema:
     """Regex validates from a Regex, a ``re.Pattern`` (its flags as MongoDB options) or a str
-    pattern without options; JSON sees ``{"pattern": ..., "flags": ...}``."""
+    pattern without options; JSON sees ``{"pattern": ..., "flags": ...}`` (and takes that, or a
+    str pattern)."""
     import re
 
     def validate(value: Any) -> Any:
@@ -50,12 +51,26 @@ def regex_core_schema(cls: Any) -> core_schema.CoreSchema:
             return cls(value)
         if isinstance(value, re.Pattern):
             return cls.from_pattern(value)
+        if isinstance(value, dict):
+            return cls(value["pattern"], value.get("flags", ""))
         raise ValueError(f"Regex expected (or a re.Pattern or a str), got {type(value).__name__}")
 
-    return core_schema.no_info_plain_validator_function(
-        validate,
+    text = core_schema.str_schema()
+    as_json = core_schema.typed_dict_schema(
+        {
+            "pattern": core_schema.typed_dict_field(text),
+            "flags": core_schema.typed_dict_field(text, required=False),
+        }
+    )
+    return core_schema.json_or_python_schema(
+        json_schema=core_schema.no_info_after_validator_function(
+            validate, core_schema.union_schema([text, as_json])
+        ),
+        python_schema=core_schema.no_info_plain_validator_function(validate),
         serialization=core_schema.plain_serializer_function_ser_schema(
-            lambda r: {"pattern": r.pattern, "flags": r.flags}, when_used="json"
+            lambda r: {"pattern": r.pattern, "flags": r.flags},
+            when_used="json",
+            return_schema=as_json,
         ),
     )
 
@@ -79,9 +94,13 @@ def datetime_ms_core_schema(cls: Any) -> core_schema.CoreSchema:
             f"got {type(value).__name__}"
         )
 
-    return core_schema.no_info_plain_validator_function(
-        validate,
+    return core_schema.json_or_python_schema(
+        json_schema=core_schema.no_info_after_validator_function(
+            validate,
+            core_schema.union_schema([core_schema.int_schema(), core_schema.datetime_schema()]),
+        ),
+        python_schema=core_schema.no_info_plain_validator_function(validate),
         serialization=core_schema.plain_serializer_function_ser_schema(
-            lambda d: d.millis, when_used="json"
+            lambda d: d.millis, when_used="json", return_schema=core_schema.int_schema()
         ),
     )
