@@ -17,6 +17,7 @@ from vellum import (
     VellumClient,
     VellumRepository,
     Versioned,
+    json_schema,
     text_search,
 )
 from vellum.geo import LineString, Point, Polygon
@@ -226,3 +227,14 @@ async def test_an_upsert_inserts_a_document_of_the_model(
     pinned = uuid4()
     await budgets.update_one((Q.id == pinned) & (Q.name == "p"), Q.count.set(1), upsert=True)
     assert (await budgets.get(pinned)) is not None
+
+
+async def test_json_schema_finds_what_does_not_fit(budgets: VellumRepository[Budget]) -> None:
+    await seed(budgets)
+    await budgets.collection.insert_one({"_id": uuid4(), "name": 7, "version": 1})
+    schema = {"required": ["name"], "properties": {"name": {"bsonType": "string"}}}
+    assert await budgets.count(json_schema(schema)) == 3
+    odd = await budgets.collection.find((~json_schema(schema)).to_filter())
+    assert [d["name"] for d in odd] == [7]
+    with pytest.raises(QueryError, match="plain name"):
+        json_schema({"properties": {"x": {"$where": "1"}}})

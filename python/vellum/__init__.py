@@ -62,7 +62,17 @@ from .indexes import ASCENDING, DESCENDING, Collation, Index, IndexConflict, Ind
 from .links import AsDBRef, BackLink, DeleteRule, Link, LinkRule
 from .model import SchemaVersioned, SoftDeletable, VellumBaseModel, Versioned
 from .pagination import Page
-from .query import QField, QueryExpr, QueryProxy, SortKey, UpdateSpec, nor, raw, text_search
+from .query import (
+    QField,
+    QueryExpr,
+    QueryProxy,
+    SortKey,
+    UpdateSpec,
+    json_schema,
+    nor,
+    raw,
+    text_search,
+)
 from .repository import Filter, SortSpec, UpdateResult, VellumRepository
 from .session import Session, TransactionOptions
 
@@ -149,6 +159,7 @@ __all__ = [
     "decode_bson",
     "encode_bson",
     "init_db_client",
+    "json_schema",
     "literal",
     "nor",
     "on_fetch",

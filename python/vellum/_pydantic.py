@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 from pydantic_core import core_schema
 
@@ -52,7 +52,8 @@ def regex_core_schema(cls: Any) -> core_schema.CoreSchema:
         if isinstance(value, re.Pattern):
             return cls.from_pattern(value)
         if isinstance(value, dict):
-            return cls(value["pattern"], value.get("flags", ""))
+            given = cast("dict[str, str]", value)
+            return cls(given["pattern"], given.get("flags", ""))
         raise ValueError(f"Regex expected (or a re.Pattern or a str), got {type(value).__name__}")
 
     text = core_schema.str_schema()

@@ -48,6 +48,7 @@ __all__ = [
     "SortKey",
     "SortSpec",
     "UpdateSpec",
+    "json_schema",
     "nor",
     "raw",
     "text_search",
@@ -73,6 +74,34 @@ def text_search(
     if not isinstance(search, str) or not search.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
         raise QueryError(f"text_search() takes the words to search, got {search!r}")
     return QueryExpr.text(search, language, case_sensitive, diacritic_sensitive)
+
+
+MAX_SCHEMA_DEPTH = 32
+"""How deeply ``json_schema`` follows a schema's nesting."""
+
+
+def json_schema(schema: Mapping[str, Any]) -> QueryExpr:
+    """Documents that satisfy a MongoDB ``$jsonSchema`` (``bsonType``, ``required``,
+    ``properties``...): to find the documents that do not fit a schema, as ``~json_schema(s)``,
+    before a migration or a validator. The schema is a value: none of its keys may start with
+    ``$``."""
+    _schema_keys(schema, 0)
+    return QueryExpr.raw({"$jsonSchema": dict(schema)})
+
+
+def _schema_keys(value: Any, depth: int) -> None:
+    if depth > MAX_SCHEMA_DEPTH:
+        raise QueryError(f"a $jsonSchema nests deeper than {MAX_SCHEMA_DEPTH} levels")
+    if isinstance(value, Mapping):
+        for key, inner in typing.cast("Mapping[Any, Any]", value).items():
+            if not isinstance(key, str) or key.startswith("$"):
+                raise QueryError(
+                    f"a $jsonSchema keyword is a plain name (bsonType, properties...), got {key!r}"
+                )
+            _schema_keys(inner, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for inner in typing.cast("Sequence[Any]", value):
+            _schema_keys(inner, depth + 1)
 
 
 def raw(filter: Mapping[str, Any]) -> QueryExpr:

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from library import Author, Book, Genre, Order
 from library_q import AuthorQ, BookChanges, BookData, BookQ
-from vellum import VellumRepository, acc
+from vellum import VellumRepository, acc, json_schema
 from vellum.geo import Point
 
 
@@ -45,6 +45,13 @@ async def correct(books: VellumRepository[Book], authors: VellumRepository[Autho
     # Field against field, $mod, bits, places, distinct values typed by the field.
     await books.find((Q.pages > Q.year) & Q.year.mod(4, 0) & Q.pages.bits_any_set(1))
     await books.find(Q.shop_at.near(Point.at(2.35, 48.85), max_distance=1000))
+    ranked: list[tuple[Book, float]] = await books.find_text("dune", Q.year > 1900, limit=5)
+    after: Book | None = await books.find_one_and_update(
+        Q.title == "Dune", Q.pages.inc(1), return_document="before", sort=[Q.year.asc()]
+    )
+    again: Book | None = await books.replace(found[0].id, found[0])
+    odd = await books.count(~json_schema({"required": ["title"]}))
+    assert ranked and after and again and odd >= 0
     titles: list[str] = await books.distinct(Q.title)
     tags: list[str] = await books.distinct(Q.tags)
     assert titles and tags
