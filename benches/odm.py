@@ -250,7 +250,6 @@ class TaskResult:
     ops: int
     bytes_per_op: int
     series: dict[str, Series] = field(default_factory=dict)
-    notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def megabytes(self) -> float:
@@ -469,7 +468,6 @@ def payload(run: OdmRun) -> dict[str, Any]:
                 },
                 "times_s": {label: s.times for label, s in r.series.items()},
                 "stub": {label: s.stub(r.ops) for label, s in r.series.items()},
-                "notes": r.notes,
             }
             for r in run.results
         ],
