@@ -39,6 +39,12 @@ def _closed(ring: list[tuple[float, float]]) -> list[tuple[float, float]]:
 Ring = Annotated[list[Position], AfterValidator(_closed)]
 
 
+def _two_or_more(line: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    if len(line) < 2:
+        raise ValueError(f"a line string has at least 2 positions, got {len(line)}")
+    return line
+
+
 class _Geometry(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -61,7 +67,7 @@ class MultiPoint(_Geometry):
 
 class LineString(_Geometry):
     type: Literal["LineString"] = "LineString"
-    coordinates: Annotated[list[Position], AfterValidator(lambda line: _two_or_more(line))]
+    coordinates: Annotated[list[Position], AfterValidator(_two_or_more)]
 
 
 class Polygon(_Geometry):
@@ -78,9 +84,3 @@ class MultiPolygon(_Geometry):
 
 Geometry = Point | MultiPoint | LineString | Polygon | MultiPolygon
 """Any of the GeoJSON geometries above."""
-
-
-def _two_or_more(line: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    if len(line) < 2:
-        raise ValueError(f"a line string has at least 2 positions, got {len(line)}")
-    return line

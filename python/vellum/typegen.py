@@ -63,7 +63,10 @@ class TypegenError(Exception):
 class _Writer:
     module: str
     imports: dict[str, set[str]] = field(default_factory=dict[str, set[str]])
-    classes: dict[type[BaseModel], str] = field(default_factory=dict[type[BaseModel], str])
+    # The generated class of each embedded model, as itself or as a list of it.
+    classes: dict[tuple[type[BaseModel], bool], str] = field(
+        default_factory=dict[tuple[type[BaseModel], bool], str]
+    )
     blocks: list[str] = field(default_factory=list[str])
 
     def use(self, module: str, name: str) -> str:
@@ -136,7 +139,7 @@ class _Writer:
     def model_fields(self, model: type[BaseModel], depth: int, *, listed: bool) -> str:
         """The generic class of an embedded model's fields (``M`` is the root model)."""
         name = f"{model.__name__}{'List' if listed else ''}Fields"
-        key = model if not listed else _Listed.of(model)
+        key = (model, listed)
         if key in self.classes:
             return self.classes[key]
         self.classes[key] = name
@@ -227,20 +230,6 @@ class _Writer:
             lines += ["", 'M = TypeVar("M")', f'"""{_M_DOC}"""']
         body = "\n\n".join(self.blocks)
         return header + "\n".join(lines) + "\n\n\n" + body
-
-
-class _Listed:
-    """A key for "a list of this embedded model" in the class table."""
-
-    _made: typing.ClassVar[dict[type[BaseModel], type[BaseModel]]] = {}
-
-    @classmethod
-    def of(cls, model: type[BaseModel]) -> type[BaseModel]:
-        made = cls._made.get(model)
-        if made is None:
-            made = type(f"{model.__name__}List", (BaseModel,), {})
-            cls._made[model] = made
-        return made
 
 
 def _declared(info: FieldInfo) -> Any:
