@@ -8,7 +8,9 @@ read and write path against ``model_dump``/``model_validate`` over the wire. It 
 
 from __future__ import annotations
 
+import enum
 import gc
+import math
 import os
 import weakref
 from datetime import datetime, timezone
@@ -25,11 +27,13 @@ from pydantic import (
     Field,
     PlainSerializer,
     RootModel,
+    ValidationError,
     computed_field,
     create_model,
     field_serializer,
 )
 
+from constrained import constrained, constrained_models
 from vellum import (
     DocumentValidationError,
     ObjectId,
@@ -37,8 +41,8 @@ from vellum import (
     VellumClient,
     VellumRepository,
 )
-from vellum._core import encode_bson
-from vellum._plans import read_plan, validation_plan, write_plan
+from vellum._core import decode_bson, encode_bson
+from vellum._plans import Refused, _Planner, read_plan, validation_plan, write_plan
 
 T = TypeVar("T")
 
@@ -170,6 +174,67 @@ async def test_discriminated_unions_generics_and_field_serializers(
         _same(await repo.get(created.id), model.model_validate(raw))
 
 
+class Priority(enum.IntEnum):
+    LOW = 1
+    HIGH = 2
+
+
+class Colour(str, enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Ticket(VellumBaseModel):
+    title: str = Field(min_length=1, max_length=20, pattern=r"^[A-Z]")
+    priority: Priority = Priority.LOW
+    colour: Colour | None = None
+    state: Literal["open", "closed"] = "open"
+    points: int = Field(default=0, ge=0, le=100, multiple_of=5)
+    ratio: float = Field(default=0.0, ge=0, lt=1)
+    tags: list[Annotated[str, Field(max_length=8)]] = Field(default_factory=list, max_length=3)
+
+
+async def test_constraints_literals_and_enums_are_planned_both_ways(
+    client: VellumClient, db_name: str
+) -> None:
+    assert validation_plan(Ticket) is not None and write_plan(Ticket) is not None
+    repo = VellumRepository(Ticket, client, db_name)
+    ticket = await repo.create(
+        Ticket(title="Fix", priority=Priority.HIGH, colour=Colour.RED, state="closed",
+               points=10, ratio=0.5, tags=["a"])
+    )  # fmt: skip
+    raw = await repo.collection.find_one({"_id": ticket.id})
+    assert raw is not None and (raw["priority"], raw["colour"]) == (2, "red")
+    assert encode_bson(raw) == _stored(ticket)
+    # The core builds it (no dict reaches Pydantic), with the enum members themselves.
+    plan = repo._documents.read_plan  # pyright: ignore[reportPrivateUsage]
+    (built,) = await repo.collection.find({"_id": ticket.id}, plan=plan)
+    assert type(built) is Ticket and built.priority is Priority.HIGH
+    _same(await repo.get(ticket.id), Ticket.model_validate(raw))
+    # Stored values past a constraint, or not a member: Pydantic's own error, on every path.
+    for key, value, message in (
+        ("points", 7, "multiple of 5"),
+        ("points", 105, "less than or equal to 100"),
+        ("ratio", 1.0, "less than 1"),
+        ("title", "fix", "should match pattern"),
+        ("tags", ["a", "b", "c", "d"], "at most 3 items"),
+        ("tags", ["abcdefghi"], "at most 8 characters"),
+        ("priority", 3, "Input should be 1 or 2"),
+        ("state", "gone", "'open' or 'closed'"),
+    ):
+        await repo.collection.update_one({"_id": ticket.id}, {"$set": {key: value}})
+        with pytest.raises(DocumentValidationError, match=message):
+            await repo.get(ticket.id)
+        with pytest.raises(DocumentValidationError, match=message):
+            await repo.find({"_id": ticket.id})
+        await repo.collection.update_one({"_id": ticket.id}, {"$set": {key: raw[key]}})
+    # A value set without validation (not a member) is stored as model_dump stores it.
+    loose = Ticket.model_construct(**(ticket.model_dump() | {"priority": 1}))
+    await repo.save(loose)
+    stored = await repo.collection.find_one({"_id": ticket.id})
+    assert stored is not None and stored["priority"] == 1
+
+
 def test_building_many_pipelines_does_not_grow_memory(client: VellumClient) -> None:
     class Item(VellumBaseModel):
         n: int
@@ -235,7 +300,7 @@ _counter = iter(range(10**9))
 @st.composite
 def field_types(draw: st.DrawFn, depth: int = 0) -> tuple[Any, st.SearchStrategy[Any]]:
     """A field annotation and a strategy for its valid values."""
-    choices = ["scalar"] * 6 + ["optional", "list", "constrained", "validated", "serialized"]
+    choices = ["scalar"] * 6 + ["optional", "list", "validated", "serialized"] + ["constrained"] * 3
     if depth < 2:
         choices += ["model", "model", "root"]
     kind = draw(st.sampled_from(choices))
@@ -247,7 +312,11 @@ def field_types(draw: st.DrawFn, depth: int = 0) -> tuple[Any, st.SearchStrategy
     if kind == "list":
         inner, values = draw(field_types(depth + 1))
         return (list[inner], st.lists(values, max_size=3))  # type: ignore[valid-type]
-    if kind == "constrained":
+    if kind == "constrained":  # of the kinds the core checks, with values that pass
+        drawn = draw(constrained(depth=1))
+        valid = drawn.valid()
+        if valid:
+            return (drawn.annotation, st.sampled_from(valid))
         return (Annotated[int, Field(ge=0)], st.integers(min_value=0, max_value=2**31))
     if kind == "validated":
         return (Annotated[str, AfterValidator(_upper)], st.text(max_size=5))
@@ -400,3 +469,60 @@ def test_lists_nested_past_the_plan_depth_go_through_pydantic(client: VellumClie
     deep = create_model("DeepLists", __base__=VellumBaseModel, values=(annotation, []))
     assert validation_plan(deep) is None and write_plan(deep) is None
     VellumRepository(deep, client, "x")  # a repository all the same
+
+
+# -- constraints the core checks: generated models against model_validate, in process -----------
+
+CONSTRAINT_EXAMPLES = int(os.environ.get("VELLUM_PLAN_EXAMPLES", "25")) * 40
+
+
+def _outcome(model: type[BaseModel], raw: bytes) -> Any:
+    try:
+        return model.model_validate(decode_bson(raw))
+    except ValidationError as err:
+        return err
+
+
+def _exactly_typed(value: Any) -> bool:
+    """Whether a stored value is one the core must build without Pydantic: what a valid field
+    holds, with no string outside ASCII (a pattern may consult Unicode tables) and no NaN."""
+    if isinstance(value, dict):
+        return all(_exactly_typed(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_exactly_typed(v) for v in value)
+    if isinstance(value, float):
+        return not math.isnan(value)
+    return not isinstance(value, str) or value.isascii()
+
+
+@settings(max_examples=CONSTRAINT_EXAMPLES, deadline=None)
+@given(data=st.data())
+def test_constrained_models_are_built_exactly_as_pydantic_validates(data: st.DataObject) -> None:
+    model, kinds = data.draw(constrained_models(BaseModel))
+    plan = validation_plan(model)
+    if plan is None:  # the two kinds of constraint generated that the core leaves to Pydantic
+        with pytest.raises(Refused, match=r"is a strict enum|multiple_of="):
+            _Planner("exact").plan(model)
+        return
+    valid = {key: kind.valid() for key, kind in kinds.items()}
+    documents = [{key: data.draw(st.sampled_from(kind.pool)) for key, kind in kinds.items()}
+                 for _ in range(4)]  # fmt: skip
+    if all(valid.values()):
+        documents.append({key: data.draw(st.sampled_from(v)) for key, v in valid.items()})
+    for document in documents:
+        raw = encode_bson(document)
+        built = decode_bson(raw, plan=plan)
+        validated = _outcome(model, raw)
+        if type(built) is dict:
+            # Handed to Pydantic: errors are its own. A well-typed valid document must not be.
+            assert not (
+                isinstance(validated, model)
+                and all(repr(v) in map(repr, valid[k]) for k, v in document.items())
+                and _exactly_typed(document)
+            ), f"the core handed a valid document to Pydantic: {document!r}"
+            continue
+        assert isinstance(validated, model), f"built what Pydantic rejects: {validated}"
+        _same(built, validated)
+        for name, value in built.__dict__.items():  # nested models too, with their fields set
+            if isinstance(value, BaseModel):
+                _same(value, getattr(validated, name))

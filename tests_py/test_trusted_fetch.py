@@ -7,7 +7,7 @@ import gc
 import weakref
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -181,14 +181,14 @@ async def test_invalid_documents_still_raise(trusted: VellumRepository[Trusted])
 
 
 def test_models_the_core_cannot_build_are_refused(client: VellumClient) -> None:
-    class Kinded(VellumBaseModel):
-        kind: Literal["a", "b"]
+    class Counts(VellumBaseModel):
+        by_kind: dict[str, int]
 
         class Settings:
             validate_on_fetch = False
 
-    with pytest.raises(TypeError, match=r"Kinded\.kind is a Literal"):
-        VellumRepository(Kinded, client, "x")
+    with pytest.raises(TypeError, match=r"Counts\.by_kind is a dict schema"):
+        VellumRepository(Counts, client, "x")
 
     class Shouty(VellumBaseModel):
         name: str
@@ -386,7 +386,17 @@ def test_well_typed_documents_are_built_by_the_core() -> None:
     plan = validation_plan(Plain)
     document = MANAGED | {key: values[0] for key, values in SAMPLES.items()}
     assert type(decode_bson(encode_bson(document), plan=plan)) is Plain
-    assert validation_plan(Checked) is None  # Field(ge=0): Pydantic validates
+    # Field(ge=0) is checked by the core; a value below it goes to Pydantic, which reports it.
+    checked = validation_plan(Checked)
+    assert checked is not None
+    raw = full("Ada").model_dump(by_alias=True)
+    assert type(decode_bson(encode_bson(raw), plan=checked)) is Checked
+    assert type(decode_bson(encode_bson(raw | {"age": -1}), plan=checked)) is dict
+
+    class Digits(BaseModel):
+        amount: Decimal = Field(max_digits=5)  # not a constraint the core checks
+
+    assert validation_plan(Digits) is None
 
 
 def test_each_built_model_owns_its_fields_set() -> None:
@@ -469,9 +479,17 @@ async def test_aggregation_outputs_without_constraints_are_built_by_the_core(
 
 def test_a_malformed_plan_is_refused() -> None:
     with pytest.raises(ValueError, match='unknown field kind "date"'):
-        _core.ModelPlan(Plain, [("at", "at", ("date", False, None))])
+        _core.ModelPlan(Plain, [("at", "at", ("date", False, None, None))])
     with pytest.raises(TypeError):
-        _core.ModelPlan(Plain, [("at", "at", ("model", False, "not a plan"))])
+        _core.ModelPlan(Plain, [("at", "at", ("model", False, "not a plan", None))])
+    with pytest.raises(ValueError, match='does not check "pattern" on int fields'):
+        _core.ModelPlan(Plain, [("at", "at", ("int", False, None, {"pattern": "x"}))])
+    with pytest.raises(ValueError, match='does not check "multiple_of" on float fields'):
+        _core.ModelPlan(Plain, [("at", "at", ("float", False, None, {"multiple_of": 0.5}))])
+    with pytest.raises(TypeError, match="pattern"):  # a pattern the regex crate refuses
+        _core.ModelPlan(Plain, [("at", "at", ("str", False, None, {"pattern": "(?<=a)b"}))])
+    with pytest.raises(TypeError, match="does not look up choices of type float"):
+        _core.ModelPlan(Plain, [("at", "at", ("choice", False, (None, [(1.5, 1.5)]), None))])
     with pytest.raises(TypeError):
         _core.ModelPlan("Plain", [])  # pyright: ignore[reportArgumentType]
 

@@ -343,14 +343,15 @@ class VersionedOutcome:
 @final
 class ModelPlan:
     """How the core reads a model's documents: it builds instances from documents whose every
-    field has exactly the planned BSON type, and decodes only the top-level ``keys`` validation
-    reads; made by ``vellum._plans``. ``fields`` holds ``(stored_key, attribute, (kind,
-    nullable, inner))`` tuples; ``builds=False`` only selects keys."""
+    field has exactly the planned BSON type and meets the planned checks, and decodes only the
+    top-level ``keys`` validation reads; made by ``vellum._plans``. ``fields`` holds
+    ``(stored_key, attribute, (kind, nullable, inner, checks))`` tuples; ``builds=False`` only
+    selects keys."""
 
     def __new__(
         cls,
         model: type,
-        fields: list[tuple[str, str, tuple[str, bool, Any]]],
+        fields: list[tuple[str, str, tuple[str, bool, Any, dict[str, Any] | None]]],
         *,
         keys: set[str] | frozenset[str] | None = None,
         builds: bool = True,

@@ -6,6 +6,7 @@
 //! subclasses and enums.
 
 pub mod bson_types;
+mod checks;
 pub mod datetime;
 mod decimal;
 pub mod decode;

@@ -19,6 +19,7 @@ use pyo3::{PyTraverseError, PyVisit};
 
 use ahash::AHashSet;
 
+use super::checks::{Checks, Choices, Verdict};
 use super::decode::{decode_value, with_field, KeyCache};
 use super::ffi;
 use super::raw::{self, Element, Elements};
@@ -36,11 +37,15 @@ pub(super) enum Kind {
     Bytes,
     List(Box<Spec>),
     Model(Py<ModelPlan>),
+    /// A Literal's values or an Enum's members.
+    Choice(Box<Choices>),
 }
 
 pub(super) struct Spec {
     pub(super) kind: Kind,
     pub(super) nullable: bool,
+    /// Constraints the read plan checks (none in trusted and write plans).
+    pub(super) checks: Checks,
 }
 
 pub(super) struct Field {
@@ -53,8 +58,10 @@ pub(super) struct Field {
 
 /// How to read one model class's stored documents. Made by `vellum._plans`:
 /// `ModelPlan(model, [(stored_key, attribute, spec), ...], keys=..., builds=True)` where a spec
-/// is `(kind, nullable, inner)`: kind one of str, int, float, bool, decimal, datetime, uuid,
-/// objectid, bytes, list (inner: the item's spec) or model (inner: a ModelPlan).
+/// is `(kind, nullable, inner, checks)`: kind one of str, int, float, bool, decimal, datetime,
+/// uuid, objectid, bytes, list (inner: the item's spec), model (inner: a ModelPlan) or choice
+/// (inner: `(enum_class_or_None, [(value, result), ...])`); checks a dict of the constraints
+/// the core checks (see [`super::checks`]) or None.
 ///
 /// `keys`: the top-level keys validation reads; a document's other elements are skipped
 /// without being decoded (so one odd value in a field the model does not declare cannot fail a
@@ -71,8 +78,9 @@ pub struct ModelPlan {
 }
 
 fn parse_spec(spec: &Bound<'_, PyAny>) -> PyResult<Spec> {
-    let (kind, nullable, inner): (String, bool, Bound<'_, PyAny>) = spec.extract()?;
-    let kind = match kind.as_str() {
+    let (kind_name, nullable, inner, checks): (String, bool, Bound<'_, PyAny>, Bound<'_, PyAny>) =
+        spec.extract()?;
+    let kind = match kind_name.as_str() {
         "str" => Kind::Str,
         "int" => Kind::Int,
         "float" => Kind::Float,
@@ -84,13 +92,19 @@ fn parse_spec(spec: &Bound<'_, PyAny>) -> PyResult<Spec> {
         "bytes" => Kind::Bytes,
         "list" => Kind::List(Box::new(parse_spec(&inner)?)),
         "model" => Kind::Model(inner.extract()?),
+        "choice" => Kind::Choice(Box::new(Choices::parse(&inner)?)),
         other => {
             return Err(PyValueError::new_err(format!(
                 "unknown field kind {other:?}"
             )))
         }
     };
-    Ok(Spec { kind, nullable })
+    let checks = Checks::parse(&kind_name, &checks)?;
+    Ok(Spec {
+        kind,
+        nullable,
+        checks,
+    })
 }
 
 #[pymethods]
@@ -169,9 +183,11 @@ impl ModelPlan {
 
 impl Spec {
     fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        self.checks.traverse(visit)?;
         match &self.kind {
             Kind::List(item) => item.traverse(visit),
             Kind::Model(plan) => visit.call(plan),
+            Kind::Choice(choices) => choices.traverse(visit),
             _ => Ok(()),
         }
     }
@@ -192,7 +208,9 @@ fn planned_value<'a, 'py>(
                 return Ok(None);
             };
             let list = PyList::empty(py);
+            let mut count = 0;
             for item_element in items {
+                count += 1;
                 let Ok(item_element) = item_element else {
                     return Ok(None);
                 };
@@ -205,7 +223,7 @@ fn planned_value<'a, 'py>(
                     None => return Ok(None),
                 }
             }
-            return Ok(Some(list.into_any()));
+            return Ok(spec.checks.list(count).then(|| list.into_any()));
         }
         (Kind::Model(plan), raw::DOCUMENT) => {
             return build_model(py, element.value, plan.get(), t, cache);
@@ -215,13 +233,31 @@ fn planned_value<'a, 'py>(
     let Ok(Some(value)) = element.scalar() else {
         return Ok(None);
     };
+    if let (Kind::Choice(choices), false) = (&spec.kind, matches!(value, RawBsonRef::Null)) {
+        let found = match value {
+            RawBsonRef::Boolean(b) => choices.bool(b),
+            RawBsonRef::Int32(i) => choices.int(i.into()),
+            RawBsonRef::Int64(i) => choices.int(i),
+            RawBsonRef::String(s) => choices.str(s),
+            _ => None,
+        };
+        return Ok(found.map(|v| v.bind(py).clone()));
+    }
+    let mut search = None;
     let fits = match (&spec.kind, value) {
         (_, RawBsonRef::Null) => spec.nullable,
-        (Kind::Str, RawBsonRef::String(_))
-        | (Kind::Int, RawBsonRef::Int32(_) | RawBsonRef::Int64(_))
-        | (Kind::Float, RawBsonRef::Double(_))
-        | (Kind::Bool, RawBsonRef::Boolean(_))
-        | (Kind::ObjectId, RawBsonRef::ObjectId(_)) => true,
+        (Kind::Str, RawBsonRef::String(s)) => match spec.checks.str(s) {
+            Verdict::Passes => true,
+            Verdict::Fails => false,
+            Verdict::Search(pattern) => {
+                search = Some(pattern);
+                true
+            }
+        },
+        (Kind::Int, RawBsonRef::Int32(i)) => spec.checks.int(i.into()),
+        (Kind::Int, RawBsonRef::Int64(i)) => spec.checks.int(i),
+        (Kind::Float, RawBsonRef::Double(f)) => spec.checks.float(f),
+        (Kind::Bool, RawBsonRef::Boolean(_)) | (Kind::ObjectId, RawBsonRef::ObjectId(_)) => true,
         // A date Python's datetime cannot hold is read as a DatetimeMS, which a datetime field
         // refuses: validation reports it.
         (Kind::DateTime, RawBsonRef::DateTime(dt)) => {
@@ -235,11 +271,18 @@ fn planned_value<'a, 'py>(
         (Kind::Bytes, RawBsonRef::Binary(b)) => b.subtype == BinarySubtype::Generic,
         _ => false,
     };
-    if fits {
-        decode_value(py, value, t, cache, 0).map(Some) // a scalar: nothing nests
-    } else {
-        Ok(None)
+    if !fits {
+        return Ok(None);
     }
+    let decoded = decode_value(py, value, t, cache, 0)?; // a scalar: nothing nests
+    if let Some(search) = search {
+        // Python's `re`, as Pydantic calls it; a failing call is Pydantic's to report.
+        match search.bind(py).call1((&decoded,)) {
+            Ok(found) if !found.is_none() => {}
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(decoded))
 }
 
 /// Decimal128's combination field (the top bits of its last byte, little-endian) marks an

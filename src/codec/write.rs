@@ -121,6 +121,14 @@ fn vouched(v: &Bound<'_, PyAny>, spec: &Spec, t: &PyTypes) -> bool {
         Kind::Bytes => ty == t.bytes,
         Kind::List(_) => ty == t.list,
         Kind::Model(_) => true,
+        // An enum member is stored by its value (as the dict path stores it); a Literal's value
+        // as it is.
+        Kind::Choice(choices) => choices
+            .enum_cls
+            .as_ref()
+            .map_or(ty == t.str_ || ty == t.int || ty == t.bool_, |cls| {
+                ty == cls.as_ptr() as usize
+            }),
     }
 }
 

@@ -3,17 +3,19 @@
 Plans are derived from the model's ``__pydantic_core_schema__`` by allow-list: every schema node
 is either one this module knows exactly (a plain ``str``, ``int``, ``float``, ``bool``,
 ``Decimal``, ``datetime``, ``UUID``, ``bytes``, ``vellum.ObjectId``, a list of one of those, a
-nested model, ``X | None``, a default) or the model goes through Pydantic. Anything else
-(validators, serializers, unions, enums, literals, dicts, ``RootModel``, recursive models,
+nested model, ``X | None``, a ``Literal`` of str/int/bool values, an ``Enum`` of str/int values,
+a default, and the constraints listed in ``allowlist.CHECKED``) or the model goes through
+Pydantic. Anything else (validators, serializers, unions, dicts, ``RootModel``, recursive models,
 unknown options on a known node, ...) means "Pydantic decides", never "assume".
 
-Reads: a plan tells the core which BSON type each stored field must have for a document to
-become a model instance without going through Pydantic (see ``ModelPlan`` in the core); other
-documents are validated as usual. ``validation_plan``: for every model without constraints,
-where that check is the whole of validation. ``fetch_plan``: on request
-(``Settings.validate_on_fetch = False``, trusted fetch) also for models with constraints, which
-are then not re-checked; models the core cannot build exactly are refused at repository
-creation, with the reason.
+Reads: a plan tells the core which BSON type each stored field must have, and which
+constraints its value must meet, for a document to become a model instance without going
+through Pydantic (see ``ModelPlan`` and ``checks.rs`` in the core); other documents are
+validated as usual, so errors stay Pydantic's. ``validation_plan``: for every model whose
+constraints the core checks with Pydantic's semantics, where that check is the whole of
+validation. ``fetch_plan``: on request (``Settings.validate_on_fetch = False``, trusted fetch)
+also for models with other constraints, which are then not re-checked; models the core cannot
+build exactly are refused at repository creation, with the reason.
 
 Writes: ``write_plan`` lets the core encode a model from its fields under their stored names,
 which is what ``model_dump(by_alias=True)`` gives as long as nothing customises the dump
@@ -27,6 +29,7 @@ a class and its plans are collected together.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Literal, cast
 
@@ -37,17 +40,20 @@ from .._policies.polymorphism import polymorphic
 from .._policies.timestamps import as_utc
 from .._pydantic import OBJECTID_MARKER
 from .allowlist import (
+    CHECKED,
     CONFIG,
     CONFIG_CONSTRAINTS,
     HARMLESS,
+    INT64,
     LIST_CONSTRAINTS,
     MAX_DEPTH,
     NEUTRAL,
     SCALARS,
+    STR_CONFIG,
 )
 
 Mode = Literal["exact", "trusted", "write"]
-_Spec = tuple[str, bool, Any]
+_Spec = tuple[str, bool, Any, "dict[str, Any] | None"]
 _Node = Mapping[str, Any]
 
 
@@ -68,8 +74,8 @@ def fetch_plan(model: type[BaseModel]) -> ModelPlan:
 
 
 def validation_plan(model: type[BaseModel]) -> ModelPlan | None:
-    """The plan when checking the stored types is the whole of ``model``'s validation: no
-    constraints anywhere. Then a document the core builds is exactly what ``model_validate``
+    """The plan when checking the stored types and the constraints the core knows is the whole
+    of ``model``'s validation. Then a document the core builds is exactly what ``model_validate``
     returns, so every repository uses it; None when the model must be validated."""
     try:
         return _cached(model, "exact")
@@ -159,6 +165,7 @@ class _Planner:
         self.definitions: dict[str, _Node] = {}
         self.open: set[str] = set()  # refs of the models being planned (recursion)
         self.done: dict[str, ModelPlan] = {}
+        self.config: Mapping[str, Any] = {}  # of the model whose fields are being planned
 
     def plan(self, model: type[BaseModel]) -> ModelPlan:
         if polymorphic(model):
@@ -214,12 +221,16 @@ class _Planner:
                 raise Refused(f"{at} defines model_post_init")
             if getattr(cls, "__private_attributes__", None):
                 raise Refused(f"{at} has private attributes {sorted(cls.__private_attributes__)}")
-        self._config(node.get("config") or {}, at)
+        config: Mapping[str, Any] = node.get("config") or {}
+        outer = self.config
+        self._config(config, at)
         self.open.add(ref)
+        self.config = config  # pydantic-core builds a model's fields with its own config
         try:
             fields = self._fields(node["schema"], at, depth)
         finally:
             self.open.discard(ref)
+            self.config = outer
         # The document's own keys are selected at the top level only; nested documents are
         # decoded whole, as validation of a nested model sees them.
         keys = read_keys(cls) if depth == 0 and self.mode != "write" else None
@@ -236,7 +247,7 @@ class _Planner:
                 if key == "extra_fields_behavior" and value not in (None, "ignore"):
                     raise Refused(f"{at} has extra={value!r} (extra fields are dumped too)")
                 continue
-            if key in CONFIG_CONSTRAINTS and self.mode == "trusted":
+            if key in CONFIG_CONSTRAINTS:  # checked with the str nodes in exact plans
                 continue
             allowed = CONFIG.get(key)
             if allowed is None or not allowed(value):
@@ -297,7 +308,7 @@ class _Planner:
         node = self._resolve(node, at)
         kind = node.get("type")
         if kind == "json-or-python" and _inner(node, "metadata").get(OBJECTID_MARKER):
-            return ("objectid", False, None)  # its serializer applies to JSON only
+            return ("objectid", False, None, None)  # its serializer applies to JSON only
         if self.mode == "write" and "serialization" in node:
             raise Refused(f"{at} has a serializer")
         if kind == "default":
@@ -317,22 +328,32 @@ class _Planner:
             return self._spec(node["schema"], at, depth)
         if kind == "nullable":
             self._keys(node, {"schema"}, at)
-            inner_kind, _, inner = self._spec(node["schema"], at, depth)
-            return (inner_kind, True, inner)
+            inner_kind, _, inner, checks = self._spec(node["schema"], at, depth)
+            return (inner_kind, True, inner, checks)
         if kind == "list":
-            self._keys(node, {"items_schema", "fail_fast"}, at, LIST_CONSTRAINTS)
+            self._keys(node, {"items_schema", "fail_fast", *self._checked(kind)}, at,
+                       LIST_CONSTRAINTS)  # fmt: skip
             if "items_schema" not in node:
                 raise Refused(f"{at} is a list of Any")
-            return ("list", False, self._spec(node["items_schema"], f"{at}[]", depth + 1))
+            item = self._spec(node["items_schema"], f"{at}[]", depth + 1)
+            return ("list", False, item, self._checks(kind, node, at))
         if kind == "model":
-            return ("model", False, self._model(node, at, depth + 1))
+            return ("model", False, self._model(node, at, depth + 1), None)
         if kind in SCALARS:
             stored, constraints = SCALARS[kind]
-            self._keys(node, set(HARMLESS), at, constraints)
+            self._keys(node, {*HARMLESS, *self._checked(kind)}, at, constraints)
             for key, harmless in HARMLESS.items():
                 if key in node and not harmless(node[key]) and self.mode != "write":
                     raise Refused(f"{at} has {key}={node[key]!r}")
-            return (stored, False, None)
+            return (stored, False, None, self._checks(kind, node, at))
+        if kind == "literal":
+            self._keys(node, {"expected"}, at)
+            expected = list(node["expected"])
+            for value in expected:
+                _choice(value, at)
+            return ("choice", False, (None, [(value, value) for value in expected]), None)
+        if kind == "enum":
+            return ("choice", False, self._enum(node, at), None)
         if kind == "function-after" and _is_vellum_utc(node):
             self._keys(node, {"function", "schema"}, at)
             return self._spec(node["schema"], at, depth)
@@ -341,8 +362,69 @@ class _Planner:
             # `serialization` of its own (refused above) the node is dumped by its inner schema.
             # (Wrap and plain validators are left to model_dump.)
             self._keys(node, {"function", "schema", "json_schema_input_schema"}, at)
+            if self._resolve(node["schema"], at).get("type") == "enum":
+                # `use_enum_values`: the field holds the value, which the enum's plan refuses.
+                raise Refused(f"{at} holds an enum member's value")
             return self._spec(node["schema"], at, depth)
         raise Refused(f"{at} is {_describe(node)}, which the core does not build")
+
+    def _checked(self, kind: str) -> frozenset[str]:
+        """The constraint keys of a ``kind`` node this mode's plan checks (only exact plans
+        check; trusted plans do not re-check, write plans need not)."""
+        return CHECKED.get(kind, frozenset()) if self.mode == "exact" else frozenset()
+
+    def _checks(self, kind: str, node: _Node, at: str) -> dict[str, Any] | None:
+        """The constraints of ``node`` for the core to check, in the form ``checks.rs`` reads
+        (None when there are none or this mode does not check them)."""
+        if self.mode != "exact":
+            return None
+        found: dict[str, Any] = {}
+        for key in ("gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length"):
+            value = node.get(key)
+            if value is None and kind == "str" and key in STR_CONFIG:
+                value = self.config.get(STR_CONFIG[key])
+            if value is None:
+                continue
+            if kind == "float" and type(value) in (int, float):
+                try:
+                    found[key] = float(value)
+                except OverflowError:
+                    raise Refused(f"{at} has {key}={value!r} beyond a float") from None
+            elif type(value) is int and value in INT64 and (key != "multiple_of" or value > 0):
+                found[key] = value  # lengths >= 0 are checked by Pydantic when it builds
+            else:
+                raise Refused(f"{at} has {key}={value!r}, which the core does not check")
+        pattern = node.get("pattern")
+        if pattern is not None:
+            engine = node.get("regex_engine") or self.config.get("regex_engine") or "rust-regex"
+            if isinstance(pattern, re.Pattern):
+                found["search"] = cast(
+                    "re.Pattern[str]", pattern
+                ).search  # pydantic-core keeps a compiled pattern's flags
+            elif type(pattern) is str and engine == "python-re":
+                found["search"] = re.compile(pattern).search
+            elif type(pattern) is str and engine == "rust-regex":
+                found["pattern"] = pattern
+            else:
+                raise Refused(f"{at} has pattern={pattern!r} for the {engine!r} engine")
+        return found or None
+
+    def _enum(self, node: _Node, at: str) -> tuple[type, list[tuple[Any, Any]]]:
+        """An enum's members by value. Strict enums accept only members, never a stored value;
+        float enums compare by float, which the core does not do."""
+        self._keys(node, {"cls", "members", "sub_type", "missing"}, at)
+        if node.get("strict", self.config.get("strict")):
+            raise Refused(f"{at} is a strict enum (only members validate, never stored values)")
+        if node.get("sub_type") not in (None, "str", "int"):
+            raise Refused(f"{at} is a {node['sub_type']} enum")
+        pairs: list[tuple[Any, Any]] = []
+        for member in node["members"]:
+            value = member.value
+            if type(value) is bool:
+                raise Refused(f"{at} has a member with the bool value {value!r}")
+            _choice(value, at)
+            pairs.append((value, member))
+        return (node["cls"], pairs)
 
     def _keys(
         self, node: _Node, allowed: set[str], at: str, constraints: frozenset[str] = frozenset()
@@ -359,6 +441,12 @@ class _Planner:
             raise Refused(f"{at} has {key}={node[key]!r}")
 
 
+def _choice(value: Any, at: str) -> None:
+    """Refuses a Literal value or enum value the core cannot look up by its exact type."""
+    if type(value) not in (str, int, bool) or (type(value) is int and value not in INT64):
+        raise Refused(f"{at} has the choice {value!r}, which the core does not look up")
+
+
 def _inner(node: _Node, key: str) -> Mapping[str, Any]:
     found: Any = node.get(key)
     return cast("Mapping[str, Any]", found) if isinstance(found, Mapping) else {}
@@ -371,7 +459,7 @@ def _describe(node: _Node) -> str:
         return f"checked by the validator {getattr(function, '__name__', function)!r}"
     if kind in ("union", "tagged-union"):
         return "a union (of unions, only `X | None` is planned)"
-    return {"literal": "a Literal", "enum": "an enum"}.get(kind, f"a {kind} schema")
+    return f"a {kind} schema"
 
 
 def _is_vellum_utc(node: _Node) -> bool:

@@ -11,7 +11,7 @@ NEUTRAL = frozenset({"type", "ref", "metadata", "strict"})
 # Per scalar node type: the stored kind, and the constraint keys (checked by validation, so a
 # plan for `exact` refuses them; trusted fetch does not re-check them; writes ignore them).
 SCALARS: dict[str, tuple[str, frozenset[str]]] = {
-    "str": ("str", frozenset({"min_length", "max_length", "pattern"})),
+    "str": ("str", frozenset({"min_length", "max_length", "pattern", "regex_engine"})),
     "int": ("int", frozenset({"gt", "ge", "lt", "le", "multiple_of"})),
     "float": ("float", frozenset({"gt", "ge", "lt", "le", "multiple_of"})),
     "bool": ("bool", frozenset()),
@@ -24,6 +24,19 @@ SCALARS: dict[str, tuple[str, frozenset[str]]] = {
     "bytes": ("bytes", frozenset({"min_length", "max_length"})),
 }
 LIST_CONSTRAINTS = frozenset({"min_length", "max_length"})
+# The constraints the core checks itself in a read plan, per node type (see ``src/codec/checks.rs``
+# for their semantics); a node with any other constraint is validated by Pydantic. A float's
+# ``multiple_of`` is not among them: pydantic-core's rounding rule for it changed between
+# releases.
+CHECKED: dict[str, frozenset[str]] = {
+    "str": frozenset({"min_length", "max_length", "pattern", "regex_engine"}),
+    "int": frozenset({"gt", "ge", "lt", "le", "multiple_of"}),
+    "float": frozenset({"gt", "ge", "lt", "le"}),
+    "list": LIST_CONSTRAINTS,
+}
+# A config key that stands in for a str node's own key when the node has none.
+STR_CONFIG = {"min_length": "str_min_length", "max_length": "str_max_length"}
+INT64 = range(-(2**63), 2**63)
 # Scalar options that never change the value of an exactly typed input.
 HARMLESS: dict[str, Callable[[Any], bool]] = {
     "microseconds_precision": lambda v: v in ("truncate", "error"),  # BSON keeps milliseconds
