@@ -155,6 +155,21 @@ class PlainUser(BaseModel):
     version: int
 
 
+# The constrained scenario's model: the same fields with ordinary constraints, as production
+# models have them (a length, a pattern, two bounds). Every stored user meets them.
+Name = Annotated[str, Field(max_length=64)]
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]+$")]
+Age = Annotated[int, Field(ge=0)]
+Version = Annotated[int, Field(ge=1)]
+
+
+class ConstrainedUser(PlainUser):
+    name: Name
+    email: Email
+    age: Age
+    version: Version
+
+
 def _from_binary(value: Any) -> Any:
     as_uuid = getattr(value, "as_uuid", None)
     return value if as_uuid is None else as_uuid()
@@ -213,6 +228,10 @@ class Peer:
         raise NotImplementedError
 
     async def get(self, doc_id: uuid.UUID) -> Any:
+        raise NotImplementedError
+
+    async def find_constrained(self, n: int) -> list[Any]:
+        """`find`, into the model with constraints (`ConstrainedUser`'s)."""
         raise NotImplementedError
 
     def insert_payload(self, documents: list[dict[str, Any]]) -> list[Any]:
@@ -285,6 +304,20 @@ class VellumPeer(Peer):
             class Settings:
                 collection_name = INSERTS
 
+        class VConstrained(VellumBaseModel):
+            name: Name
+            email: Email
+            age: Age
+            balance: Decimal
+            active: bool
+            tags: list[str]
+            address: Address
+            version: Version
+
+            class Settings:
+                collection_name = USERS
+                validate_on_fetch = not self.trusted
+
         class Author(VellumBaseModel):
             name: str
             born: int
@@ -304,6 +337,7 @@ class VellumPeer(Peer):
         self.model = VUser
         self.client = await connect_to_mongodb(uri, database)
         self.users = VellumRepository(VUser, self.client)
+        self.constrained = VellumRepository(VConstrained, self.client)
         self.inserts = VellumRepository(VInsert, self.client)
         self.insert_model = VInsert
         self.author_model = Author
@@ -314,6 +348,9 @@ class VellumPeer(Peer):
 
     async def find(self, n: int) -> list[Any]:
         return await self.users.find(limit=n)
+
+    async def find_constrained(self, n: int) -> list[Any]:
+        return await self.constrained.find(limit=n)
 
     async def get(self, doc_id: uuid.UUID) -> Any:
         return await self.users.get(doc_id)
@@ -403,6 +440,9 @@ class PymongoPeer(Peer):
     async def find(self, n: int) -> list[Any]:
         return await self.users.find({}, limit=n).to_list()
 
+    async def find_constrained(self, n: int) -> list[Any]:
+        return await self.find(n)  # raw dicts: nothing is checked
+
     async def get(self, doc_id: uuid.UUID) -> Any:
         return await self.users.find_one({"_id": doc_id})
 
@@ -450,6 +490,10 @@ class Validating(Peer):
 
     async def find(self, n: int) -> list[Any]:
         validate = self.user_model.model_validate
+        return [validate(d) for d in await super().find(n)]
+
+    async def find_constrained(self, n: int) -> list[Any]:
+        validate = ConstrainedUser.model_validate
         return [validate(d) for d in await super().find(n)]
 
     async def get(self, doc_id: uuid.UUID) -> Any:
@@ -599,6 +643,22 @@ class BeaniePeer(Peer):
             class Settings:
                 name = INSERTS
 
+        class BConstrained(Document):
+            id: uuid.UUID = Field(default_factory=uuid.uuid4)  # type: ignore[assignment]
+            name: Name
+            email: Email
+            age: Age
+            balance: DecimalAnnotation
+            active: bool
+            created_at: datetime
+            updated_at: datetime
+            tags: list[str]
+            address: Address
+            version: Version
+
+            class Settings:
+                name = USERS
+
         class BAuthor(Document):
             id: uuid.UUID = Field(default_factory=uuid.uuid4)  # type: ignore[assignment]
             name: str
@@ -618,13 +678,15 @@ class BeaniePeer(Peer):
                 name = BOOKS_DBREF
 
         self.model: Any = BUser
+        self.constrained_model: Any = BConstrained
         self.insert_model: Any = BInsert
         self.author_model: Any = BAuthor
         self.book_model: Any = BBook
         self.uri, self.database = uri, database
         self.client: Any = AsyncMongoClient(uri, uuidRepresentation="standard")
         await init_beanie(
-            database=self.client[database], document_models=[BUser, BInsert, BAuthor, BBook]
+            database=self.client[database],
+            document_models=[BUser, BInsert, BConstrained, BAuthor, BBook],
         )
 
     async def close(self) -> None:
@@ -632,6 +694,9 @@ class BeaniePeer(Peer):
 
     async def find(self, n: int) -> list[Any]:
         return await self.model.find_all(limit=n).to_list()
+
+    async def find_constrained(self, n: int) -> list[Any]:
+        return await self.constrained_model.find_all(limit=n).to_list()
 
     async def get(self, doc_id: uuid.UUID) -> Any:
         return await self.model.get(doc_id)

@@ -68,6 +68,7 @@ DATABASE = "vellum_bench"
 BASELINE = "pymongo raw"
 SCENARIOS = (
     "find",
+    "constrained",
     "get",
     "concurrent",
     "insert",
@@ -98,11 +99,13 @@ class Sizes:
     authors: int = 1000
     migration: int = 100_000  # items migrated
     migration_batch: int = 1000  # documents per batch, for every ODM
+    constrained: tuple[int, ...] = (10_000, 100_000)  # finds into the constrained model
 
     @classmethod
     def smoke(cls) -> Sizes:
         sizes = cls((100,), 20, 10, 50, 20, 20, 500, 1, 1, 200, 20)
         sizes.migration, sizes.migration_batch = 300, 100
+        sizes.constrained = (100,)
         return sizes
 
 
@@ -457,6 +460,15 @@ async def run_all(
             results.append(floor)
             del docs
 
+    for n in sizes.constrained if "constrained" in chosen else ():
+
+        async def find_constrained(peer: Peer, n: int = n) -> float:
+            seconds = await timed(lambda: peer.find_constrained(n))
+            return seconds * 1e3
+
+        reps = sizes.big_reps if n >= 100_000 else sizes.reps
+        await scenario(f"find {n:,} into constrained models", "ms", reps, find_constrained)
+
     async def gets(peer: Peer) -> float:
         async def run() -> None:
             for doc_id in ids:
@@ -606,7 +618,12 @@ def targets(results: list[Result], vellum: str = "vellum") -> list[Target]:
         return next((r for name, r in by_name.items() if name.startswith(prefix)), None)
 
     for n in ("10,000", "100,000"):
-        result, floor = find(f"find {n} "), find(f"pydantic floor, {n} ")
+        result, floor = by_name.get(f"find {n} into models"), find(f"pydantic floor, {n} ")
+        constrained = by_name.get(f"find {n} into constrained models")
+        ratio = None if constrained is None else constrained.ratio(vellum)
+        if ratio is not None:
+            check(f"find {n} constrained: {vellum} / pymongo raw <= 1.0", ratio <= 1.0,
+                  f"{ratio:.2f}")  # fmt: skip
         if result is None:
             continue
         ratio, mine = result.ratio(vellum), result.median(vellum)
