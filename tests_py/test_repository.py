@@ -6,7 +6,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from models import Address, Tagged, User
 from vellum import (
@@ -171,6 +171,37 @@ async def test_update_with_models(users: VellumRepository[User]) -> None:
     assert updated is not None
     assert (updated.id, updated.email, updated.address) == (ada.id, "new@x", whole.address)
     assert updated.created_at == ada.created_at
+
+
+async def test_update_validates_changes_without_calling_default_factories(
+    client: VellumClient, db_name: str
+) -> None:
+    calls: list[str] = []
+
+    def next_code() -> str:
+        calls.append("code")
+        return f"c{len(calls)}"
+
+    class Coupon(VellumBaseModel):
+        code: str = Field(default_factory=next_code)
+        uses: int = Field(default=0, ge=0)
+
+        @field_validator("uses")
+        @classmethod
+        def _sees_defaults(cls, value: int, info: ValidationInfo) -> int:
+            assert "code" in info.data  # other fields hold their defaults, as before
+            return value
+
+    coupons = VellumRepository(Coupon, client, db_name)
+    coupon = await coupons.create(Coupon())
+    assert calls == ["code"]
+    for uses in range(1, 4):
+        updated = await coupons.update(coupon.id, {"uses": uses})
+        assert updated is not None and (updated.code, updated.uses) == ("c1", uses)
+    with pytest.raises(DocumentValidationError, match="uses"):
+        await coupons.update(coupon.id, {"uses": -1})
+    # One call for the defaults the updates validate against, not one per update.
+    assert calls == ["code", "code"]
 
 
 async def test_update_of_a_missing_document_returns_none(users: VellumRepository[User]) -> None:

@@ -45,6 +45,7 @@ class ModelDocuments(Generic[M]):
 
     __slots__ = (
         "_aliases",
+        "_blank",
         "_id_adapter",
         "classes",
         "collection_name",
@@ -76,6 +77,7 @@ class ModelDocuments(Generic[M]):
         # A polymorphic family's documents are built as the class each one names, and stored
         # with that name (its plans refuse it: vellum._plans).
         self.classes: Polymorphism | None = settings.policies.get(Polymorphism)
+        self._blank: M | None = None  # see `changes`
 
     def upgrade_all(self, raws: list[Any]) -> dict[Any, dict[str, Any]]:
         """Upgrades, in place, the stored documents of older schema versions; returns them by
@@ -215,7 +217,7 @@ class ModelDocuments(Generic[M]):
             raise TypeError(f"update takes a dict or a BaseModel, got {type(changes).__name__}")
         if not data:
             raise ValueError("update has nothing to change")
-        blank = model.model_construct()
+        blank = self._blank_instance()
         validator = model.__pydantic_validator__
         names: list[str] = []
         for key, value in data.items():
@@ -243,6 +245,20 @@ class ModelDocuments(Generic[M]):
                 ) from None
             names.append(name)
         return blank.model_dump(include=set(names), by_alias=True)
+
+    def _blank_instance(self) -> M:
+        """An instance holding the model's defaults, for ``changes`` to validate assignments
+        against: a copy of one made once. (``model_construct`` per update calls every default
+        factory, and Pydantic inspects each factory's signature on every call: for a native
+        factory such as ``ObjectId`` that parsed its text signature, 0.3 ms per update.)"""
+        if self._blank is None:
+            self._blank = self.model.model_construct()
+        blank = self.model.__new__(self.model)
+        for attribute in ("__dict__", "__pydantic_extra__", "__pydantic_private__"):
+            value = getattr(self._blank, attribute)
+            object.__setattr__(blank, attribute, None if value is None else dict(value))
+        object.__setattr__(blank, "__pydantic_fields_set__", set())
+        return blank
 
     def copy_fields(self, source: BaseModel, target: BaseModel, stored: Iterable[str]) -> None:
         """Sets the ``stored`` fields of ``target`` to those of ``source`` (another instance of
