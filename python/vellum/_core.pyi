@@ -466,7 +466,8 @@ class Collection:
         upsert: bool = False,
         return_after: bool = True,
         session: Session | None = None,
-    ) -> Awaitable[_Document | None]: ...
+        plan: ModelPlan | None = None,
+    ) -> Awaitable[_Document | Any | None]: ...
     def versioned_update(
         self,
         filter: _Filter,

@@ -232,7 +232,7 @@ class RepositoryReads(Generic[M]):
         try:
             if writer is not None:
                 return await writer.write(self._store, target, values, expected, session)
-            return await self._store.set_one(target, values, session)
+            return await self._store.set_one(target, values, session, self._documents.read_plan)
         except DuplicateKeyError as err:
             self._documents.enrich_duplicate(err, [values])
             raise

@@ -152,8 +152,9 @@ impl Collection {
         self.update(py, filter, update, upsert, true, session)
     }
 
-    /// Atomically updates one document and returns it as stored after (or before) the update.
-    #[pyo3(signature = (filter, update, *, sort = None, projection = None, upsert = false, return_after = true, session = None))]
+    /// Atomically updates one document and returns it as stored after (or before) the update
+    /// (as a model where `plan` says how).
+    #[pyo3(signature = (filter, update, *, sort = None, projection = None, upsert = false, return_after = true, session = None, plan = None))]
     #[allow(clippy::too_many_arguments)]
     fn find_one_and_update<'py>(
         &self,
@@ -165,6 +166,7 @@ impl Collection {
         upsert: bool,
         return_after: bool,
         session: Option<&Bound<'py, Session>>,
+        plan: Option<Py<ModelPlan>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let filter = filter_document(Some(filter))?;
         let update = update_modifications(update)?;
@@ -188,7 +190,7 @@ impl Collection {
                     .with_options(options)
             )
             .map_err(|e| target.wrap(e))?;
-            Ok(DecodedDocument::of(doc))
+            Ok(DecodedDocument(doc, plan))
         })
     }
 

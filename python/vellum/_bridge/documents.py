@@ -340,15 +340,21 @@ class Store:
         return UpdateResult(outcome.matched, outcome.modified)
 
     async def set_one(
-        self, target: Filter, values: Mapping[str, Any], session: Session | None
+        self,
+        target: Filter,
+        values: Mapping[str, Any],
+        session: Session | None,
+        plan: Plan = None,
     ) -> Written:
-        """``$set`` on the first document matching ``target``."""
+        """``$set`` on the first document matching ``target``; the stored document after it
+        (built by the core as a model where ``plan`` says how)."""
         raw = await bounded(
             lambda: self.collection.find_one_and_update(
                 as_filter(target),
                 {"$set": values},
                 return_after=True,
                 session=core_session(session),
+                plan=plan,
             ),
             self._timeout_ms,
         )
