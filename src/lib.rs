@@ -18,6 +18,10 @@ pub mod uri;
 
 use pyo3::prelude::*;
 
+/// See Cargo.toml: large documents are built and sent without a page fault per 4 KiB.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 // Declared as needing the GIL until a free-threaded CI job shows the core is safe without it.
 #[pymodule(gil_used = true)]
 mod _core {
