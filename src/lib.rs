@@ -2,6 +2,7 @@
 //!
 //! This file only declares modules and the Python export list.
 
+mod allocator;
 mod client;
 pub mod codec;
 mod collection;
@@ -17,10 +18,6 @@ mod session;
 pub mod uri;
 
 use pyo3::prelude::*;
-
-/// See Cargo.toml: large documents are built and sent without a page fault per 4 KiB.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 // Declared as needing the GIL until a free-threaded CI job shows the core is safe without it.
 #[pymodule(gil_used = true)]
@@ -57,6 +54,7 @@ mod _core {
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        crate::allocator::configure();
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         Ok(())
     }
