@@ -453,6 +453,7 @@ _OTHER_VALUES = st.just(-1) | st.sampled_from(  # -1 often: below the generated 
 EXAMPLES = int(os.environ.get("VELLUM_PLAN_EXAMPLES", "25"))
 
 
+@pytest.mark.timeout(120 + 2 * EXAMPLES)  # a larger count by hand takes longer
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -480,7 +481,7 @@ def test_lists_nested_past_the_plan_depth_go_through_pydantic(client: VellumClie
 
 # -- constraints the core checks: generated models against model_validate, in process -----------
 
-CONSTRAINT_EXAMPLES = int(os.environ.get("VELLUM_PLAN_EXAMPLES", "25")) * 40
+CONSTRAINT_EXAMPLES = EXAMPLES * 40
 
 
 def _outcome(model: type[BaseModel], raw: bytes) -> Any:
@@ -502,6 +503,7 @@ def _exactly_typed(value: Any) -> bool:
     return not isinstance(value, str) or value.isascii()
 
 
+@pytest.mark.timeout(120 + CONSTRAINT_EXAMPLES // 20)
 @settings(max_examples=CONSTRAINT_EXAMPLES, deadline=None)
 @given(data=st.data())
 def test_constrained_models_are_built_exactly_as_pydantic_validates(data: st.DataObject) -> None:
