@@ -236,7 +236,7 @@ class _Planner:
         keys = read_keys(cls) if depth == 0 and self.mode != "write" else None
         try:
             plan = ModelPlan(cls, fields, keys=keys)
-        except TypeError as err:  # the core refuses classes it cannot instantiate itself
+        except (TypeError, ValueError, OverflowError) as err:  # a class or check it refuses
             raise Refused(str(err)) from None
         self.done[ref] = plan
         return plan
